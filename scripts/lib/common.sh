@@ -1,0 +1,31 @@
+# Shared helpers for hachaos' shell scripts: logging with elapsed time, and step timing.
+# Sourced, never executed.
+
+HACHAOS_SCRIPT_START=${HACHAOS_SCRIPT_START:-$(date +%s)}
+export HACHAOS_SCRIPT_START
+
+# log prints a line prefixed with the seconds since the first script started, so a
+# long build shows which step runs and how long it has taken so far.
+log() {
+	printf '[%4ss] %s\n' "$(($(date +%s) - HACHAOS_SCRIPT_START))" "$*" >&2
+}
+
+die() {
+	log "ERROR: $*"
+	exit 1
+}
+
+# step NAME CMD... runs CMD, printing when it starts and how long it took.
+step() {
+	local name=$1 started
+	shift
+	started=$(date +%s)
+	log "▶ $name"
+	"$@" || die "$name failed (exit $?)"
+	log "✔ $name ($(($(date +%s) - started))s)"
+}
+
+# as_root runs a command as root, through sudo when the caller is not root.
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
