@@ -1,0 +1,246 @@
+package topology
+
+import (
+	"fmt"
+	"time"
+)
+
+// Profile names accepted by Profile and Spec.Profile.
+const (
+	// ProfileFast is tuned so the suites run quickly on a 2-core machine without false
+	// failovers. It is the default.
+	ProfileFast = "fast"
+	// ProfileUpstream is the Kubernetes v1.37 defaults.
+	ProfileUpstream = "upstream"
+)
+
+// LeaderElection holds the leader-election timing of kube-scheduler or
+// kube-controller-manager (client-go's leaderelection package). Valid values keep
+// LeaseDuration > RenewDeadline > 1.2 × RetryPeriod (client-go's JitterFactor), the
+// rules client-go's NewLeaderElector enforces.
+type LeaderElection struct {
+	// LeaseDuration is --leader-elect-lease-duration: how long a standby waits, after it
+	// last saw the lease change, before it takes leadership.
+	LeaseDuration Duration `json:"leaseDuration"`
+	// RenewDeadline is --leader-elect-renew-deadline: how long the leader keeps trying to
+	// renew before it gives up leadership (the component then exits).
+	RenewDeadline Duration `json:"renewDeadline"`
+	// RetryPeriod is --leader-elect-retry-period: the time between attempts to acquire or
+	// renew.
+	RetryPeriod Duration `json:"retryPeriod"`
+}
+
+// Timeouts holds the values that guarantees depend on. In a Spec it holds overrides of
+// the profile (a zero field keeps the profile's value); Profile and
+// Spec.ResolvedTimeouts return complete sets.
+type Timeouts struct {
+	// Scheduler is kube-scheduler's leader election.
+	Scheduler LeaderElection `json:"scheduler"`
+	// ControllerManager is kube-controller-manager's leader election.
+	ControllerManager LeaderElection `json:"controllerManager"`
+	// NodeMonitorGracePeriod is kube-controller-manager --node-monitor-grace-period: how
+	// long a node may go without renewing its Lease or posting status before it is
+	// marked Unknown (NotReady) and tainted.
+	NodeMonitorGracePeriod Duration `json:"nodeMonitorGracePeriod"`
+	// NodeMonitorPeriod is kube-controller-manager --node-monitor-period: how often the
+	// node lifecycle controller checks node health.
+	NodeMonitorPeriod Duration `json:"nodeMonitorPeriod"`
+	// NodeStatusUpdateFrequency is the kubelet's nodeStatusUpdateFrequency: how often it
+	// computes node status (posted when it changed), and the timeout of its heartbeat
+	// requests.
+	NodeStatusUpdateFrequency Duration `json:"nodeStatusUpdateFrequency"`
+	// NodeLeaseDurationSeconds is the kubelet's nodeLeaseDurationSeconds; the kubelet
+	// renews its node Lease every quarter of it.
+	NodeLeaseDurationSeconds int `json:"nodeLeaseDurationSeconds"`
+	// NotReadyTolerationSeconds is kube-apiserver --default-not-ready-toleration-seconds:
+	// how long pods (without their own toleration) stay on a NotReady node before eviction.
+	NotReadyTolerationSeconds int `json:"notReadyTolerationSeconds"`
+	// UnreachableTolerationSeconds is kube-apiserver
+	// --default-unreachable-toleration-seconds: the same for an unreachable node.
+	UnreachableTolerationSeconds int `json:"unreachableTolerationSeconds"`
+}
+
+// Profile returns the complete timeouts of a named profile: "fast" or "upstream".
+func Profile(name string) (Timeouts, error) {
+	switch name {
+	case ProfileFast:
+		return fastTimeouts(), nil
+	case ProfileUpstream:
+		return upstreamTimeouts(), nil
+	}
+	return Timeouts{}, fmt.Errorf("unknown profile %q (want %s or %s)", name, ProfileFast, ProfileUpstream)
+}
+
+// upstreamTimeouts are the Kubernetes v1.37 defaults; each line names where it is set.
+func upstreamTimeouts() Timeouts {
+	// k8s.io/component-base/config/v1alpha1/defaults.go,
+	// RecommendedDefaultLeaderElectionConfiguration: 15s / 10s / 2s, used by both
+	// kube-scheduler and kube-controller-manager.
+	le := LeaderElection{
+		LeaseDuration: dur(15 * time.Second),
+		RenewDeadline: dur(10 * time.Second),
+		RetryPeriod:   dur(2 * time.Second),
+	}
+	return Timeouts{
+		Scheduler:         le,
+		ControllerManager: le,
+		// pkg/controller/nodelifecycle/config/v1alpha1/defaults.go; 50s since v1.32
+		// (kubernetes/kubernetes#126287, was 40s).
+		NodeMonitorGracePeriod: dur(50 * time.Second),
+		// pkg/controller/apis/config/v1alpha1/defaults.go,
+		// SetDefaults_KubeCloudSharedConfiguration.
+		NodeMonitorPeriod: dur(5 * time.Second),
+		// pkg/kubelet/apis/config/v1beta1/defaults.go, SetDefaults_KubeletConfiguration
+		// (both kubelet values).
+		NodeStatusUpdateFrequency: dur(10 * time.Second),
+		NodeLeaseDurationSeconds:  40,
+		// plugin/pkg/admission/defaulttolerationseconds/admission.go, flag defaults
+		// (both tolerations).
+		NotReadyTolerationSeconds:    300,
+		UnreachableTolerationSeconds: 300,
+	}
+}
+
+// fastTimeouts are tuned so the suites run quickly on a 2-core machine without false
+// failovers; each value says why it is safe.
+func fastTimeouts() Timeouts {
+	// Same for kube-scheduler and kube-controller-manager. Both talk to the API server on
+	// their own node (kubeadm's scheduler.conf / controller-manager.conf), so the load
+	// balancer's detection time plays no part; if that API server dies, losing leadership
+	// is a real failover, not a false one.
+	le := LeaderElection{
+		// 6s > RenewDeadline + RetryPeriod (5s): the leader gives up at the latest
+		// RetryPeriod+RenewDeadline after its last successful renewal, while a standby
+		// waits a full LeaseDuration after it saw that renewal (on its own clock, so skew
+		// does not matter). So two leaders never overlap. A standby polls every
+		// RetryPeriod..2.2×RetryPeriod (jitter), so a dead leader is replaced within
+		// LeaseDuration + 2 × 2.2 × RetryPeriod = 10.4s (upstream 23.8s).
+		LeaseDuration: dur(6 * time.Second),
+		// 4s leaves room for 4 renewal attempts, 1s apart: one request that is slow
+		// under load (Lease updates take milliseconds, ~1s at worst when etcd fsyncs
+		// contend on 2 cores) or that fails does not cost leadership. It is above
+		// 1.2*RetryPeriod (client-go's JitterFactor rule).
+		RenewDeadline: dur(4 * time.Second),
+		// 1s: one GET + one UPDATE of a Lease per component per second; with 3 control
+		// planes and 2 components that is a negligible load on the API servers.
+		RetryPeriod: dur(time.Second),
+	}
+	return Timeouts{
+		Scheduler:         le,
+		ControllerManager: le,
+		// 20s is 4 Lease renew intervals (NodeLeaseDurationSeconds/4 = 5s), so three
+		// consecutive renewals can be lost before a node is falsely marked NotReady. It
+		// is also 5 × NodeStatusUpdateFrequency, the rule of the flag's help text ("N
+		// times more than nodeStatusUpdateFrequency, where N means number of retries
+		// allowed for kubelet to post node status", the kubelet's nodeStatusUpdateRetry
+		// is 5). Upstream raised its default to 50s (kubernetes/kubernetes#121793)
+		// because a kubelet's connection to a dead API server could stay open ~45s
+		// (HTTP/2 health checking); through our HAProxy it cannot: with
+		// shutdownSessionsOnDown, the kubelet's connection is closed once the server
+		// is marked DOWN, within LoadBalancer.DetectionWindow() (3.25s by default), and
+		// the kubelet redials to a live one. With loadBalancer.type kind or
+		// shutdownSessionsOnDown false, prefer the upstream profile. A kubelet that
+		// talks to its own node's API server instead (kubeadm's
+		// ControlPlaneKubeletLocalMode) loses its heartbeats with it: a fault on that
+		// API server longer than 20s marks the node NotReady, as upstream after 50s.
+		NodeMonitorGracePeriod: dur(20 * time.Second),
+		// 2s: a failed node is noticed at most 2s after the grace period ends (22s in
+		// all). A pass reads the handful of nodes from the informer cache; it is cheap.
+		NodeMonitorPeriod: dur(2 * time.Second),
+		// 4s: a fifth of the grace period (see above). It is also the kubelet's heartbeat
+		// request timeout, shorter than the 5s renew interval, so a renewal that hangs
+		// is abandoned before the next one is due.
+		NodeStatusUpdateFrequency: dur(4 * time.Second),
+		// 20s: the kubelet renews every 20/4 = 5s, 4 times within the grace period. The
+		// node lifecycle controller judges by NodeMonitorGracePeriod, not by this value,
+		// so its only effect is the renew interval: one small Lease update per node
+		// every 5s.
+		NodeLeaseDurationSeconds: 20,
+		// 15s: these only start once a node has already been declared NotReady or
+		// unreachable (after the 20s grace period, which is what guards against false
+		// failures), so pods of a failed node are evicted ~35s after it failed instead
+		// of ~5.8 min. A blip shorter than 15s after the taint still keeps its pods.
+		NotReadyTolerationSeconds:    15,
+		UnreachableTolerationSeconds: 15,
+	}
+}
+
+// ResolvedTimeouts returns the profile's timeouts with every non-zero field of
+// s.Timeouts applied over them, field by field. An unknown profile (rejected by
+// Validate) resolves from zero values.
+func (s Spec) ResolvedTimeouts() Timeouts {
+	base, _ := Profile(s.Profile)
+	o := s.Timeouts
+	return Timeouts{
+		Scheduler:                    base.Scheduler.override(o.Scheduler),
+		ControllerManager:            base.ControllerManager.override(o.ControllerManager),
+		NodeMonitorGracePeriod:       pick(base.NodeMonitorGracePeriod, o.NodeMonitorGracePeriod),
+		NodeMonitorPeriod:            pick(base.NodeMonitorPeriod, o.NodeMonitorPeriod),
+		NodeStatusUpdateFrequency:    pick(base.NodeStatusUpdateFrequency, o.NodeStatusUpdateFrequency),
+		NodeLeaseDurationSeconds:     pick(base.NodeLeaseDurationSeconds, o.NodeLeaseDurationSeconds),
+		NotReadyTolerationSeconds:    pick(base.NotReadyTolerationSeconds, o.NotReadyTolerationSeconds),
+		UnreachableTolerationSeconds: pick(base.UnreachableTolerationSeconds, o.UnreachableTolerationSeconds),
+	}
+}
+
+func (l LeaderElection) override(o LeaderElection) LeaderElection {
+	return LeaderElection{
+		LeaseDuration: pick(l.LeaseDuration, o.LeaseDuration),
+		RenewDeadline: pick(l.RenewDeadline, o.RenewDeadline),
+		RetryPeriod:   pick(l.RetryPeriod, o.RetryPeriod),
+	}
+}
+
+// pick returns override unless it is the zero value.
+func pick[T comparable](base, override T) T {
+	var zero T
+	if override != zero {
+		return override
+	}
+	return base
+}
+
+// validateTimeouts checks the profile name, that no override is negative, and the
+// leader-election rules on the resolved values.
+func (s Spec) validateTimeouts(v *violations) {
+	_, profileErr := Profile(s.Profile)
+	if profileErr != nil {
+		v.add("profile", "unknown %q (want %s or %s)", s.Profile, ProfileFast, ProfileUpstream)
+	}
+	o := s.Timeouts
+	o.Scheduler.validateOverride(v, "timeouts.scheduler")
+	o.ControllerManager.validateOverride(v, "timeouts.controllerManager")
+	checkNotNegative(v, "timeouts.nodeMonitorGracePeriod", o.NodeMonitorGracePeriod)
+	checkNotNegative(v, "timeouts.nodeMonitorPeriod", o.NodeMonitorPeriod)
+	checkNotNegative(v, "timeouts.nodeStatusUpdateFrequency", o.NodeStatusUpdateFrequency)
+	checkAtLeast(v, "timeouts.nodeLeaseDurationSeconds", o.NodeLeaseDurationSeconds, 0)
+	checkAtLeast(v, "timeouts.notReadyTolerationSeconds", o.NotReadyTolerationSeconds, 0)
+	checkAtLeast(v, "timeouts.unreachableTolerationSeconds", o.UnreachableTolerationSeconds, 0)
+	if profileErr != nil {
+		return // nothing to resolve against
+	}
+	r := s.ResolvedTimeouts()
+	r.Scheduler.validateResolved(v, "timeouts.scheduler")
+	r.ControllerManager.validateResolved(v, "timeouts.controllerManager")
+}
+
+func (l LeaderElection) validateOverride(v *violations, path string) {
+	checkNotNegative(v, path+".leaseDuration", l.LeaseDuration)
+	checkNotNegative(v, path+".renewDeadline", l.RenewDeadline)
+	checkNotNegative(v, path+".retryPeriod", l.RetryPeriod)
+}
+
+// jitterFactor is client-go's leaderelection.JitterFactor: NewLeaderElector requires
+// RenewDeadline > JitterFactor × RetryPeriod.
+const jitterFactor = 1.2
+
+// validateResolved checks client-go's rules on resolved (profile + overrides) values.
+func (l LeaderElection) validateResolved(v *violations, path string) {
+	if l.LeaseDuration.Duration <= l.RenewDeadline.Duration {
+		v.add(path+".leaseDuration", "must be greater than renewDeadline (%s), got %s (profile value or override)", l.RenewDeadline, l.LeaseDuration)
+	}
+	limit := time.Duration(jitterFactor * float64(l.RetryPeriod.Duration))
+	if l.RenewDeadline.Duration <= limit {
+		v.add(path+".renewDeadline", "must be greater than 1.2 × retryPeriod (%s, client-go's JitterFactor), got %s (profile value or override)", limit, l.RenewDeadline)
+	}
+}

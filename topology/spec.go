@@ -1,0 +1,526 @@
+package topology
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/yaml"
+)
+
+// Spec describes the HA cluster under test. The zero value is not useful: start from
+// Default, Load or Parse. Keys are camelCase in YAML; the default of every field is given
+// next to it and in hachaos.yaml at the repository root.
+type Spec struct {
+	// Name is the kind cluster name; nodes are named <name>-control-plane[N] and
+	// <name>-worker[N]. Default "hachaos". Must be a DNS label (lowercase letters, digits and
+	// '-', starting and ending with a letter or digit) of at most 40 characters, so that
+	// container host names stay DNS labels: the longest suffix, kind's
+	// "-external-load-balancer", brings 40 to 63 characters.
+	Name string `json:"name"`
+	// ControlPlanes is the number of control-plane nodes. Default 3. Odd, 1 to 7: an odd
+	// count is what makes a quorum survive the loss of (n-1)/2 nodes.
+	ControlPlanes int `json:"controlPlanes"`
+	// Workers is the number of worker nodes. Default 2; 1 to 10. At least one, so that
+	// workloads never need to run on control-plane nodes.
+	Workers int `json:"workers"`
+	// Etcd says where etcd runs and how many members it has.
+	Etcd EtcdSpec `json:"etcd"`
+	// Kubernetes chooses the Kubernetes version and node image.
+	Kubernetes KubernetesSpec `json:"kubernetes"`
+	// LoadBalancer configures the load balancer in front of the API servers.
+	LoadBalancer LoadBalancerSpec `json:"loadBalancer"`
+	// Profile names the set of timeouts the cluster is configured with: "fast" (default,
+	// tuned for quick runs on a small machine) or "upstream" (the Kubernetes defaults).
+	// See Profile.
+	Profile string `json:"profile"`
+	// Timeouts overrides single values of the profile: any non-zero field replaces the
+	// profile's value, zero keeps it. Default: all zero (the profile as is).
+	Timeouts Timeouts `json:"timeouts"`
+	// Waits bounds how long hachaos waits for the cluster itself.
+	Waits Waits `json:"waits"`
+}
+
+// EtcdMode says where the etcd members run.
+type EtcdMode string
+
+const (
+	// EtcdStacked runs one etcd member on every control-plane node (kubeadm's default).
+	EtcdStacked EtcdMode = "stacked"
+	// EtcdExternal runs the etcd members in containers of their own, outside the
+	// control-plane nodes, so etcd and API server faults can be injected separately.
+	EtcdExternal EtcdMode = "external"
+)
+
+// EtcdSpec says where etcd runs and how many members it has.
+type EtcdSpec struct {
+	// Mode is "stacked" (default) or "external".
+	Mode EtcdMode `json:"mode"`
+	// Members is the number of etcd members. Default 3. Odd, 1 to 7 (an even member adds
+	// no fault tolerance). In stacked mode it must equal controlPlanes, since there is one
+	// member per control-plane node; in external mode it is independent.
+	Members int `json:"members"`
+	// Image is the etcd image of external members. Default "registry.k8s.io/etcd:3.7.0-0".
+	// Stacked members use the image kubeadm picks for the Kubernetes version.
+	Image string `json:"image"`
+}
+
+// KubernetesSpec chooses the Kubernetes version and the kind node image.
+type KubernetesSpec struct {
+	// Version is the Kubernetes version, "vMAJOR.MINOR.PATCH". Default "v1.37.2".
+	Version string `json:"version"`
+	// NodeImage is the kind node image. Default "": use "hachaos/node:" + Version, which
+	// scripts/build-images.sh builds offline.
+	NodeImage string `json:"nodeImage"`
+}
+
+// Image is the node image to create the cluster with: NodeImage, or "hachaos/node:" +
+// Version when NodeImage is empty.
+func (k KubernetesSpec) Image() string {
+	if k.NodeImage != "" {
+		return k.NodeImage
+	}
+	return "hachaos/node:" + k.Version
+}
+
+// LBType says which load balancer fronts the API servers.
+type LBType string
+
+const (
+	// LBHAProxy is HAProxy managed by hachaos from the LoadBalancerSpec settings.
+	LBHAProxy LBType = "haproxy"
+	// LBKind keeps the load balancer container kind created, with kind's own settings
+	// (Envoy upstream); the LoadBalancerSpec tuning fields are then not applied.
+	LBKind LBType = "kind"
+)
+
+// LoadBalancerSpec configures the load balancer in front of the API servers. Its fields
+// map one to one to HAProxy settings (named in each comment).
+//
+// Why these defaults: measured on this machine with HAProxy 2.6, option redispatch,
+// 500ms connect and check timeouts, fastinter 250ms and on-marked-down shutdown-sessions,
+// killing one API server cost clients 0 failed requests (a connection that is refused is
+// retried on another server), and a frozen API server was marked DOWN after ~2.1 s,
+// against ~4 s with kind-style settings (inter 2s, fall 2, no fastinter, 3s connect
+// timeout). DetectionWindow gives the bound that tests may rely on.
+type LoadBalancerSpec struct {
+	// Type is "haproxy" (default: HAProxy managed by hachaos from these settings) or "kind"
+	// (kind's own load balancer, left untouched).
+	Type LBType `json:"type"`
+	// Image is the HAProxy image. Default "hachaos/haproxy:2.6".
+	Image string `json:"image"`
+	// HealthCheckPath is the HTTPS path each API server is checked on ("option httpchk").
+	// Default "/readyz": unlike /livez, it fails while the API server cannot reach etcd,
+	// so such a server stops getting traffic. Must start with "/".
+	HealthCheckPath string `json:"healthCheckPath"`
+	// CheckInterval is the time between checks of a healthy server (server "inter").
+	// Default 1s.
+	CheckInterval Duration `json:"checkInterval"`
+	// FastInterval is the time between checks while a server is changing state, i.e.
+	// after a first failed check (server "fastinter"). Default 250ms, so the remaining
+	// fall-1 checks that confirm a failure come quickly.
+	FastInterval Duration `json:"fastInterval"`
+	// DownInterval is the time between checks of a server marked DOWN (server
+	// "downinter"). Default 1s: a restarted API server is back in rotation within ~1s.
+	DownInterval Duration `json:"downInterval"`
+	// Fall is the number of consecutive failed checks that mark a server DOWN (server
+	// "fall"). Default 2, so a single slow check under load does not eject a server.
+	// At least 1.
+	Fall int `json:"fall"`
+	// Rise is the number of consecutive good checks that mark a server UP again (server
+	// "rise"). Default 1: /readyz is only OK once the server is serving. At least 1.
+	Rise int `json:"rise"`
+	// ConnectTimeout is HAProxy's "timeout connect"; for checks the connect timeout is
+	// min(ConnectTimeout, CheckInterval). Default 500ms: on a local docker network a
+	// connect takes well under a millisecond, so 500ms only ever expires on a dead peer,
+	// and a retry then moves on quickly.
+	ConnectTimeout Duration `json:"connectTimeout"`
+	// CheckTimeout is HAProxy's "timeout check": how long a check may wait for the reply
+	// once connected. Default 500ms: /readyz answers in milliseconds even under load, so a
+	// check this slow means the server is frozen or cut off.
+	CheckTimeout Duration `json:"checkTimeout"`
+	// ClientTimeout is HAProxy's "timeout client" (client-side inactivity). Default 60s;
+	// client-go's HTTP/2 health pings (after 30s without frames) keep idle watches alive.
+	ClientTimeout Duration `json:"clientTimeout"`
+	// ServerTimeout is HAProxy's "timeout server" (server-side inactivity). Default 60s,
+	// for the same reason as ClientTimeout.
+	ServerTimeout Duration `json:"serverTimeout"`
+	// Retries is how often HAProxy retries a failed connection attempt ("retries").
+	// Default 3. At least 0.
+	Retries int `json:"retries"`
+	// Redispatch sends a retried connection to another server instead of the one that
+	// failed ("option redispatch"). Default true.
+	Redispatch bool `json:"redispatch"`
+	// ShutdownSessionsOnDown cuts the open sessions to a server when it is marked DOWN
+	// ("on-marked-down shutdown-sessions"), so clients with long-lived connections (kubelets,
+	// watches) reconnect to a healthy server at once instead of hanging until a timeout.
+	// Default true.
+	ShutdownSessionsOnDown bool `json:"shutdownSessionsOnDown"`
+}
+
+// DetectionWindow is the longest time HAProxy can take to mark an API server DOWN after
+// it stops answering. Derived from HAProxy's check scheduler (src/check.c): the next check
+// is scheduled when the previous one ends, "inter" later while the server is fully
+// healthy and "fastinter" later once a check has failed; a check may spend up to
+// min(timeout connect, inter) connecting and then up to "timeout check" waiting for the
+// reply; the server goes DOWN on the fall-th consecutive failure. In the worst case the
+// server dies just after a good check ended, so
+//
+//	perCheck = min(ConnectTimeout, CheckInterval) + CheckTimeout
+//	window   = CheckInterval + Fall*perCheck + (Fall-1)*FastInterval
+//
+// With the defaults that is 1s + 2*(500ms+500ms) + 250ms = 3.25s. It is a bound, not the
+// typical time: a frozen server fails each check in one of the two phases only (measured
+// ~2.1s), and a killed one is refused at once. It assumes "spread-checks" is not set.
+// A Fall below 1 (rejected by Validate) counts as 1.
+func (l LoadBalancerSpec) DetectionWindow() time.Duration {
+	fall := time.Duration(max(l.Fall, 1))
+	perCheck := min(l.ConnectTimeout.Duration, l.CheckInterval.Duration) + l.CheckTimeout.Duration
+	return l.CheckInterval.Duration + fall*perCheck + (fall-1)*l.FastInterval.Duration
+}
+
+// Waits bounds how long hachaos waits for the cluster itself (not for the behaviour under
+// test, whose bounds come from Timeouts).
+type Waits struct {
+	// ClusterReady bounds bringing the cluster up: kind create plus every node Ready.
+	// Default 6m.
+	ClusterReady Duration `json:"clusterReady"`
+	// Poll is the interval between readiness checks. Default 2s.
+	Poll Duration `json:"poll"`
+}
+
+// Duration is a time.Duration written in YAML as a Go duration string ("1.5s", "250ms",
+// "6m").
+type Duration struct {
+	time.Duration
+}
+
+// MarshalJSON writes the duration as a Go duration string.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(d.String())
+}
+
+// UnmarshalJSON reads a Go duration string. A JSON null leaves the value unchanged (the
+// encoding/json convention), so an empty YAML key keeps its default.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("want a duration string such as \"1.5s\", got %s", b)
+	}
+	v, err := parseDuration(s)
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+// parseDuration is time.ParseDuration with an error that quotes the value and says
+// what is wanted.
+func parseDuration(s string) (time.Duration, error) {
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("invalid duration %q (want a Go duration such as \"1.5s\" or \"250ms\")", s)
+	}
+	return v, nil
+}
+
+// dur is shorthand for building defaults.
+func dur(d time.Duration) Duration { return Duration{Duration: d} }
+
+// Default returns the default topology: 3 control planes with stacked etcd, 2 workers,
+// HAProxy in front, the "fast" profile. hachaos.yaml spells out the same values.
+func Default() Spec {
+	return Spec{
+		Name:          "hachaos",
+		ControlPlanes: 3,
+		Workers:       2,
+		Etcd:          EtcdSpec{Mode: EtcdStacked, Members: 3, Image: "registry.k8s.io/etcd:3.7.0-0"},
+		Kubernetes:    KubernetesSpec{Version: "v1.37.2"},
+		LoadBalancer:  defaultLoadBalancer(),
+		Profile:       ProfileFast,
+		Waits:         Waits{ClusterReady: dur(6 * time.Minute), Poll: dur(2 * time.Second)},
+	}
+}
+
+func defaultLoadBalancer() LoadBalancerSpec {
+	return LoadBalancerSpec{
+		Type:                   LBHAProxy,
+		Image:                  "hachaos/haproxy:2.6",
+		HealthCheckPath:        "/readyz",
+		CheckInterval:          dur(time.Second),
+		FastInterval:           dur(250 * time.Millisecond),
+		DownInterval:           dur(time.Second),
+		Fall:                   2,
+		Rise:                   1,
+		ConnectTimeout:         dur(500 * time.Millisecond),
+		CheckTimeout:           dur(500 * time.Millisecond),
+		ClientTimeout:          dur(60 * time.Second),
+		ServerTimeout:          dur(60 * time.Second),
+		Retries:                3,
+		Redispatch:             true,
+		ShutdownSessionsOnDown: true,
+	}
+}
+
+// Load reads and validates the topology spec in the YAML file at path (see Parse). Errors
+// start with the path.
+func Load(path string) (Spec, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Spec{}, fmt.Errorf("read topology spec: %w", err)
+	}
+	s, err := Parse(data)
+	if err != nil {
+		return Spec{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Parse reads a topology spec from YAML and validates it. Keys that are absent keep their
+// defaults (Default); a key that is present replaces the default even with a zero value,
+// so "workers: 0" is read as 0 and then rejected. Unknown keys (matched case-sensitively),
+// duplicate keys, malformed YAML and values of the wrong type are errors; they are
+// reported first, and the rules of Validate are checked once the document decodes.
+func Parse(data []byte) (Spec, error) {
+	if err := checkDocument(data); err != nil {
+		return Spec{}, err
+	}
+	s := Default()
+	if err := yaml.UnmarshalStrict(data, &s); err != nil {
+		return Spec{}, decodeError(err)
+	}
+	if err := s.Validate(); err != nil {
+		return Spec{}, err
+	}
+	return s, nil
+}
+
+// checkDocument checks the YAML before it is decoded into a Spec, so that unknown keys and
+// bad durations are reported with their full path (encoding/json names only the key, and
+// matches keys case-insensitively).
+func checkDocument(data []byte) error {
+	var raw any
+	if err := yaml.UnmarshalStrict(data, &raw); err != nil {
+		return fmt.Errorf("invalid topology spec: malformed YAML: %w", err)
+	}
+	var v violations
+	checkSection(&v, "", raw, reflect.TypeFor[Spec]())
+	return v.err()
+}
+
+var durationType = reflect.TypeFor[Duration]()
+
+// checkSection checks that raw, found at path, is a mapping whose keys are fields of the
+// struct type t, and descends into its values.
+func checkSection(v *violations, path string, raw any, t reflect.Type) {
+	if raw == nil {
+		return // an empty section keeps its defaults
+	}
+	m, ok := raw.(map[string]any)
+	if !ok {
+		v.add(orTop(path), "must be a mapping, got %v", raw)
+		return
+	}
+	names, types := jsonFields(t)
+	for _, key := range slices.Sorted(maps.Keys(m)) {
+		ft, known := types[key]
+		value := m[key]
+		switch {
+		case !known:
+			v.add(joinPath(path, key), "unknown key (want one of: %s)", strings.Join(names, ", "))
+		case ft == durationType:
+			checkDuration(v, joinPath(path, key), value)
+		case ft.Kind() == reflect.Struct:
+			checkSection(v, joinPath(path, key), value, ft)
+		}
+	}
+}
+
+// checkDuration checks that raw is a Go duration string (or empty, which keeps the default).
+func checkDuration(v *violations, path string, raw any) {
+	if raw == nil {
+		return
+	}
+	s, ok := raw.(string)
+	if !ok {
+		v.add(path, "want a duration string such as \"1.5s\", got %v", raw)
+		return
+	}
+	if _, err := parseDuration(s); err != nil {
+		v.add(path, "%v", err)
+	}
+}
+
+// jsonFields lists the JSON names of the fields of struct type t, in declaration order,
+// and maps each name to the field's type.
+func jsonFields(t reflect.Type) ([]string, map[string]reflect.Type) {
+	var names []string
+	types := map[string]reflect.Type{}
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		names = append(names, name)
+		types[name] = f.Type
+	}
+	return names, types
+}
+
+// decodeError turns a decoding error into one that names the field path.
+func decodeError(err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		var v violations
+		v.add(te.Field, "want %s, got %s", te.Type, te.Value)
+		return v.err()
+	}
+	return fmt.Errorf("invalid topology spec: %w", err)
+}
+
+// Validate checks every rule and returns one error that lists every violation, each
+// naming the field path as written in YAML, or nil if the spec is valid.
+func (s Spec) Validate() error {
+	var v violations
+	s.validateShape(&v)
+	s.Etcd.validate(&v, s.ControlPlanes)
+	s.Kubernetes.validate(&v)
+	s.LoadBalancer.validate(&v)
+	s.validateTimeouts(&v)
+	s.Waits.validate(&v)
+	return v.err()
+}
+
+var dnsLabel = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
+
+func (s Spec) validateShape(v *violations) {
+	if !dnsLabel.MatchString(s.Name) || len(s.Name) > 40 {
+		v.add("name", "must be a DNS label (lowercase letters, digits and '-', starting and ending with a letter or digit) of at most 40 characters, got %q", s.Name)
+	}
+	checkOddCount(v, "controlPlanes", s.ControlPlanes)
+	checkRange(v, "workers", s.Workers, 1, 10)
+}
+
+func (e EtcdSpec) validate(v *violations, controlPlanes int) {
+	switch e.Mode {
+	case EtcdStacked:
+		if e.Members != controlPlanes {
+			v.add("etcd.members", "must equal controlPlanes (%d) in stacked mode (one member per control-plane node), got %d", controlPlanes, e.Members)
+		}
+	case EtcdExternal:
+	default:
+		v.add("etcd.mode", "unknown %q (want %s or %s)", e.Mode, EtcdStacked, EtcdExternal)
+	}
+	checkOddCount(v, "etcd.members", e.Members)
+	checkNotEmpty(v, "etcd.image", e.Image)
+}
+
+var k8sVersion = regexp.MustCompile(`^v\d+\.\d+\.\d+$`)
+
+func (k KubernetesSpec) validate(v *violations) {
+	if !k8sVersion.MatchString(k.Version) {
+		v.add("kubernetes.version", "must look like v1.37.2, got %q", k.Version)
+	}
+}
+
+func (l LoadBalancerSpec) validate(v *violations) {
+	if l.Type != LBHAProxy && l.Type != LBKind {
+		v.add("loadBalancer.type", "unknown %q (want %s or %s)", l.Type, LBHAProxy, LBKind)
+	}
+	checkNotEmpty(v, "loadBalancer.image", l.Image)
+	if !strings.HasPrefix(l.HealthCheckPath, "/") {
+		v.add("loadBalancer.healthCheckPath", "must start with \"/\", got %q", l.HealthCheckPath)
+	}
+	checkPositive(v, "loadBalancer.checkInterval", l.CheckInterval)
+	checkPositive(v, "loadBalancer.fastInterval", l.FastInterval)
+	checkPositive(v, "loadBalancer.downInterval", l.DownInterval)
+	checkPositive(v, "loadBalancer.connectTimeout", l.ConnectTimeout)
+	checkPositive(v, "loadBalancer.checkTimeout", l.CheckTimeout)
+	checkPositive(v, "loadBalancer.clientTimeout", l.ClientTimeout)
+	checkPositive(v, "loadBalancer.serverTimeout", l.ServerTimeout)
+	checkAtLeast(v, "loadBalancer.fall", l.Fall, 1)
+	checkAtLeast(v, "loadBalancer.rise", l.Rise, 1)
+	checkAtLeast(v, "loadBalancer.retries", l.Retries, 0)
+}
+
+func (w Waits) validate(v *violations) {
+	checkPositive(v, "waits.clusterReady", w.ClusterReady)
+	checkPositive(v, "waits.poll", w.Poll)
+}
+
+// checkOddCount checks a quorum size: odd, 1 to 7.
+func checkOddCount(v *violations, path string, n int) {
+	if n < 1 || n > 7 {
+		checkRange(v, path, n, 1, 7)
+	} else if n%2 == 0 {
+		v.add(path, "must be odd (1, 3, 5 or 7), got %d", n)
+	}
+}
+
+func checkRange(v *violations, path string, n, lo, hi int) {
+	checkAtLeast(v, path, n, lo)
+	if n > hi {
+		v.add(path, "must be at most %d, got %d", hi, n)
+	}
+}
+
+func checkAtLeast(v *violations, path string, n, lo int) {
+	if n < lo {
+		v.add(path, "must be at least %d, got %d", lo, n)
+	}
+}
+
+func checkPositive(v *violations, path string, d Duration) {
+	if d.Duration <= 0 {
+		v.add(path, "must be positive, got %s", d)
+	}
+}
+
+func checkNotNegative(v *violations, path string, d Duration) {
+	if d.Duration < 0 {
+		v.add(path, "must not be negative, got %s", d)
+	}
+}
+
+func checkNotEmpty(v *violations, path, s string) {
+	if s == "" {
+		v.add(path, "must not be empty")
+	}
+}
+
+// violations collects broken rules, one line each ("path: rule, got value").
+type violations []string
+
+func (v *violations) add(path, format string, args ...any) {
+	*v = append(*v, path+": "+fmt.Sprintf(format, args...))
+}
+
+// err returns nil if nothing was broken, else one error listing every violation.
+func (v violations) err() error {
+	if len(v) == 0 {
+		return nil
+	}
+	return errors.New("invalid topology spec:\n  - " + strings.Join(v, "\n  - "))
+}
+
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func orTop(path string) string {
+	if path == "" {
+		return "(document)"
+	}
+	return path
+}

@@ -1,0 +1,291 @@
+package topology
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestParseRejects checks that each bad input is rejected with an error that names the
+// field path as written in YAML and the rule.
+func TestParseRejects(t *testing.T) {
+	cases := []struct {
+		name string
+		yaml string
+		want []string // substrings of the error
+	}{
+		{"even etcd members", "etcd: {mode: external, members: 4}",
+			[]string{"etcd.members: must be odd (1, 3, 5 or 7), got 4"}},
+		{"zero etcd members", "etcd: {mode: external, members: 0}",
+			[]string{"etcd.members: must be at least 1, got 0"}},
+		{"too many etcd members", "etcd: {mode: external, members: 9}",
+			[]string{"etcd.members: must be at most 7, got 9"}},
+		{"unknown etcd mode", "etcd: {mode: sidecar}",
+			[]string{`etcd.mode: unknown "sidecar" (want stacked or external)`}},
+		{"empty etcd image", `etcd: {image: ""}`,
+			[]string{"etcd.image: must not be empty"}},
+		{"stacked members differ from control planes", "controlPlanes: 5",
+			[]string{"etcd.members: must equal controlPlanes (5) in stacked mode", "got 3"}},
+		{"even control planes", "controlPlanes: 4\netcd: {members: 4}",
+			[]string{"controlPlanes: must be odd (1, 3, 5 or 7), got 4"}},
+		{"zero workers", "workers: 0",
+			[]string{"workers: must be at least 1, got 0"}},
+		{"too many workers", "workers: 11",
+			[]string{"workers: must be at most 10, got 11"}},
+		{"bad name", "name: Hachaos_1",
+			[]string{`name: must be a DNS label`, `got "Hachaos_1"`}},
+		{"name too long", "name: " + strings.Repeat("a", 41),
+			[]string{"name: must be a DNS label"}},
+		{"bad version", "kubernetes: {version: 1.37.2}",
+			[]string{`kubernetes.version: must look like v1.37.2, got "1.37.2"`}},
+		{"unknown LB type", "loadBalancer: {type: nginx}",
+			[]string{`loadBalancer.type: unknown "nginx" (want haproxy or kind)`}},
+		{"health check path without slash", "loadBalancer: {healthCheckPath: readyz}",
+			[]string{`loadBalancer.healthCheckPath: must start with "/", got "readyz"`}},
+		{"zero fall", "loadBalancer: {fall: 0}",
+			[]string{"loadBalancer.fall: must be at least 1, got 0"}},
+		{"negative retries", "loadBalancer: {retries: -1}",
+			[]string{"loadBalancer.retries: must be at least 0, got -1"}},
+		{"zero LB duration", "loadBalancer: {checkTimeout: 0s}",
+			[]string{"loadBalancer.checkTimeout: must be positive, got 0s"}},
+		{"negative LB duration", "loadBalancer: {checkInterval: -1s}",
+			[]string{"loadBalancer.checkInterval: must be positive, got -1s"}},
+		{"zero wait", "waits: {poll: 0s}",
+			[]string{"waits.poll: must be positive, got 0s"}},
+		{"unknown profile", "profile: slow",
+			[]string{`profile: unknown "slow" (want fast or upstream)`}},
+		{"negative duration override", "timeouts: {scheduler: {leaseDuration: -1s}}",
+			[]string{"timeouts.scheduler.leaseDuration: must not be negative, got -1s"}},
+		{"negative node override", "timeouts: {nodeMonitorGracePeriod: -5s}",
+			[]string{"timeouts.nodeMonitorGracePeriod: must not be negative, got -5s"}},
+		{"negative toleration override", "timeouts: {notReadyTolerationSeconds: -1}",
+			[]string{"timeouts.notReadyTolerationSeconds: must be at least 0, got -1"}},
+		{"unparsable duration", "loadBalancer: {checkTimeout: 3 seconds}",
+			[]string{`loadBalancer.checkTimeout: invalid duration "3 seconds"`}},
+		{"duration as a number", "waits: {poll: 2}",
+			[]string{`waits.poll: want a duration string such as "1.5s", got 2`}},
+		{"unknown top-level key", "wokers: 2",
+			[]string{"wokers: unknown key (want one of: name, controlPlanes, workers,"}},
+		{"unknown nested key", "loadBalancer: {helthCheckPath: /readyz}",
+			[]string{"loadBalancer.helthCheckPath: unknown key", "healthCheckPath"}},
+		{"unknown deeply nested key", "timeouts: {scheduler: {lease: 8s}}",
+			[]string{"timeouts.scheduler.lease: unknown key (want one of: leaseDuration, renewDeadline, retryPeriod)"}},
+		{"key in the wrong case", "Workers: 2",
+			[]string{"Workers: unknown key"}},
+		{"section that is not a mapping", "etcd: 3",
+			[]string{"etcd: must be a mapping, got 3"}},
+		{"document that is not a mapping", "- workers: 2",
+			[]string{"(document): must be a mapping"}},
+		{"wrong value type", "workers: three",
+			[]string{"workers: want int, got string"}},
+		{"malformed YAML", "workers: [1\nname: x",
+			[]string{"malformed YAML"}},
+		{"duplicate key", "workers: 2\nworkers: 3",
+			[]string{"malformed YAML", `"workers"`}},
+		{"lease not above renew deadline", "timeouts: {controllerManager: {leaseDuration: 4s}}",
+			[]string{"timeouts.controllerManager.leaseDuration: must be greater than renewDeadline (4s), got 4s"}},
+		{"renew deadline not above jittered retry period", "timeouts: {scheduler: {retryPeriod: 4s}}",
+			[]string{"timeouts.scheduler.renewDeadline: must be greater than 1.2 × retryPeriod (4.8s"}},
+		{"upstream profile with a short lease", "profile: upstream\ntimeouts: {scheduler: {leaseDuration: 10s}}",
+			[]string{"timeouts.scheduler.leaseDuration: must be greater than renewDeadline (10s), got 10s"}},
+		{"every violation at once", "workers: 0\nprofile: slow\nloadBalancer: {type: nginx}",
+			[]string{"invalid topology spec:\n  - ", "\n  - workers:", "\n  - profile:", "\n  - loadBalancer.type:"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.yaml))
+			if err == nil {
+				t.Fatalf("Parse(%q) succeeded, want an error", tc.yaml)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("Parse(%q) error:\n%v\nwant it to contain %q", tc.yaml, err, w)
+				}
+			}
+		})
+	}
+}
+
+// TestParseAccepts checks good inputs and what they resolve to.
+func TestParseAccepts(t *testing.T) {
+	fast, err := Profile(ProfileFast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upstream, err := Profile(ProfileUpstream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	overridden := fast
+	overridden.Scheduler.LeaseDuration = dur(8 * time.Second)
+
+	external := Default()
+	external.Etcd.Mode, external.Etcd.Members = EtcdExternal, 5
+
+	cases := []struct {
+		name         string
+		yaml         string
+		wantSpec     func() Spec // nil: not checked
+		wantTimeouts Timeouts
+	}{
+		{"empty document", "", Default, fast},
+		{"empty sections keep defaults", "timeouts:\nwaits:\nloadBalancer: {checkInterval: }", Default, fast},
+		{"one timeout overridden, the rest from the profile",
+			"timeouts: {scheduler: {leaseDuration: 8s}}", nil, overridden},
+		{"upstream profile", "profile: upstream", nil, upstream},
+		{"external etcd with 5 members and 3 control planes",
+			"etcd: {mode: external, members: 5}", func() Spec { return external }, fast},
+		{"stacked with 5 control planes and 5 members",
+			"controlPlanes: 5\netcd: {members: 5}", nil, fast},
+		{"LB type kind", "loadBalancer: {type: kind}", nil, fast},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Parse([]byte(tc.yaml))
+			if err != nil {
+				t.Fatalf("Parse(%q): %v", tc.yaml, err)
+			}
+			if tc.wantSpec != nil && s != tc.wantSpec() {
+				t.Errorf("Parse(%q) =\n%+v\nwant\n%+v", tc.yaml, s, tc.wantSpec())
+			}
+			if got := s.ResolvedTimeouts(); got != tc.wantTimeouts {
+				t.Errorf("ResolvedTimeouts() =\n%+v\nwant\n%+v", got, tc.wantTimeouts)
+			}
+		})
+	}
+}
+
+// TestRepoSpecs keeps hachaos.yaml equal to Default() (the file documents the defaults)
+// and checks that hachaos-external.yaml loads.
+func TestRepoSpecs(t *testing.T) {
+	s, err := Load("../hachaos.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s != Default() {
+		t.Errorf("hachaos.yaml =\n%+v\nwant Default() =\n%+v", s, Default())
+	}
+	ext, err := Load("../hachaos-external.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ext.Etcd.Mode != EtcdExternal || ext.Name != "hachaos-ext" {
+		t.Errorf("hachaos-external.yaml: etcd.mode %q, name %q; want external, hachaos-ext", ext.Etcd.Mode, ext.Name)
+	}
+}
+
+func TestLoad(t *testing.T) {
+	s, err := Load("testdata/external-5-members.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Etcd.Members != 5 || s.ControlPlanes != 3 || s.Name != "ext5" {
+		t.Errorf("got etcd.members %d, controlPlanes %d, name %q; want 5, 3, ext5", s.Etcd.Members, s.ControlPlanes, s.Name)
+	}
+
+	_, err = Load("testdata/even-etcd-members.yaml")
+	want := "testdata/even-etcd-members.yaml: invalid topology spec:\n  - etcd.members:"
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("Load error = %v, want it to start with %q", err, want)
+	}
+
+	if _, err := Load("testdata/missing.yaml"); err == nil || !strings.Contains(err.Error(), "missing.yaml") {
+		t.Errorf("Load of a missing file: error = %v, want one naming the file", err)
+	}
+}
+
+func TestDefaultIsValid(t *testing.T) {
+	if err := Default().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	up := Default()
+	up.Profile = ProfileUpstream
+	if err := up.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestProfile(t *testing.T) {
+	up, err := Profile(ProfileUpstream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if up.Scheduler.LeaseDuration.Duration != 15*time.Second || up.NodeMonitorGracePeriod.Duration != 50*time.Second ||
+		up.NodeLeaseDurationSeconds != 40 || up.UnreachableTolerationSeconds != 300 {
+		t.Errorf("upstream profile = %+v, not the Kubernetes v1.37 defaults", up)
+	}
+	if _, err := Profile("slow"); err == nil || !strings.Contains(err.Error(), `"slow"`) {
+		t.Errorf(`Profile("slow") error = %v, want one quoting the name`, err)
+	}
+}
+
+func TestDetectionWindow(t *testing.T) {
+	lb := func(inter, fast, connect, check time.Duration, fall int) LoadBalancerSpec {
+		l := defaultLoadBalancer()
+		l.CheckInterval, l.FastInterval, l.ConnectTimeout, l.CheckTimeout = dur(inter), dur(fast), dur(connect), dur(check)
+		l.Fall = fall
+		return l
+	}
+	ms := time.Millisecond
+	cases := []struct {
+		name string
+		lb   LoadBalancerSpec
+		want time.Duration
+	}{
+		// 1s + 2*(500ms+500ms) + 1*250ms
+		{"defaults", defaultLoadBalancer(), 3250 * ms},
+		// inter + one check, no fastinter: 1s + (500ms+500ms)
+		{"fall 1", lb(time.Second, 250*ms, 500*ms, 500*ms, 1), 2 * time.Second},
+		// connect phase capped at inter: 1s + 3*(1s+500ms) + 2*250ms
+		{"connect timeout above inter", lb(time.Second, 250*ms, 5*time.Second, 500*ms, 3), 6 * time.Second},
+		// kind-style: 2s + 2*(2s+1s) + 1*2s
+		{"slow checks", lb(2*time.Second, 2*time.Second, 3*time.Second, time.Second, 2), 10 * time.Second},
+		// invalid fall counts as 1: 1s + (500ms+500ms)
+		{"fall 0", lb(time.Second, 250*ms, 500*ms, 500*ms, 0), 2 * time.Second},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.lb.DetectionWindow(); got != tc.want {
+				t.Errorf("DetectionWindow() = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDurationJSON(t *testing.T) {
+	b, err := json.Marshal(dur(1500 * time.Millisecond))
+	if err != nil || string(b) != `"1.5s"` {
+		t.Errorf(`Marshal(1.5s) = %s, %v; want "1.5s"`, b, err)
+	}
+	cases := []struct {
+		in      string
+		want    time.Duration
+		wantErr string
+	}{
+		{`"250ms"`, 250 * time.Millisecond, ""},
+		{`"6m"`, 6 * time.Minute, ""},
+		{`null`, 42, ""}, // unchanged
+		{`"3 seconds"`, 0, `"3 seconds"`},
+		{`5`, 0, "want a duration string"},
+	}
+	for _, tc := range cases {
+		d := dur(42)
+		err := json.Unmarshal([]byte(tc.in), &d)
+		switch {
+		case tc.wantErr == "" && (err != nil || d.Duration != tc.want):
+			t.Errorf("Unmarshal(%s) = %s, %v; want %s", tc.in, d, err, tc.want)
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("Unmarshal(%s) error = %v, want one containing %s", tc.in, err, tc.wantErr)
+		}
+	}
+}
+
+func TestKubernetesImage(t *testing.T) {
+	if got := (KubernetesSpec{Version: "v1.37.2"}).Image(); got != "hachaos/node:v1.37.2" {
+		t.Errorf("Image() = %q, want hachaos/node:v1.37.2", got)
+	}
+	if got := (KubernetesSpec{Version: "v1.37.2", NodeImage: "my/node:x"}).Image(); got != "my/node:x" {
+		t.Errorf("Image() = %q, want my/node:x", got)
+	}
+}
