@@ -15,13 +15,19 @@ die() {
 	exit 1
 }
 
-# step NAME CMD... runs CMD, printing when it starts and how long it took.
+# step NAME CMD... runs CMD, printing when it starts, a heartbeat every 30 s while it
+# runs (a cold Kubernetes compile is silent for many minutes), and how long it took.
 step() {
-	local name=$1 started
+	local name=$1 started rc=0 beat
 	shift
 	started=$(date +%s)
 	log "▶ $name"
-	"$@" || die "$name failed (exit $?)"
+	(while sleep 30; do log "… $name: still running, $(($(date +%s) - started))s so far"; done) &
+	beat=$!
+	"$@" || rc=$?
+	kill "$beat" 2>/dev/null
+	wait "$beat" 2>/dev/null || true
+	[ "$rc" -eq 0 ] || die "$name failed (exit $rc)"
 	log "✔ $name ($(($(date +%s) - started))s)"
 }
 
