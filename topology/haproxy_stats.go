@@ -1,0 +1,73 @@
+package topology
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// BackendState is one HAProxy server's state as the stats socket reports it.
+type BackendState struct {
+	Server string // the server name in haproxy.cfg (the control-plane node name)
+	Status string // "UP", "DOWN", "MAINT", "UP 1/2" (going down), "DOWN 1/1" (coming up), "no check"
+	// Sessions is the total number of connections HAProxy has sent to this server (stot).
+	Sessions int64
+}
+
+// Up reports whether HAProxy sends new connections to this server.
+func (b BackendState) Up() bool { return strings.HasPrefix(b.Status, "UP") }
+
+// ReadHAProxyBackends asks HAProxy's stats socket at addr (host:port) for the servers of
+// the backend named backend. One TCP connection, one "show stat" command.
+func ReadHAProxyBackends(ctx context.Context, addr, backend string) ([]BackendState, error) {
+	d := net.Dialer{Timeout: 2 * time.Second}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("connect to HAProxy stats at %s: %w", addr, err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := io.WriteString(conn, "show stat\n"); err != nil {
+		return nil, fmt.Errorf("send show stat to %s: %w", addr, err)
+	}
+	return parseHAProxyStat(bufio.NewReader(conn), backend)
+}
+
+// parseHAProxyStat reads "show stat" CSV: a "# pxname,svname,...,status,..." header line.
+func parseHAProxyStat(r io.Reader, backend string) ([]BackendState, error) {
+	rd := csv.NewReader(r)
+	rd.FieldsPerRecord = -1
+	header, err := rd.Read()
+	if err != nil {
+		return nil, fmt.Errorf("read HAProxy stat header: %w", err)
+	}
+	col := map[string]int{}
+	for i, h := range header {
+		col[strings.TrimPrefix(strings.TrimSpace(h), "# ")] = i
+	}
+	px, sv, st, stot := col["pxname"], col["svname"], col["status"], col["stot"]
+	if st == 0 {
+		return nil, fmt.Errorf("HAProxy stat output has no status column: %q", header)
+	}
+	var out []BackendState
+	for {
+		rec, err := rd.Read()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read HAProxy stat: %w", err)
+		}
+		if len(rec) <= st || rec[px] != backend || rec[sv] == "BACKEND" || rec[sv] == "FRONTEND" {
+			continue
+		}
+		sessions, _ := strconv.ParseInt(rec[stot], 10, 64)
+		out = append(out, BackendState{Server: rec[sv], Status: rec[st], Sessions: sessions})
+	}
+}

@@ -1,0 +1,124 @@
+package kind
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
+
+	"github.com/hachaos/hachaos/topology"
+)
+
+// Where external etcd's TLS material appears inside control-plane nodes.
+const (
+	externalEtcdPKIDir = "/etc/kubernetes/pki/etcd-external"
+	// kind copies /etc/kubernetes/pki/etcd/ca.{crt,key} from the first control plane to
+	// the others after kubeadm init and fails when they are absent (kind's own TODO: it
+	// does not consider external etcd). With external etcd kubeadm never uses them, so the
+	// first control plane gets the etcd CA certificate and a throwaway key there.
+	kindEtcdCADir = "/etc/kubernetes/pki/etcd"
+)
+
+// kindConfig translates a Spec into kind's v1alpha4 cluster configuration: the node list,
+// the timeouts the guarantees depend on (as kubeadm patches), and external etcd wiring.
+// externalEndpoints and pkiDir are empty for stacked etcd.
+func kindConfig(spec topology.Spec, externalEndpoints []string, pkiDir string) (*v1alpha4.Cluster, error) {
+	cfg := &v1alpha4.Cluster{
+		TypeMeta: v1alpha4.TypeMeta{Kind: "Cluster", APIVersion: "kind.x-k8s.io/v1alpha4"},
+		Name:     spec.Name,
+	}
+	for i := 0; i < spec.ControlPlanes; i++ {
+		cfg.Nodes = append(cfg.Nodes, v1alpha4.Node{Role: v1alpha4.ControlPlaneRole, Image: spec.Kubernetes.Image()})
+	}
+	for i := 0; i < spec.Workers; i++ {
+		cfg.Nodes = append(cfg.Nodes, v1alpha4.Node{Role: v1alpha4.WorkerRole, Image: spec.Kubernetes.Image()})
+	}
+	t := spec.ResolvedTimeouts()
+	cfg.KubeadmConfigPatches = []string{kubeletPatch(t)}
+	argPatches, err := extraArgsPatches(t)
+	if err != nil {
+		return nil, err
+	}
+	cfg.KubeadmConfigPatchesJSON6902 = argPatches
+	if spec.Etcd.Mode == topology.EtcdExternal {
+		addExternalEtcd(cfg, externalEndpoints, pkiDir)
+	}
+	return cfg, nil
+}
+
+// kubeletPatch sets the kubelet's side of node-failure detection. failCgroupV1=false lets
+// Kubernetes >= 1.35 run on cgroup v1 hosts (it refuses them otherwise); on cgroup v2 it
+// changes nothing.
+func kubeletPatch(t topology.Timeouts) string {
+	return fmt.Sprintf(`kind: KubeletConfiguration
+failCgroupV1: false
+nodeStatusUpdateFrequency: %s
+nodeLeaseDurationSeconds: %d
+`, t.NodeStatusUpdateFrequency.Duration, t.NodeLeaseDurationSeconds)
+}
+
+// extraArgsPatches appends flags to kubeadm's extraArgs lists. JSON 6902 "add .../-" is
+// used because a merge patch would replace kind's own extraArgs lists.
+func extraArgsPatches(t topology.Timeouts) ([]v1alpha4.PatchJSON6902, error) {
+	leader := func(le topology.LeaderElection) map[string]string {
+		return map[string]string{
+			"leader-elect-lease-duration": le.LeaseDuration.Duration.String(),
+			"leader-elect-renew-deadline": le.RenewDeadline.Duration.String(),
+			"leader-elect-retry-period":   le.RetryPeriod.Duration.String(),
+		}
+	}
+	cm := leader(t.ControllerManager)
+	cm["node-monitor-grace-period"] = t.NodeMonitorGracePeriod.Duration.String()
+	cm["node-monitor-period"] = t.NodeMonitorPeriod.Duration.String()
+	api := map[string]string{
+		"default-not-ready-toleration-seconds":   fmt.Sprint(t.NotReadyTolerationSeconds),
+		"default-unreachable-toleration-seconds": fmt.Sprint(t.UnreachableTolerationSeconds),
+	}
+	var ops []map[string]any
+	for _, c := range []struct {
+		path string
+		args map[string]string
+	}{{"/apiServer/extraArgs/-", api}, {"/controllerManager/extraArgs/-", cm}, {"/scheduler/extraArgs/-", leader(t.Scheduler)}} {
+		for _, name := range slices.Sorted(maps.Keys(c.args)) {
+			ops = append(ops, map[string]any{"op": "add", "path": c.path, "value": map[string]string{"name": name, "value": c.args[name]}})
+		}
+	}
+	patch, err := json.Marshal(ops)
+	if err != nil {
+		return nil, fmt.Errorf("encode kubeadm extraArgs patch: %w", err)
+	}
+	return []v1alpha4.PatchJSON6902{{Group: "kubeadm.k8s.io", Version: "v1beta4", Kind: "ClusterConfiguration", Patch: string(patch)}}, nil
+}
+
+// addExternalEtcd points every API server at all external members (the reference design's
+// layout) and mounts the client certificate into each control plane.
+func addExternalEtcd(cfg *v1alpha4.Cluster, endpoints []string, pkiDir string) {
+	quoted := make([]string, len(endpoints))
+	for i, e := range endpoints {
+		quoted[i] = fmt.Sprintf("%q", e)
+	}
+	cfg.KubeadmConfigPatches = append(cfg.KubeadmConfigPatches, fmt.Sprintf(`kind: ClusterConfiguration
+etcd:
+  external:
+    endpoints: [%s]
+    caFile: %s/ca.crt
+    certFile: %s/client.crt
+    keyFile: %s/client.key
+`, strings.Join(quoted, ", "), externalEtcdPKIDir, externalEtcdPKIDir, externalEtcdPKIDir))
+	first := true
+	for i := range cfg.Nodes {
+		if cfg.Nodes[i].Role != v1alpha4.ControlPlaneRole {
+			continue
+		}
+		cfg.Nodes[i].ExtraMounts = append(cfg.Nodes[i].ExtraMounts,
+			v1alpha4.Mount{HostPath: pkiDir + "/apiserver", ContainerPath: externalEtcdPKIDir, Readonly: true})
+		if first {
+			cfg.Nodes[i].ExtraMounts = append(cfg.Nodes[i].ExtraMounts,
+				v1alpha4.Mount{HostPath: pkiDir + "/kind-copy", ContainerPath: kindEtcdCADir, Readonly: true})
+			first = false
+		}
+	}
+}

@@ -1,0 +1,99 @@
+package topology
+
+import (
+	"context"
+	"crypto/tls"
+	"io"
+	"time"
+
+	"k8s.io/client-go/rest"
+)
+
+// Role is what a node does in the topology.
+type Role string
+
+// The roles a topology's nodes play. Every provider uses these names.
+const (
+	RoleControlPlane Role = "control-plane"
+	RoleWorker       Role = "worker"
+	RoleEtcd         Role = "etcd"          // an external etcd member (stacked members live on control planes)
+	RoleLoadBalancer Role = "load-balancer" // the load balancer in front of the API servers
+)
+
+// Node is one machine (container) of the topology.
+type Node struct {
+	Name        string // also the hostname and the Kubernetes node name, where there is one
+	Role        Role
+	IP          string // address on the cluster network, reachable from the host
+	ContainerID string
+}
+
+// EtcdAccess is how the harness reaches the etcd members with the cluster's own TLS material.
+type EtcdAccess struct {
+	// Members maps a member's name (as etcd knows it) to its client URL, reachable from the host.
+	Members map[string]string
+	// TLS is a client configuration trusted by every member (the API servers' client identity).
+	TLS *tls.Config
+}
+
+// Endpoints lists the members' client URLs.
+func (e EtcdAccess) Endpoints() []string {
+	out := make([]string, 0, len(e.Members))
+	for _, url := range e.Members {
+		out = append(out, url)
+	}
+	return out
+}
+
+// LoadBalancerAccess is how the harness reaches the load balancer in front of the API servers.
+type LoadBalancerAccess struct {
+	// Server is the LB's API URL as clients on the host use it.
+	Server string
+	// StatsAddress is host:port of HAProxy's stats socket (TCP); empty when the LB is not
+	// HAProxy managed by hachaos (then backend states cannot be read).
+	StatsAddress string
+}
+
+// Provider brings a topology up and down on some infrastructure and gives the harness
+// access to it. Modelled on kind's internal provider: each method has a one-line contract.
+type Provider interface {
+	// Create brings the topology up from nothing; it fails if a cluster of that name exists.
+	Create(ctx context.Context) error
+	// Exists reports whether any part of a cluster with the Spec's name exists.
+	Exists(ctx context.Context) (bool, error)
+	// Delete removes everything the topology created; a cluster that is already gone is success.
+	Delete(ctx context.Context) error
+	// Nodes lists the nodes with the given role, sorted by name.
+	Nodes(ctx context.Context, role Role) ([]Node, error)
+	// RESTConfig is a cluster-admin client configuration that goes through the load balancer.
+	RESTConfig(ctx context.Context) (*rest.Config, error)
+	// APIServerConfigs is one cluster-admin configuration per API server, bypassing the
+	// load balancer, keyed by control-plane node name.
+	APIServerConfigs(ctx context.Context) (map[string]*rest.Config, error)
+	// Etcd is client access to every etcd member with the cluster's TLS material.
+	Etcd(ctx context.Context) (EtcdAccess, error)
+	// LoadBalancer is access to the load balancer in front of the API servers.
+	LoadBalancer(ctx context.Context) (LoadBalancerAccess, error)
+	// Exec runs a command in a node and returns its standard output.
+	Exec(ctx context.Context, node string, stdin io.Reader, cmd ...string) ([]byte, error)
+	// CollectLogs writes node, component and container logs below dir.
+	CollectLogs(ctx context.Context, dir string) error
+	// Recorded is the Spec the existing cluster was created from, if hachaos created it.
+	Recorded() (Spec, bool)
+}
+
+// Progress receives what long operations are doing, for people watching a run.
+type Progress func(format string, args ...any)
+
+// StepTimer reports a step's start and end with its duration through a Progress.
+func StepTimer(p Progress, name string) func(err *error) {
+	start := time.Now()
+	p("▶ %s", name)
+	return func(err *error) {
+		if err != nil && *err != nil {
+			p("✘ %s failed after %s", name, time.Since(start).Round(100*time.Millisecond))
+			return
+		}
+		p("✔ %s (%s)", name, time.Since(start).Round(100*time.Millisecond))
+	}
+}

@@ -1,0 +1,55 @@
+package topology
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"time"
+)
+
+// reuseGrace is how long an existing cluster may take to pass the gate before it is
+// recreated: a reused cluster may still be settling after the previous run's last fault.
+const reuseGrace = 90 * time.Second
+
+// Up makes spec's topology run and pass the readiness gate. An existing cluster of the
+// same name is reused when it was created from an identical Spec and passes the gate;
+// otherwise it is deleted and created anew. It reports whether it reused one.
+func Up(ctx context.Context, spec Spec, p Provider, progress Progress) (reused bool, err error) {
+	gate := NewGate(spec, p)
+	exists, err := p.Exists(ctx)
+	if err != nil {
+		return false, err
+	}
+	if exists {
+		if reason := reuseBlocker(ctx, spec, p, gate, progress); reason == "" {
+			progress("reusing the running cluster %q", spec.Name)
+			return true, nil
+		} else {
+			progress("existing cluster %q cannot be reused (%s); recreating it", spec.Name, reason)
+		}
+		if err := p.Delete(ctx); err != nil {
+			return false, err
+		}
+	}
+	if err := p.Create(ctx); err != nil {
+		return false, err
+	}
+	done := StepTimer(progress, "readiness gate")
+	err = gate.Wait(ctx, spec.Waits.ClusterReady.Duration, spec.Waits.Poll.Duration, progress)
+	done(&err)
+	return false, err
+}
+
+func reuseBlocker(ctx context.Context, spec Spec, p Provider, gate *Gate, progress Progress) string {
+	recorded, ok := p.Recorded()
+	switch {
+	case !ok:
+		return "not created by hachaos, or its state folder is gone"
+	case !reflect.DeepEqual(recorded, spec):
+		return "created from a different Spec"
+	}
+	if err := gate.Wait(ctx, reuseGrace, spec.Waits.Poll.Duration, progress); err != nil {
+		return fmt.Sprintf("not ready: %v", err)
+	}
+	return ""
+}
