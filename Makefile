@@ -1,0 +1,47 @@
+# hachaos: chaos and failover tests for HA Kubernetes. `make help` lists the targets.
+# Every target takes CONFIG=<spec file> (default hachaos.yaml).
+CONFIG ?= hachaos.yaml
+GO     ?= go
+BIN    := _output/bin/hachaos
+# Ginkgo arguments for the suites, e.g. LABELS=topology
+LABELS ?=
+GINKGO_ARGS := -ginkgo.v $(if $(LABELS),-ginkgo.label-filter='$(LABELS)')
+
+.PHONY: help test unit integration chaos cluster-up cluster-down cluster-status images setup build
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
+
+build: ## compile the hachaos command
+	$(GO) build -o $(BIN) ./cmd/hachaos
+
+test: unit integration ## everything: unit tests, then the integration tests on stacked and external etcd
+
+unit: ## unit tests and vet: no Docker needed
+	$(GO) vet ./...
+	$(GO) vet -tags e2e ./suites
+	$(GO) test ./...
+
+# The integration tests bring up a fresh topology per config, run the topology suite on
+# it and delete it again, also when the suite fails.
+integration: images build ## topology integration tests (hachaos.yaml and hachaos-external.yaml)
+	bash scripts/integration.sh hachaos.yaml
+	bash scripts/integration.sh hachaos-external.yaml
+
+chaos: images build ## bring the topology up (or reuse it) and run the suites; the cluster is kept
+	HACHAOS_CONFIG=$(abspath $(CONFIG)) $(GO) test -tags e2e -count=1 -timeout 120m ./suites -args $(GINKGO_ARGS)
+
+cluster-up: images build ## create the topology, or reuse a healthy one from the same Spec
+	$(BIN) up --config $(CONFIG)
+
+cluster-down: build ## delete everything the topology created
+	$(BIN) down --config $(CONFIG)
+
+cluster-status: build ## check the readiness gate once
+	$(BIN) status --config $(CONFIG)
+
+images: setup build ## build (or reuse) the offline images for the Spec's Kubernetes version
+	bash scripts/build-images.sh $$($(BIN) kubernetes-version --config $(CONFIG))
+
+setup: ## install and start Docker where missing
+	bash scripts/setup-docker.sh

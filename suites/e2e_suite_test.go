@@ -1,0 +1,62 @@
+//go:build e2e
+
+package suites
+
+import (
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/hachaos/hachaos/topology"
+	"github.com/hachaos/hachaos/topology/kind"
+)
+
+// The suite runs against one topology, brought up (or reused) once. Environment:
+//
+//	HACHAOS_CONFIG    the Spec file (default ../hachaos.yaml)
+//	HACHAOS_TEARDOWN  "1" deletes the topology after the suite (make test); otherwise it
+//	                  is kept for the next run to reuse (make chaos)
+var (
+	spec     topology.Spec
+	provider topology.Provider
+)
+
+func TestE2E(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "hachaos e2e")
+}
+
+var _ = BeforeSuite(func(ctx SpecContext) {
+	config := os.Getenv("HACHAOS_CONFIG")
+	if config == "" {
+		config = "../hachaos.yaml"
+	}
+	var err error
+	spec, err = topology.Load(config)
+	Expect(err).NotTo(HaveOccurred())
+	p, err := kind.New(spec, kind.WithProgress(progress))
+	Expect(err).NotTo(HaveOccurred())
+	provider = p
+	_, err = topology.Up(ctx, spec, provider, progress)
+	Expect(err).NotTo(HaveOccurred(), "bring up topology %q from %s", spec.Name, config)
+}, NodeTimeout(20*time.Minute))
+
+var _ = AfterSuite(func(ctx SpecContext) {
+	if os.Getenv("HACHAOS_TEARDOWN") == "1" && provider != nil {
+		Expect(provider.Delete(ctx)).To(Succeed())
+	}
+}, NodeTimeout(5*time.Minute))
+
+func progress(format string, args ...any) {
+	GinkgoWriter.Printf("%s %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
+// suiteInput hands the suite's topology to spec functions.
+func topologyInput() TopologySpecInput {
+	return TopologySpecInput{Spec: spec, Provider: provider}
+}
+
