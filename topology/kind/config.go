@@ -60,8 +60,10 @@ nodeLeaseDurationSeconds: %d
 `, t.NodeStatusUpdateFrequency.Duration, t.NodeLeaseDurationSeconds)
 }
 
-// extraArgsPatches appends flags to kubeadm's extraArgs lists. JSON 6902 "add .../-" is
-// used because a merge patch would replace kind's own extraArgs lists.
+// extraArgsPatches adds flags to kubeadm's extraArgs lists with JSON 6902 patches: a
+// merge patch would replace kind's own lists. kind's template leaves the scheduler's
+// list empty (null) unless feature gates are set, and "add .../-" cannot append to null,
+// so the scheduler's list is set whole; the others are appended to.
 func extraArgsPatches(t topology.Timeouts) ([]v1alpha4.PatchJSON6902, error) {
 	leader := func(le topology.LeaderElection) map[string]string {
 		return map[string]string{
@@ -77,20 +79,35 @@ func extraArgsPatches(t topology.Timeouts) ([]v1alpha4.PatchJSON6902, error) {
 		"default-not-ready-toleration-seconds":   fmt.Sprint(t.NotReadyTolerationSeconds),
 		"default-unreachable-toleration-seconds": fmt.Sprint(t.UnreachableTolerationSeconds),
 	}
-	var ops []map[string]any
-	for _, c := range []struct {
-		path string
-		args map[string]string
-	}{{"/apiServer/extraArgs/-", api}, {"/controllerManager/extraArgs/-", cm}, {"/scheduler/extraArgs/-", leader(t.Scheduler)}} {
-		for _, name := range slices.Sorted(maps.Keys(c.args)) {
-			ops = append(ops, map[string]any{"op": "add", "path": c.path, "value": map[string]string{"name": name, "value": c.args[name]}})
-		}
-	}
+	ops := slices.Concat(appendArgs("/apiServer/extraArgs", api), appendArgs("/controllerManager/extraArgs", cm))
+	ops = append(ops, map[string]any{"op": "add", "path": "/scheduler/extraArgs", "value": argList(leader(t.Scheduler))})
 	patch, err := json.Marshal(ops)
 	if err != nil {
 		return nil, fmt.Errorf("encode kubeadm extraArgs patch: %w", err)
 	}
 	return []v1alpha4.PatchJSON6902{{Group: "kubeadm.k8s.io", Version: "v1beta4", Kind: "ClusterConfiguration", Patch: string(patch)}}, nil
+}
+
+type arg struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// argList is kubeadm v1beta4's extraArgs form, sorted by name for a stable config.
+func argList(args map[string]string) []arg {
+	out := make([]arg, 0, len(args))
+	for _, name := range slices.Sorted(maps.Keys(args)) {
+		out = append(out, arg{name, args[name]})
+	}
+	return out
+}
+
+func appendArgs(path string, args map[string]string) []map[string]any {
+	var ops []map[string]any
+	for _, a := range argList(args) {
+		ops = append(ops, map[string]any{"op": "add", "path": path + "/-", "value": a})
+	}
+	return ops
 }
 
 // addExternalEtcd points every API server at all external members (the reference design's

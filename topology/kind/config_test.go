@@ -29,20 +29,29 @@ func TestKindConfigHasTheSpecsNodesAndTimeouts(t *testing.T) {
 	}
 	var ops []struct {
 		Path  string
-		Value struct{ Name, Value string }
+		Value json.RawMessage
 	}
 	if err := json.Unmarshal([]byte(cfg.KubeadmConfigPatchesJSON6902[0].Patch), &ops); err != nil {
 		t.Fatal(err)
 	}
-	timeouts := spec.ResolvedTimeouts()
-	want := map[string]string{
-		"/scheduler/extraArgs/-|leader-elect-lease-duration":            timeouts.Scheduler.LeaseDuration.Duration.String(),
-		"/controllerManager/extraArgs/-|node-monitor-grace-period":      timeouts.NodeMonitorGracePeriod.Duration.String(),
-		"/apiServer/extraArgs/-|default-unreachable-toleration-seconds": "15",
-	}
 	got := map[string]string{}
 	for _, op := range ops {
-		got[op.Path+"|"+op.Value.Name] = op.Value.Value
+		var one arg
+		var list []arg
+		if json.Unmarshal(op.Value, &one) == nil {
+			list = []arg{one}
+		} else if err := json.Unmarshal(op.Value, &list); err != nil {
+			t.Fatalf("op value %s: %v", op.Value, err)
+		}
+		for _, a := range list {
+			got[op.Path+"|"+a.Name] = a.Value
+		}
+	}
+	timeouts := spec.ResolvedTimeouts()
+	want := map[string]string{
+		"/scheduler/extraArgs|leader-elect-lease-duration":              timeouts.Scheduler.LeaseDuration.Duration.String(),
+		"/controllerManager/extraArgs/-|node-monitor-grace-period":      timeouts.NodeMonitorGracePeriod.Duration.String(),
+		"/apiServer/extraArgs/-|default-unreachable-toleration-seconds": "15",
 	}
 	for k, v := range want {
 		if got[k] != v {
