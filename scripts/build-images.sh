@@ -134,7 +134,7 @@ build_coredns() {
 		echo 'package main'
 		echo 'import ('
 		echo '	"github.com/coredns/coredns/coremain"'
-		for p in errors health ready kubernetes prometheus/metrics forward cache loop reload loadbalance log; do
+		for p in errors health ready kubernetes metrics forward cache loop reload loadbalance log; do
 			echo "	_ \"github.com/coredns/coredns/plugin/$p\""
 		done
 		echo ')'
@@ -205,14 +205,16 @@ userland_image() {
 	log "built $USERLAND_IMAGE"
 }
 
+# The HAProxy image has no ENTRYPOINT, only a CMD: kind starts its LB image with a
+# command of its own (`bash -c '... envoy -c ...'`), which must replace the CMD.
 haproxy_image() {
-	local key dir
-	key=$(hash_str "$(image_inputs "$USERLAND_IMAGE")" "$(hash_of "$here/images/lb/envoy")")
+	local dockerfile key dir
+	dockerfile=$(printf 'FROM %s\nCOPY envoy /usr/local/bin/envoy\nRUN mkdir -p /home/envoy /usr/local/etc/haproxy && haproxy -v\nSTOPSIGNAL SIGUSR1\nCMD ["haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]\n' "$USERLAND_IMAGE")
+	key=$(hash_str "$dockerfile" "$(image_inputs "$USERLAND_IMAGE")" "$(hash_of "$here/images/lb/envoy")")
 	if ! image_current "$HAPROXY_IMAGE" "$key"; then
 		dir=$(mktemp -d)
 		cp "$here/images/lb/envoy" "$dir/"
-		printf 'FROM %s\nCOPY envoy /usr/local/bin/envoy\nRUN mkdir -p /home/envoy /usr/local/etc/haproxy && haproxy -v\nLABEL io.hachaos.inputs=%s\nSTOPSIGNAL SIGUSR1\nENTRYPOINT ["haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]\n' \
-			"$USERLAND_IMAGE" "$key" >"$dir/Dockerfile"
+		printf '%s\nLABEL io.hachaos.inputs=%s\n' "$dockerfile" "$key" >"$dir/Dockerfile"
 		DOCKER_BUILDKIT=0 docker build -q -t "$HAPROXY_IMAGE" "$dir" >/dev/null
 		rm -rf "$dir"
 		log "built $HAPROXY_IMAGE"

@@ -134,12 +134,12 @@ func (p *Provider) Create(ctx context.Context) (err error) {
 	return p.create(ctx)
 }
 
-func (p *Provider) create(ctx context.Context) (err error) {
-	defer topology.StepTimer(p.progress, "network "+networkName(p.spec.Name))(&err)
+func (p *Provider) create(ctx context.Context) error {
 	subnet, err := p.docker.ensureNetwork(ctx, p.spec.Name)
 	if err != nil {
 		return err
 	}
+	p.progress("network %s: %s", networkName(p.spec.Name), subnet)
 	var endpoints []string
 	if p.spec.Etcd.Mode == topology.EtcdExternal {
 		if endpoints, err = p.createExternalEtcd(ctx, subnet); err != nil {
