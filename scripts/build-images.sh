@@ -33,6 +33,13 @@ BIN=$CACHE/bin/$K8S_VERSION
 mkdir -p "$BIN" "$CACHE/rootfs" "$CACHE/src"
 export CGO_ENABLED=0
 
+# docker_build TAG DIR|- builds with the classic builder (buildx may be absent); its
+# deprecation notice is shown only when the build fails
+docker_build() {
+	local out
+	out=$(DOCKER_BUILDKIT=0 docker build -q -t "$@" 2>&1) || { echo "$out" >&2; return 1; }
+}
+
 hash_of() { cat "$@" | sha256sum | cut -c1-16; }
 hash_str() { echo "$*" | sha256sum | cut -c1-16; }
 image_inputs() { docker image inspect -f '{{index .Config.Labels "io.hachaos.inputs"}}' "$1" 2>/dev/null || true; }
@@ -215,7 +222,7 @@ haproxy_image() {
 		dir=$(mktemp -d)
 		cp "$here/images/lb/envoy" "$dir/"
 		printf '%s\nLABEL io.hachaos.inputs=%s\n' "$dockerfile" "$key" >"$dir/Dockerfile"
-		DOCKER_BUILDKIT=0 docker build -q -t "$HAPROXY_IMAGE" "$dir" >/dev/null
+		docker_build "$HAPROXY_IMAGE" "$dir"
 		rm -rf "$dir"
 		log "built $HAPROXY_IMAGE"
 	fi
@@ -238,7 +245,7 @@ kube_proxy_image() {
 	cp "$here/images/kube-proxy/kube-proxy" "$dir/kube-proxy"
 	printf 'FROM %s\nCOPY kube-proxy kube-proxy.real /usr/local/bin/\nLABEL io.hachaos.inputs=%s\nENTRYPOINT ["/usr/local/bin/kube-proxy"]\n' \
 		"$USERLAND_IMAGE" "$key" >"$dir/Dockerfile"
-	DOCKER_BUILDKIT=0 docker build -q -t "$image" "$dir" >/dev/null
+	docker_build "$image" "$dir"
 	rm -rf "$dir"
 	log "built $image"
 }
@@ -284,7 +291,7 @@ node_image() {
 	docker rm -f "$ctr" >/dev/null
 	# docker commit cannot set STOPSIGNAL; systemd as PID 1 halts on SIGRTMIN+3
 	printf 'FROM %s\nSTOPSIGNAL SIGRTMIN+3\nLABEL io.hachaos.inputs=%s\n' "$NODE_IMAGE-unsealed" "$key" |
-		DOCKER_BUILDKIT=0 docker build -q -t "$NODE_IMAGE" - >/dev/null
+		docker_build "$NODE_IMAGE" -
 	docker rmi "$NODE_IMAGE-unsealed" >/dev/null
 	rm -rf "$stage" "$stage.log"
 	log "built $NODE_IMAGE"
