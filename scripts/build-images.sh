@@ -9,7 +9,7 @@
 #   docker.io/envoyproxy/envoy:...  only when absent: the same HAProxy under the tag kind
 #                                   starts its own LB from (see images/lb/envoy)
 #   hachaos/cni:v1                  the CNI daemon (cmd/hachaos-cni)
-# Every output carries the hash of its inputs (label io.hachaos.inputs, or a file name in
+# Every output carries the hash of its inputs' content (never their paths) (label io.hachaos.inputs, or a file name in
 # the cache), so a second run with unchanged inputs rebuilds nothing.
 #
 # Usage: scripts/build-images.sh [KUBERNETES_VERSION]   (default v1.37.2)
@@ -157,7 +157,8 @@ build_small_tools() {
 		src=$(GOFLAGS=-mod=mod go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | jq -r .Dir)/build/pause/linux/pause.c
 		gcc -Os -static -Wall -DVERSION="${PAUSE_IMAGE##*:}-hachaos" -o "$BIN/pause" "$src"
 	fi
-	(cd "$repo" && go build -trimpath -ldflags "-s -w" -o "$CACHE/bin/hachaos-cni" ./cmd/hachaos-cni)
+	# -buildvcs=false: the commit must not change the binary, or every commit rebuilds the node image
+	(cd "$repo" && go build -trimpath -buildvcs=false -ldflags "-s -w" -o "$CACHE/bin/hachaos-cni" ./cmd/hachaos-cni)
 }
 
 # ---- Debian root filesystems -------------------------------------------------------
@@ -188,7 +189,7 @@ rootfs() {
 # binary_image IMAGE BINARY: an image holding one static binary at /usr/local/bin
 binary_image() {
 	local image=$1 bin=$2 key dir
-	key=$(hash_str "$(sha256sum "$bin")")
+	key=$(hash_of "$bin")
 	image_current "$image" "$key" && return
 	dir=$(mktemp -d)
 	mkdir -p "$dir/usr/local/bin" "$dir/tmp" "$dir/etc"
@@ -238,7 +239,7 @@ haproxy_image() {
 # kube-proxy needs iptables (a Debian userland) and a wrapper choosing its backend
 kube_proxy_image() {
 	local image=$1 key dir
-	key=$(hash_str "$(sha256sum "$BIN/kube-proxy" "$here/images/kube-proxy/kube-proxy")" "$(image_inputs "$USERLAND_IMAGE")")
+	key=$(hash_str "$(hash_of "$BIN/kube-proxy" "$here/images/kube-proxy/kube-proxy")" "$(image_inputs "$USERLAND_IMAGE")")
 	image_current "$image" "$key" && return
 	dir=$(mktemp -d)
 	cp "$BIN/kube-proxy" "$dir/kube-proxy.real"
@@ -266,7 +267,7 @@ node_image() {
 	images=("$(image_for kube-apiserver)" "$(image_for kube-controller-manager)" "$(image_for kube-scheduler)"
 		"$(image_for kube-proxy)" "$ETCD_IMAGE" "$COREDNS_IMAGE" "$PAUSE_IMAGE" "$CNI_IMAGE")
 	key=$(hash_str "$(basename "$rootfs_tar")" "$(docker image inspect -f '{{.Id}}' "${images[@]}")" \
-		"$(sha256sum "$BIN"/kubeadm "$BIN"/kubelet "$BIN"/kubectl "$BIN"/crictl)" \
+		"$(hash_of "$BIN"/kubeadm "$BIN"/kubelet "$BIN"/kubectl "$BIN"/crictl)" \
 		"$(hash_of "$here/images/node/assemble.sh" "$here"/images/node/*.yaml)" "$KIND_VERSION")
 	image_current "$NODE_IMAGE" "$key" && { log "$NODE_IMAGE is current"; return; }
 
