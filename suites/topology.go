@@ -108,7 +108,7 @@ func TopologySpec(ctx context.Context, inputGetter func() TopologySpecInput) {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(cfgs).To(HaveLen(in.Spec.ControlPlanes))
 		for name, cfg := range cfgs {
-			Expect(getReadyz(ctx, cfg)).To(Equal("ok"), "/readyz of %s at %s", name, cfg.Host)
+			Expect(topology.Readyz(ctx, cfg)).To(Succeed(), "/readyz of %s", name)
 		}
 	})
 
@@ -208,16 +208,6 @@ func flagValue(ctx context.Context, client kubernetes.Interface, pod, name strin
 	}
 	Fail(fmt.Sprintf("Pod %s has no %s flag", pod, name))
 	return ""
-}
-
-func getReadyz(ctx context.Context, cfg *rest.Config) (string, error) {
-	cfg.Timeout = 5 * time.Second
-	c, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return "", err
-	}
-	body, err := c.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
-	return strings.TrimSpace(string(body)), err
 }
 
 // etcdLeaders is the set of leader IDs the members report.

@@ -273,7 +273,7 @@ func (g *Gate) readyzThroughLB(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return readyz(ctx, cfg)
+	return Readyz(ctx, cfg)
 }
 
 func (g *Gate) readyzEachServer(ctx context.Context) error {
@@ -286,15 +286,15 @@ func (g *Gate) readyzEachServer(ctx context.Context) error {
 	}
 	var errs []error
 	for name, cfg := range cfgs {
-		if err := readyz(ctx, cfg); err != nil {
+		if err := Readyz(ctx, cfg); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// readyz GETs /readyz and requires the body "ok".
-func readyz(ctx context.Context, cfg *rest.Config) error {
+// Readyz GETs /readyz with cfg and requires the answer "ok".
+func Readyz(ctx context.Context, cfg *rest.Config) error {
 	cfg.Timeout = checkTimeout
 	c, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
