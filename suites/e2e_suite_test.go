@@ -59,4 +59,3 @@ func progress(format string, args ...any) {
 func topologyInput() TopologySpecInput {
 	return TopologySpecInput{Spec: spec, Provider: provider}
 }
-
