@@ -5,12 +5,14 @@ package suites
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/hachaos/hachaos/internal/exec"
 	"github.com/hachaos/hachaos/topology"
 	"github.com/hachaos/hachaos/topology/kind"
 )
@@ -21,8 +23,9 @@ import (
 //	HACHAOS_TEARDOWN  "1" deletes the topology after the suite (make test); otherwise it
 //	                  is kept for the next run to reuse (make chaos)
 var (
-	spec     topology.Spec
-	provider topology.Provider
+	spec        topology.Spec
+	provider    topology.Provider
+	probeBinary string
 )
 
 func TestE2E(t *testing.T) {
@@ -41,6 +44,10 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	p, err := kind.New(spec, kind.WithProgress(progress))
 	Expect(err).NotTo(HaveOccurred())
 	provider = p
+	probeBinary = filepath.Join(GinkgoT().TempDir(), "hachaos-probe")
+	build := exec.Command("go", "build", "-o", probeBinary, "../cmd/hachaos-probe")
+	build.Env = []string{"CGO_ENABLED=0"} // static: it runs inside the nodes
+	Expect(build.Run(ctx)).To(Succeed())
 	_, err = topology.Up(ctx, spec, provider, progress)
 	Expect(err).NotTo(HaveOccurred(), "bring up topology %q from %s", spec.Name, config)
 }, NodeTimeout(20*time.Minute))
@@ -58,4 +65,8 @@ func progress(format string, args ...any) {
 // suiteInput hands the suite's topology to spec functions.
 func topologyInput() TopologySpecInput {
 	return TopologySpecInput{Spec: spec, Provider: provider}
+}
+
+func securityInput() SecuritySpecInput {
+	return SecuritySpecInput{Spec: spec, Provider: provider, ProbeBinary: probeBinary}
 }

@@ -26,6 +26,9 @@ type Node struct {
 	Role        Role
 	IP          string // address on the cluster network, reachable from the host
 	ContainerID string
+	// Command is the node's main process command line as the provider started it (for
+	// an external etcd member: etcd and its flags).
+	Command string
 }
 
 // EtcdAccess is how the harness reaches the etcd members with the cluster's own TLS material.

@@ -46,6 +46,10 @@ type Spec struct {
 	Timeouts Timeouts `json:"timeouts"`
 	// Waits bounds how long hachaos waits for the cluster itself.
 	Waits Waits `json:"waits"`
+	// Security holds the thresholds of the security guarantees.
+	Security SecuritySpec `json:"security"`
+	// Sabotage breaks properties on purpose, for negative controls only. Default: none.
+	Sabotage Sabotage `json:"sabotage"`
 }
 
 // EtcdMode says where the etcd members run.
@@ -250,6 +254,7 @@ func Default() Spec {
 		LoadBalancer:  defaultLoadBalancer(),
 		Profile:       ProfileFast,
 		Waits:         Waits{ClusterReady: dur(6 * time.Minute), Poll: dur(2 * time.Second)},
+		Security:      defaultSecurity(),
 	}
 }
 
@@ -396,6 +401,7 @@ func (s Spec) Validate() error {
 	s.LoadBalancer.validate(&v)
 	s.validateTimeouts(&v)
 	s.Waits.validate(&v)
+	s.Security.validate(&v)
 	return v.err()
 }
 

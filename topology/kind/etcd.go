@@ -97,9 +97,13 @@ func bundle(dir, name string, files map[string]string) error {
 
 func (p *Provider) etcdContainer(m etcdMemberIdentity, addr netip.Addr, initialCluster string) client.ContainerCreateOptions {
 	cert := func(f string) string { return etcdPKIMount + "/" + f }
+	listen := "https://0.0.0.0:2379"
+	if p.spec.Sabotage.PlaintextEtcdListener {
+		listen = plaintextListenClientURLs
+	}
 	args := []string{
 		"--name=" + m.Name, "--data-dir=/var/lib/etcd",
-		"--listen-client-urls=https://0.0.0.0:2379", fmt.Sprintf("--advertise-client-urls=https://%s:2379", addr),
+		"--listen-client-urls=" + listen, fmt.Sprintf("--advertise-client-urls=https://%s:2379", addr),
 		"--listen-peer-urls=https://0.0.0.0:2380", fmt.Sprintf("--initial-advertise-peer-urls=https://%s:2380", addr),
 		"--initial-cluster=" + initialCluster, "--initial-cluster-state=new", "--initial-cluster-token=" + p.spec.Name,
 		"--listen-metrics-urls=http://127.0.0.1:2381",

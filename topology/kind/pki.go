@@ -15,10 +15,11 @@ import (
 	"time"
 )
 
-// certValidity is short on purpose: a harness cluster lives for hours, and a leaked key
-// from it should be worthless soon after. Reusing a cluster past this renews nothing;
-// recreate it.
-const certValidity = 30 * 24 * time.Hour
+// certValidity is short on purpose (90 days, like ACME certificates): a harness cluster
+// lives for hours or days, and a leaked key from it should be worthless soon after.
+// Reusing a cluster past this renews nothing; recreate it. The security suite's expiry
+// check (security.certExpiryWindow, default 30 days) warns well before.
+const certValidity = 90 * 24 * time.Hour
 
 // etcdPKI is the TLS material hachaos generates for external etcd: one CA, a server+peer
 // certificate per member, and the client certificate the API servers (and the harness) use.

@@ -283,7 +283,7 @@ func (p *Provider) Nodes(ctx context.Context, role topology.Role) ([]topology.No
 			return nil, err
 		}
 		for _, c := range cs {
-			n := topology.Node{Name: strings.TrimPrefix(c.Names[0], "/"), ContainerID: c.ID, Role: roleOf(c.Labels)}
+			n := topology.Node{Name: strings.TrimPrefix(c.Names[0], "/"), ContainerID: c.ID, Role: roleOf(c.Labels), Command: c.Command}
 			if role != "" && n.Role != role || containsNode(out, n.Name) {
 				continue
 			}

@@ -1,0 +1,36 @@
+package topology
+
+import "time"
+
+// SecuritySpec holds the thresholds of the security guarantees.
+type SecuritySpec struct {
+	// CertExpiryWindow: the security suite fails when any certificate of the cluster
+	// (kubeadm's PKI, kubelet serving certificates, external etcd's PKI, the certificates
+	// the endpoints serve) expires within this window. Default 720h (30 days): enough
+	// notice to rotate before an upgrade, and shorter than the 90 days hachaos gives its
+	// own external etcd certificates.
+	CertExpiryWindow Duration `json:"certExpiryWindow"`
+}
+
+// Sabotage switches break an HA or security property on purpose. They exist for negative
+// controls only: a suite run against a sabotaged topology must fail with the right
+// reason, which shows that the guarantee it checks can fail at all. All default false.
+type Sabotage struct {
+	// PlaintextEtcdListener makes every etcd member also accept clients in plaintext on
+	// port 2378 (caught by the security suite's etcd check).
+	PlaintextEtcdListener bool `json:"plaintextEtcdListener"`
+	// AnonymousAPIAccess makes the API servers authorize every request, anonymous ones
+	// included (--authorization-mode=AlwaysAllow; caught by the anonymous-access check).
+	AnonymousAPIAccess bool `json:"anonymousAPIAccess"`
+}
+
+// PlaintextEtcdPort is where a sabotaged etcd member listens in plaintext.
+const PlaintextEtcdPort = 2378
+
+func defaultSecurity() SecuritySpec {
+	return SecuritySpec{CertExpiryWindow: dur(30 * 24 * time.Hour)}
+}
+
+func (s SecuritySpec) validate(v *violations) {
+	checkPositive(v, "security.certExpiryWindow", s.CertExpiryWindow)
+}
