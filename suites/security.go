@@ -310,7 +310,8 @@ func plaintextEtcdEvidence(ctx context.Context, in SecuritySpecInput, member, li
 	return "member address unknown"
 }
 
-const probeInNodePath = "/tmp/hachaos-probe"
+// not /tmp: kind mounts it noexec in its nodes
+const probeInNodePath = "/usr/local/bin/hachaos-probe"
 
 func copyProbe(ctx context.Context, in SecuritySpecInput, node string) {
 	f, err := os.Open(in.ProbeBinary)
