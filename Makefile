@@ -7,7 +7,7 @@ BIN    := _output/bin/hachaos
 LABELS ?=
 GINKGO_ARGS := -ginkgo.v $(if $(LABELS),-ginkgo.label-filter='$(LABELS)')
 
-.PHONY: help test unit integration chaos cluster-up cluster-down cluster-status images setup build
+.PHONY: help test unit integration chaos security-negative cluster-up cluster-down cluster-status images setup build
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -24,9 +24,15 @@ unit: ## unit tests and vet: no Docker needed
 
 # The integration tests bring up a fresh topology per config, run the topology suite on
 # it and delete it again, also when the suite fails.
-integration: images build ## topology integration tests (hachaos.yaml and hachaos-external.yaml)
+integration: images build ## topology and security suites on fresh stacked and external-etcd topologies
 	bash scripts/integration.sh hachaos.yaml
 	bash scripts/integration.sh hachaos-external.yaml
+
+# Each negative control breaks one property on purpose; the suite must fail in the named
+# spec with the named reason, or the target fails.
+security-negative: images build ## security suite must catch a plaintext etcd listener and anonymous API access
+	bash scripts/negative.sh controls/plaintext-etcd.yaml security "etcd: the client port" "listens for clients in plaintext"
+	bash scripts/negative.sh controls/anonymous-apiserver.yaml security "refuses anonymous requests" "anonymous request through"
 
 chaos: images build ## bring the topology up (or reuse it) and run the suites; the cluster is kept
 	HACHAOS_CONFIG=$(abspath $(CONFIG)) $(GO) test -tags e2e -count=1 -timeout 120m ./suites -args $(GINKGO_ARGS)

@@ -19,8 +19,10 @@ type Sabotage struct {
 	// PlaintextEtcdListener makes every etcd member also accept clients in plaintext on
 	// port 2378 (caught by the security suite's etcd check).
 	PlaintextEtcdListener bool `json:"plaintextEtcdListener"`
-	// AnonymousAPIAccess makes the API servers authorize every request, anonymous ones
-	// included (--authorization-mode=AlwaysAllow; caught by the anonymous-access check).
+	// AnonymousAPIAccess binds the cluster-admin role to every unauthenticated request
+	// (a ClusterRoleBinding for system:unauthenticated), the misconfiguration that opens
+	// an API server to anyone (caught by the anonymous-access check). The flag route,
+	// --authorization-mode=AlwaysAllow, is refused by kube-apiserver with anonymous auth.
 	AnonymousAPIAccess bool `json:"anonymousAPIAccess"`
 }
 

@@ -5,6 +5,9 @@
 //	hachaos status   [--config hachaos.yaml]  check the readiness gate once
 //	hachaos validate [--config hachaos.yaml]  check the Spec and print the resolved timeouts
 //	hachaos kubernetes-version [--config …]   print the Spec's Kubernetes version (for make images)
+//	hachaos expect-detected --report R --spec S --reason T
+//	                                          succeed only if spec S failed with a message containing T
+//	                                          in Ginkgo JSON report R (negative controls)
 //
 // The Spec is checked before anything is created; Ctrl-C cancels cleanly.
 package main
@@ -20,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hachaos/hachaos/reports"
 	"github.com/hachaos/hachaos/topology"
 	"github.com/hachaos/hachaos/topology/kind"
 )
@@ -43,8 +47,11 @@ var commands = map[string]func(ctx context.Context, spec topology.Spec) error{
 }
 
 func run(args []string) error {
+	if len(args) > 0 && args[0] == "expect-detected" {
+		return expectDetected(args[1:])
+	}
 	if len(args) == 0 || commands[args[0]] == nil {
-		return errors.New("usage: hachaos up|down|status|validate|kubernetes-version [--config FILE]")
+		return errors.New("usage: hachaos up|down|status|validate|kubernetes-version [--config FILE], or hachaos expect-detected --report R --spec S --reason T")
 	}
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	config := fs.String("config", "hachaos.yaml", "topology Spec file")
@@ -122,5 +129,28 @@ func validate(_ context.Context, spec topology.Spec) error {
 		return err
 	}
 	fmt.Println(string(out))
+	return nil
+}
+
+// expectDetected is the verdict of a negative control (see reports.ExpectDetected).
+func expectDetected(args []string) error {
+	fs := flag.NewFlagSet("expect-detected", flag.ContinueOnError)
+	report := fs.String("report", "", "Ginkgo JSON report of the sabotaged run")
+	spec := fs.String("spec", "", "text of the spec that must fail")
+	reason := fs.String("reason", "", "text its failure message must contain")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *report == "" || *spec == "" || *reason == "" {
+		return errors.New("expect-detected needs --report, --spec and --reason")
+	}
+	r, err := reports.ReadGinkgoJSON(*report)
+	if err != nil {
+		return err
+	}
+	if err := reports.ExpectDetected(r, *spec, *reason); err != nil {
+		return err
+	}
+	fmt.Printf("detected: %q failed mentioning %q\n", *spec, *reason)
 	return nil
 }

@@ -38,7 +38,7 @@ func kindConfig(spec topology.Spec, externalEndpoints []string, pkiDir string) (
 	}
 	t := spec.ResolvedTimeouts()
 	cfg.KubeadmConfigPatches = []string{kubeletPatch(t)}
-	argPatches, err := extraArgsPatches(t, spec.Sabotage)
+	argPatches, err := extraArgsPatches(t)
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +55,7 @@ func kindConfig(spec topology.Spec, externalEndpoints []string, pkiDir string) (
 var plaintextListenClientURLs = fmt.Sprintf("https://0.0.0.0:2379,http://0.0.0.0:%d", topology.PlaintextEtcdPort)
 
 // addSabotage applies the plaintext-listener switch to stacked etcd (external members get
-// it on their containers; anonymous access is an API server flag, see extraArgsPatches).
+// it on their containers; anonymous access is granted after creation, see sabotage.go).
 func addSabotage(cfg *v1alpha4.Cluster, s topology.Sabotage) {
 	if s.PlaintextEtcdListener {
 		cfg.KubeadmConfigPatches = append(cfg.KubeadmConfigPatches, fmt.Sprintf(`kind: ClusterConfiguration
@@ -83,7 +83,7 @@ nodeLeaseDurationSeconds: %d
 // merge patch would replace kind's own lists. kind's template leaves the scheduler's
 // list empty (null) unless feature gates are set, and "add .../-" cannot append to null,
 // so the scheduler's list is set whole; the others are appended to.
-func extraArgsPatches(t topology.Timeouts, sabotage topology.Sabotage) ([]v1alpha4.PatchJSON6902, error) {
+func extraArgsPatches(t topology.Timeouts) ([]v1alpha4.PatchJSON6902, error) {
 	leader := func(le topology.LeaderElection) map[string]string {
 		return map[string]string{
 			"leader-elect-lease-duration": le.LeaseDuration.Duration.String(),
@@ -97,9 +97,6 @@ func extraArgsPatches(t topology.Timeouts, sabotage topology.Sabotage) ([]v1alph
 	api := map[string]string{
 		"default-not-ready-toleration-seconds":   fmt.Sprint(t.NotReadyTolerationSeconds),
 		"default-unreachable-toleration-seconds": fmt.Sprint(t.UnreachableTolerationSeconds),
-	}
-	if sabotage.AnonymousAPIAccess {
-		api["authorization-mode"] = "AlwaysAllow" // negative control: anyone may do anything
 	}
 	ops := slices.Concat(appendArgs("/apiServer/extraArgs", api), appendArgs("/controllerManager/extraArgs", cm))
 	ops = append(ops, map[string]any{"op": "add", "path": "/scheduler/extraArgs", "value": argList(leader(t.Scheduler))})

@@ -157,8 +157,14 @@ func (p *Provider) create(ctx context.Context) error {
 		done := topology.StepTimer(p.progress, "replace kind's load balancer with HAProxy from the Spec")
 		err = p.replaceLoadBalancer(ctx, p.controlPlaneNames(ctx))
 		done(&err)
+		if err != nil {
+			return err
+		}
 	}
-	return err
+	if p.spec.Sabotage.AnonymousAPIAccess {
+		return p.grantAnonymousAdmin(ctx)
+	}
+	return nil
 }
 
 // kindCreate runs kind's create on the cluster's own network. kind reads the network name
