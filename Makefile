@@ -3,6 +3,9 @@
 CONFIG ?= hachaos.yaml
 GO     ?= go
 BIN    := _output/bin/hachaos
+# Where a chaos run's artifacts go (report, logs, Spec, redacted kubeconfig)
+RUN_TIME  := $(shell date +%Y%m%d-%H%M%S)
+ARTIFACTS ?= _artifacts/$(RUN_TIME)
 # Ginkgo arguments for the suites, e.g. LABELS=topology
 LABELS ?=
 GINKGO_ARGS := -ginkgo.v $(if $(LABELS),-ginkgo.label-filter='$(LABELS)')
@@ -34,8 +37,12 @@ security-negative: images build ## security suite must catch a plaintext etcd li
 	bash scripts/negative.sh controls/plaintext-etcd.yaml security "etcd: the client port" "listens for clients in plaintext"
 	bash scripts/negative.sh controls/anonymous-apiserver.yaml security "refuses anonymous requests" "anonymous request through"
 
+# The secrets scan runs on the artifacts whether the suites passed or not.
 chaos: images build ## bring the topology up (or reuse it) and run the suites; the cluster is kept
-	HACHAOS_CONFIG=$(abspath $(CONFIG)) $(GO) test -tags e2e -count=1 -timeout 120m ./suites -args $(GINKGO_ARGS)
+	mkdir -p $(ARTIFACTS)
+	status=0; HACHAOS_CONFIG=$(abspath $(CONFIG)) ARTIFACTS=$(abspath $(ARTIFACTS)) $(GO) test -v -tags e2e -count=1 -timeout 120m ./suites \
+		-args $(GINKGO_ARGS) -ginkgo.json-report=$(abspath $(ARTIFACTS))/report.json || status=$$?; \
+	$(BIN) scan-secrets $(ARTIFACTS) && exit $$status
 
 cluster-up: images build ## create the topology, or reuse a healthy one from the same Spec
 	$(BIN) up --config $(CONFIG)

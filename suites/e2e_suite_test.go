@@ -3,6 +3,8 @@
 package suites
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/hachaos/hachaos/internal/exec"
+	"github.com/hachaos/hachaos/reports"
 	"github.com/hachaos/hachaos/topology"
 	"github.com/hachaos/hachaos/topology/kind"
 )
@@ -22,6 +25,8 @@ import (
 //	HACHAOS_CONFIG    the Spec file (default ../hachaos.yaml)
 //	HACHAOS_TEARDOWN  "1" deletes the topology after the suite (make test); otherwise it
 //	                  is kept for the next run to reuse (make chaos)
+//	ARTIFACTS         where the run's artifacts go (the Spec, a redacted kubeconfig, node
+//	                  and component logs); default ../_artifacts/<time>
 var (
 	spec        topology.Spec
 	provider    topology.Provider
@@ -53,6 +58,9 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 }, NodeTimeout(20*time.Minute))
 
 var _ = AfterSuite(func(ctx SpecContext) {
+	if provider != nil {
+		writeArtifacts(ctx, artifactsDir())
+	}
 	if os.Getenv("HACHAOS_TEARDOWN") == "1" && provider != nil {
 		Expect(provider.Delete(ctx)).To(Succeed())
 	}
@@ -69,4 +77,29 @@ func topologyInput() TopologySpecInput {
 
 func securityInput() SecuritySpecInput {
 	return SecuritySpecInput{Spec: spec, Provider: provider, ProbeBinary: probeBinary}
+}
+
+func artifactsDir() string {
+	if dir := os.Getenv("ARTIFACTS"); dir != "" {
+		return dir
+	}
+	return filepath.Join("..", "_artifacts", time.Now().Format("20060102-150405"))
+}
+
+// writeArtifacts keeps what a reader of the run needs: the Spec, a kubeconfig without
+// credentials, and the logs of every node and component.
+func writeArtifacts(ctx context.Context, dir string) {
+	Expect(os.MkdirAll(dir, 0o755)).To(Succeed())
+	specJSON, err := json.MarshalIndent(spec, "", "  ")
+	Expect(err).NotTo(HaveOccurred())
+	Expect(os.WriteFile(filepath.Join(dir, "spec.json"), specJSON, 0o644)).To(Succeed())
+	if k, ok := provider.(interface{ KubeconfigPath() string }); ok {
+		raw, err := os.ReadFile(k.KubeconfigPath())
+		Expect(err).NotTo(HaveOccurred())
+		redacted, err := reports.RedactKubeconfig(raw)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(os.WriteFile(filepath.Join(dir, "kubeconfig.redacted"), redacted, 0o644)).To(Succeed())
+	}
+	Expect(provider.CollectLogs(ctx, filepath.Join(dir, "logs"))).To(Succeed())
+	progress("artifacts in %s", dir)
 }

@@ -8,6 +8,7 @@
 //	hachaos expect-detected --report R --spec S --reason T
 //	                                          succeed only if spec S failed with a message containing T
 //	                                          in Ginkgo JSON report R (negative controls)
+//	hachaos scan-secrets DIR                  fail if DIR holds a private key, token or credential
 //
 // The Spec is checked before anything is created; Ctrl-C cancels cleanly.
 package main
@@ -49,6 +50,9 @@ var commands = map[string]func(ctx context.Context, spec topology.Spec) error{
 func run(args []string) error {
 	if len(args) > 0 && args[0] == "expect-detected" {
 		return expectDetected(args[1:])
+	}
+	if len(args) == 2 && args[0] == "scan-secrets" {
+		return scanSecrets(args[1])
 	}
 	if len(args) == 0 || commands[args[0]] == nil {
 		return errors.New("usage: hachaos up|down|status|validate|kubernetes-version [--config FILE], or hachaos expect-detected --report R --spec S --reason T")
@@ -152,5 +156,21 @@ func expectDetected(args []string) error {
 		return err
 	}
 	fmt.Printf("detected: %q failed mentioning %q\n", *spec, *reason)
+	return nil
+}
+
+// scanSecrets fails when an artifacts folder holds a secret (see reports.ScanSecrets).
+func scanSecrets(dir string) error {
+	findings, err := reports.ScanSecrets(dir)
+	if err != nil {
+		return err
+	}
+	if len(findings) > 0 {
+		for _, f := range findings {
+			fmt.Fprintln(os.Stderr, f)
+		}
+		return fmt.Errorf("%d secrets found in %s", len(findings), dir)
+	}
+	fmt.Printf("scan-secrets: no private keys, tokens or credentials in %s\n", dir)
 	return nil
 }

@@ -1,0 +1,79 @@
+package reports
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestScanSecretsFindsEachKind(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"clean.log":        "GET /readyz 200\nclient certificate CN=kube-apiserver-etcd-client\n-----BEGIN CERTIFICATE-----\n",
+		"key.pem":          "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEE\n",
+		"logs/kubelet.log": `I1125 request headers: Authorization: Bearer abcdefghijklmnopqrstuvwxyz0123` + "\n",
+		"sa.json":          `{"token":"eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJrdWJlcm5ldGVzIn0.c2lnbmF0dXJlc2lnbmF0dXJl"}`,
+		"kubeconfig":       "users:\n- name: admin\n  user:\n    client-key-data: LS0tLS1CRUdJTiBFQyBQUklWQVRFIEtFWS0tLS0t\n",
+	}
+	for name, content := range files {
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	findings, err := ScanSecrets(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, f := range findings {
+		got[filepath.Base(f.Path)+" "+f.Kind] = true
+		if strings.HasSuffix(f.Path, "clean.log") {
+			t.Errorf("false positive: %s", f)
+		}
+	}
+	for _, want := range []string{"key.pem PEM private key", "kubelet.log bearer token", "sa.json JSON web token", "kubeconfig kubeconfig credential"} {
+		if !got[want] {
+			t.Errorf("missed %q; found %v", want, findings)
+		}
+	}
+}
+
+func TestRedactKubeconfigLeavesNoCredential(t *testing.T) {
+	kubeconfig := `apiVersion: v1
+kind: Config
+clusters:
+- name: kind-hachaos
+  cluster:
+    server: https://127.0.0.1:34565
+    certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t
+contexts:
+- name: kind-hachaos
+  context: {cluster: kind-hachaos, user: kind-hachaos}
+current-context: kind-hachaos
+users:
+- name: kind-hachaos
+  user:
+    client-certificate-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t
+    client-key-data: LS0tLS1CRUdJTiBFQyBQUklWQVRFIEtFWS0tLS0t
+    token: abcdefghijklmnopqrstuvwxyz
+`
+	out, err := RedactKubeconfig([]byte(kubeconfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "kubeconfig"), out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if findings, _ := ScanSecrets(dir); len(findings) > 0 {
+		t.Errorf("redacted kubeconfig still holds secrets: %v\n%s", findings, out)
+	}
+	if !strings.Contains(string(out), "server: https://127.0.0.1:34565") {
+		t.Errorf("redaction lost the server:\n%s", out)
+	}
+}
