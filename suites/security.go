@@ -50,6 +50,7 @@ func SecuritySpec(ctx context.Context, inputGetter func() SecuritySpecInput) {
 		in      SecuritySpecInput
 		restCfg *rest.Config
 		client  kubernetes.Interface
+		prober  *probe.Prober
 	)
 	BeforeEach(func() {
 		in = inputGetter()
@@ -58,6 +59,7 @@ func SecuritySpec(ctx context.Context, inputGetter func() SecuritySpecInput) {
 		restCfg, err = in.Provider.RESTConfig(ctx)
 		Expect(err).NotTo(HaveOccurred())
 		client = kubernetes.NewForConfigOrDie(restCfg)
+		prober = topologyProber(ctx, in.Provider)
 	})
 
 	It("etcd: the client port refuses plaintext and untrusted clients and accepts the API servers' certificate", func() {
@@ -68,11 +70,11 @@ func SecuritySpec(ctx context.Context, inputGetter func() SecuritySpecInput) {
 		for member, memberURL := range access.Members {
 			hostport := strings.TrimPrefix(memberURL, "https://")
 			attempts := []probe.Attempt{
-				probe.Get(ctx, "http://"+hostport+"/health", "plaintext HTTP", nil),
-				probe.Get(ctx, memberURL+"/health", "TLS, no client certificate", withCerts(access.TLS)),
-				probe.Get(ctx, memberURL+"/health", "TLS, client certificate from a foreign CA", withCerts(access.TLS, foreign)),
+				prober.Get(ctx, "http://"+hostport+"/health", "plaintext HTTP", nil),
+				prober.Get(ctx, memberURL+"/health", "TLS, no client certificate", withCerts(access.TLS)),
+				prober.Get(ctx, memberURL+"/health", "TLS, client certificate from a foreign CA", withCerts(access.TLS, foreign)),
 			}
-			accepted := probe.Get(ctx, memberURL+"/health", "TLS, the API servers' client certificate", access.TLS)
+			accepted := prober.Get(ctx, memberURL+"/health", "TLS, the API servers' client certificate", access.TLS)
 			evidence("etcd client port of "+member, append(attempts, accepted))
 			Expect(accepted.Served()).To(BeTrue(), "etcd member %s refused the API servers' certificate: %s", member, accepted)
 			for _, a := range attempts {
@@ -84,7 +86,7 @@ func SecuritySpec(ctx context.Context, inputGetter func() SecuritySpecInput) {
 				if strings.HasPrefix(u, "https://") {
 					continue
 				}
-				served := plaintextEtcdEvidence(ctx, in, member, u)
+				served := plaintextEtcdEvidence(ctx, prober, in, member, u)
 				Fail(fmt.Sprintf("etcd member %s listens for clients in plaintext on %s (%s)", member, u, served))
 			}
 		}
@@ -98,12 +100,12 @@ func SecuritySpec(ctx context.Context, inputGetter func() SecuritySpecInput) {
 		for member, memberURL := range access.Members {
 			peer := peerHostPort(memberURL)
 			attempts := []probe.Attempt{
-				probe.Get(ctx, "http://"+peer+"/members", "plaintext HTTP", nil),
-				probe.Get(ctx, "https://"+peer+"/members", "TLS, no client certificate", withCerts(access.TLS)),
-				probe.Get(ctx, "https://"+peer+"/members", "TLS, client certificate from a foreign CA", withCerts(access.TLS, foreign)),
+				prober.Get(ctx, "http://"+peer+"/members", "plaintext HTTP", nil),
+				prober.Get(ctx, "https://"+peer+"/members", "TLS, no client certificate", withCerts(access.TLS)),
+				prober.Get(ctx, "https://"+peer+"/members", "TLS, client certificate from a foreign CA", withCerts(access.TLS, foreign)),
 			}
 			// positive control: a certificate the etcd CA signed opens the peer port
-			accepted := probe.Get(ctx, "https://"+peer+"/members", "TLS, a certificate signed by the etcd CA", access.TLS)
+			accepted := prober.Get(ctx, "https://"+peer+"/members", "TLS, a certificate signed by the etcd CA", access.TLS)
 			evidence("etcd peer port of "+member, append(attempts, accepted))
 			Expect(accepted.Served()).To(BeTrue(), "etcd member %s peer port refused a certificate of the etcd CA: %s", member, accepted)
 			for _, a := range attempts {
@@ -131,12 +133,12 @@ func SecuritySpec(ctx context.Context, inputGetter func() SecuritySpecInput) {
 		lbName := in.Spec.Name + "-external-load-balancer"
 		for node, cfg := range cfgs {
 			host := hostPort(cfg.Host)
-			leaf := verifiedLeaf(ctx, host, roots, []string{hostOnly(host), "kubernetes.default.svc", lbName, "localhost"})
+			leaf := verifiedLeaf(ctx, prober, host, roots, []string{hostOnly(host), "kubernetes.default.svc", lbName, "localhost"})
 			served[string(leaf.Raw)] = true
 			AddReportEntry("serving certificate of "+node, certSummary(leaf))
 		}
 		lb := hostPort(restCfg.Host)
-		leaf := verifiedLeaf(ctx, lb, roots, []string{hostOnly(lb)})
+		leaf := verifiedLeaf(ctx, prober, lb, roots, []string{hostOnly(lb)})
 		AddReportEntry("certificate served through the load balancer", certSummary(leaf))
 		Expect(served).To(HaveKey(string(leaf.Raw)),
 			"the load balancer must pass TLS through: the certificate it presents is not one of the API servers' own")
@@ -155,12 +157,12 @@ func SecuritySpec(ctx context.Context, inputGetter func() SecuritySpecInput) {
 		for name, base := range targets {
 			var attempts []probe.Attempt
 			for _, path := range []string{"/healthz", "/livez", "/readyz"} {
-				a := probe.Get(ctx, base+path, "TLS, anonymous", anonymous)
+				a := prober.Get(ctx, base+path, "TLS, anonymous", anonymous)
 				attempts = append(attempts, a)
 				Expect(a.Served()).To(BeTrue(), "health endpoint through %s: %s", name, a)
 			}
 			for _, path := range []string{"/api/v1/namespaces/kube-system/secrets", "/api/v1/nodes", "/apis/apps/v1/deployments"} {
-				a := probe.Get(ctx, base+path, "TLS, anonymous", anonymous)
+				a := prober.Get(ctx, base+path, "TLS, anonymous", anonymous)
 				attempts = append(attempts, a)
 				Expect(a.Status).To(BeElementOf(401, 403), "anonymous request through %s was not refused: %s", name, a)
 			}
@@ -175,7 +177,7 @@ func SecuritySpec(ctx context.Context, inputGetter func() SecuritySpecInput) {
 			if n.Role != topology.RoleControlPlane && n.Role != topology.RoleWorker {
 				continue
 			}
-			r := probe.ProbeEndpoint(ctx, net.JoinHostPort(n.IP, "10250"), "/pods")
+			r := prober.ProbeEndpoint(ctx, net.JoinHostPort(n.IP, "10250"), "/pods")
 			evidence("kubelet on "+n.Name, []probe.Attempt{r.Plaintext, r.Anonymous})
 			expectTLSOnlyAndAuthenticated(r, "kubelet on "+n.Name)
 		}
@@ -196,7 +198,7 @@ func SecuritySpec(ctx context.Context, inputGetter func() SecuritySpecInput) {
 	})
 
 	It("certificates: none expires within the configured window", func() {
-		certs := clusterCertificates(ctx, in)
+		certs := clusterCertificates(ctx, prober, in)
 		Expect(certs).NotTo(BeEmpty(), "certificates found in the topology")
 		earliest, _ := probe.Earliest(certs)
 		window := in.Spec.Security.CertExpiryWindow.Duration
@@ -215,11 +217,13 @@ func expectTLSOnlyAndAuthenticated(r probe.EndpointReport, who string) {
 	Expect(r.Anonymous.Status).To(BeElementOf(401, 403), "%s did not refuse anonymous access: %s", who, r.Anonymous)
 }
 
-// evidence attaches what was offered and what answered to the spec's report.
+// evidence attaches what was offered and what answered to the spec's report. An attempt
+// the prober refused to send proves nothing either way and fails the spec.
 func evidence(name string, attempts []probe.Attempt) {
 	lines := make([]string, len(attempts))
 	for i, a := range attempts {
 		lines[i] = a.String()
+		Expect(a.Error).NotTo(HavePrefix("refusing to probe"), "harness error: %s", a)
 	}
 	AddReportEntry("evidence: "+name, strings.Join(lines, "\n"))
 }
@@ -250,8 +254,8 @@ func hostOnly(hostport string) string {
 
 // verifiedLeaf fetches the certificate hostport serves and verifies it against roots for
 // every name or address in names.
-func verifiedLeaf(ctx context.Context, hostport string, roots *x509.CertPool, names []string) *x509.Certificate {
-	chain, err := probe.ServedChain(ctx, hostport, "")
+func verifiedLeaf(ctx context.Context, prober *probe.Prober, hostport string, roots *x509.CertPool, names []string) *x509.Certificate {
+	chain, err := prober.ServedChain(ctx, hostport, "")
 	Expect(err).NotTo(HaveOccurred())
 	Expect(chain).NotTo(BeEmpty(), "%s served no certificate", hostport)
 	inter := x509.NewCertPool()
@@ -293,7 +297,7 @@ func etcdClientListeners(ctx context.Context, in SecuritySpecInput, client kuber
 }
 
 // plaintextEtcdEvidence asks a plaintext listener for /health, to show what it serves.
-func plaintextEtcdEvidence(ctx context.Context, in SecuritySpecInput, member, listen string) string {
+func plaintextEtcdEvidence(ctx context.Context, prober *probe.Prober, in SecuritySpecInput, member, listen string) string {
 	u, err := url.Parse(listen)
 	if err != nil {
 		return err.Error()
@@ -302,7 +306,7 @@ func plaintextEtcdEvidence(ctx context.Context, in SecuritySpecInput, member, li
 	Expect(err).NotTo(HaveOccurred())
 	for _, n := range nodes {
 		if n.Name == member {
-			a := probe.Get(ctx, "http://"+net.JoinHostPort(n.IP, u.Port())+"/health", "plaintext HTTP", nil)
+			a := prober.Get(ctx, "http://"+net.JoinHostPort(n.IP, u.Port())+"/health", "plaintext HTTP", nil)
 			evidence("plaintext etcd listener of "+member, []probe.Attempt{a})
 			return a.String()
 		}
@@ -331,7 +335,7 @@ func probeInNode(ctx context.Context, in SecuritySpecInput, node, hostport, path
 
 // clusterCertificates gathers kubeadm's PKI and the kubelet serving certificates from
 // every node, and the certificates external etcd members serve.
-func clusterCertificates(ctx context.Context, in SecuritySpecInput) []probe.CertificateFile {
+func clusterCertificates(ctx context.Context, prober *probe.Prober, in SecuritySpecInput) []probe.CertificateFile {
 	nodes, err := in.Provider.Nodes(ctx, "")
 	Expect(err).NotTo(HaveOccurred())
 	var certs []probe.CertificateFile
@@ -340,7 +344,7 @@ func clusterCertificates(ctx context.Context, in SecuritySpecInput) []probe.Cert
 		case topology.RoleControlPlane, topology.RoleWorker:
 			certs = append(certs, nodeCertificates(ctx, in, n.Name)...)
 		case topology.RoleEtcd:
-			chain, err := probe.ServedChain(ctx, net.JoinHostPort(n.IP, "2379"), "")
+			chain, err := prober.ServedChain(ctx, net.JoinHostPort(n.IP, "2379"), "")
 			Expect(err).NotTo(HaveOccurred())
 			for _, c := range chain {
 				certs = append(certs, probe.CertificateFile{Where: n.Name + ":2379 (served)", Subject: c.Subject.String(), NotAfter: c.NotAfter})
@@ -362,4 +366,15 @@ func nodeCertificates(ctx context.Context, in SecuritySpecInput, node string) []
 		certs = append(certs, found...)
 	}
 	return certs
+}
+
+// topologyProber may reach loopback and the topology's own containers, nothing else.
+func topologyProber(ctx context.Context, p topology.Provider) *probe.Prober {
+	nodes, err := p.Nodes(ctx, "")
+	Expect(err).NotTo(HaveOccurred())
+	ips := make([]string, 0, len(nodes))
+	for _, n := range nodes {
+		ips = append(ips, n.IP)
+	}
+	return probe.NewProber(ips...)
 }

@@ -20,7 +20,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: hachaos-probe HOST:PORT PATH")
 		os.Exit(2)
 	}
-	report := probe.ProbeEndpoint(context.Background(), os.Args[1], os.Args[2])
+	// inside a node the probe only ever needs that node's loopback
+	report := probe.NewProber().ProbeEndpoint(context.Background(), os.Args[1], os.Args[2])
 	if err := json.NewEncoder(os.Stdout).Encode(report); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
