@@ -1,0 +1,60 @@
+package fault
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+)
+
+// Fault is one way of breaking the topology.
+type Fault interface {
+	// Record describes the fault completely: the ledger keeps it, and Rebuild turns it
+	// back into the fault to recover it after a crash.
+	Record() Record
+	// Inject breaks the topology.
+	Inject(ctx context.Context) error
+	// Recover undoes Inject; it succeeds when there is nothing (left) to undo.
+	Recover(ctx context.Context) error
+}
+
+// Record is a fault as the ledger stores it.
+type Record struct {
+	Kind   string            `json:"kind"`   // registry key, e.g. "apiserver-stop"
+	Target string            `json:"target"` // the node or member it acts on
+	Params map[string]string `json:"params,omitempty"`
+}
+
+func (r Record) String() string { return fmt.Sprintf("%s on %s", r.Kind, r.Target) }
+
+// Nodes is what faults need of the topology: running commands in its nodes.
+type Nodes interface {
+	Exec(ctx context.Context, node string, stdin io.Reader, cmd ...string) ([]byte, error)
+}
+
+// builder rebuilds a fault of one kind from its record.
+type builder func(nodes Nodes, r Record) Fault
+
+// registry lists every fault kind; a record of an unknown kind cannot be recovered.
+var registry = map[string]builder{}
+
+func register(kind string, b builder) { registry[kind] = b }
+
+// Kinds lists the registered fault kinds.
+func Kinds() []string {
+	kinds := make([]string, 0, len(registry))
+	for k := range registry {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	return kinds
+}
+
+// Rebuild turns a ledger record back into its fault.
+func Rebuild(nodes Nodes, r Record) (Fault, error) {
+	b, ok := registry[r.Kind]
+	if !ok {
+		return nil, fmt.Errorf("ledger names unknown fault kind %q (known: %v)", r.Kind, Kinds())
+	}
+	return b(nodes, r), nil
+}
