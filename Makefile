@@ -10,7 +10,7 @@ ARTIFACTS ?= _artifacts/$(RUN_TIME)
 LABELS ?=
 GINKGO_ARGS := -ginkgo.v $(if $(LABELS),-ginkgo.label-filter='$(LABELS)')
 
-.PHONY: help test unit integration chaos security-negative cluster-up cluster-down cluster-status images setup build
+.PHONY: help test unit integration chaos chaos-negative security-negative cluster-up cluster-down cluster-status images setup build
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ security-negative: images build ## security suite must catch a plaintext etcd li
 	bash scripts/negative.sh controls/anonymous-apiserver.yaml security "refuses anonymous requests" "anonymous request through"
 
 # The secrets scan runs on the artifacts whether the suites passed or not.
+chaos-negative: images build ## the LB rerouting spec must catch HAProxy without health checks
+	bash scripts/negative.sh controls/lb-no-healthcheck.yaml lb "one API server is frozen" "more than the detection window"
+
 chaos: images build ## bring the topology up (or reuse it) and run the suites; the cluster is kept
 	mkdir -p $(ARTIFACTS)
 	status=0; HACHAOS_CONFIG=$(abspath $(CONFIG)) ARTIFACTS=$(abspath $(ARTIFACTS)) $(GO) test -v -tags e2e -count=1 -timeout 120m ./suites \

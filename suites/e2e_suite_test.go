@@ -5,7 +5,6 @@ package suites
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/hachaos/hachaos/fault"
 	"github.com/hachaos/hachaos/internal/exec"
 	"github.com/hachaos/hachaos/reports"
 	"github.com/hachaos/hachaos/topology"
@@ -31,6 +31,8 @@ var (
 	spec        topology.Spec
 	provider    topology.Provider
 	probeBinary string
+	injector    *fault.Injector
+	artifacts   string
 )
 
 func TestE2E(t *testing.T) {
@@ -53,26 +55,44 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	build := exec.Command("go", "build", "-o", probeBinary, "../cmd/hachaos-probe")
 	build.Env = []string{"CGO_ENABLED=0"} // static: it runs inside the nodes
 	Expect(build.Run(ctx)).To(Succeed())
+	artifacts = artifactsDir()
+	injector = fault.NewInjector(fault.OpenLedger(filepath.Join(p.StateDir(), "faults.json")), provider)
+	recoverLeftovers(ctx)
 	_, err = topology.Up(ctx, spec, provider, progress)
 	Expect(err).NotTo(HaveOccurred(), "bring up topology %q from %s", spec.Name, config)
 }, NodeTimeout(20*time.Minute))
 
 var _ = AfterSuite(func(ctx SpecContext) {
 	if provider != nil {
-		writeArtifacts(ctx, artifactsDir())
+		writeArtifacts(ctx, artifacts)
 	}
 	if os.Getenv("HACHAOS_TEARDOWN") == "1" && provider != nil {
 		Expect(provider.Delete(ctx)).To(Succeed())
 	}
 }, NodeTimeout(5*time.Minute))
 
-func progress(format string, args ...any) {
-	GinkgoWriter.Printf("%s %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
-}
-
 // suiteInput hands the suite's topology to spec functions.
 func topologyInput() TopologySpecInput {
 	return TopologySpecInput{Spec: spec, Provider: provider}
+}
+
+func lbInput() LBReroutingSpecInput {
+	return LBReroutingSpecInput{Spec: spec, Provider: provider, Injector: injector, ArtifactsDir: artifacts}
+}
+
+// recoverLeftovers undoes faults a previous run left behind (it crashed or was killed)
+// before anything else touches the cluster.
+func recoverLeftovers(ctx context.Context) {
+	exists, err := provider.Exists(ctx)
+	Expect(err).NotTo(HaveOccurred())
+	if !exists {
+		return
+	}
+	recovered, err := injector.RecoverLeftovers(ctx)
+	for _, r := range recovered {
+		progress("recovered a fault left by an earlier run: %s", r)
+	}
+	Expect(err).NotTo(HaveOccurred(), "recover faults left by an earlier run")
 }
 
 func securityInput() SecuritySpecInput {

@@ -20,8 +20,9 @@ type BackendState struct {
 	Sessions int64
 }
 
-// Up reports whether HAProxy sends new connections to this server.
-func (b BackendState) Up() bool { return strings.HasPrefix(b.Status, "UP") }
+// Up reports whether HAProxy sends new connections to this server: UP (also while
+// failing checks, "UP 1/2"), or "no check" for a server that is never checked.
+func (b BackendState) Up() bool { return strings.HasPrefix(b.Status, "UP") || b.Status == "no check" }
 
 // ReadHAProxyBackends asks HAProxy's stats socket at addr (host:port) for the servers of
 // the backend named backend. One TCP connection, one "show stat" command.

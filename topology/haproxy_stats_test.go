@@ -36,6 +36,10 @@ func TestParseHAProxyStatKeepsOnlyTheBackendsServers(t *testing.T) {
 	if !got[2].Up() || got[1].Up() {
 		t.Errorf("Up() wrong: %v", got)
 	}
+	// a server without health checks is always in rotation
+	if !(BackendState{Status: "no check"}).Up() || (BackendState{Status: "MAINT"}).Up() {
+		t.Error(`"no check" must count as UP, MAINT must not`)
+	}
 }
 
 func TestParseHAProxyStatRejectsOutputWithoutStatus(t *testing.T) {

@@ -24,6 +24,9 @@ type Sabotage struct {
 	// an API server to anyone (caught by the anonymous-access check). The flag route,
 	// --authorization-mode=AlwaysAllow, is refused by kube-apiserver with anonymous auth.
 	AnonymousAPIAccess bool `json:"anonymousAPIAccess"`
+	// LBHealthChecksOff removes HAProxy's health checks: a dead or frozen API server
+	// stays in rotation (caught by the load balancer rerouting spec).
+	LBHealthChecksOff bool `json:"lbHealthChecksOff"`
 }
 
 // PlaintextEtcdPort is where a sabotaged etcd member listens in plaintext.

@@ -92,7 +92,7 @@ func TestKindConfigWiresExternalEtcdIntoEveryControlPlane(t *testing.T) {
 
 func TestRenderHAProxyUsesTheSpecsChecks(t *testing.T) {
 	lb := topology.Default().LoadBalancer
-	cfg, err := renderHAProxy(lb, []string{"c-control-plane", "c-control-plane2"})
+	cfg, err := renderHAProxy(lb, []string{"c-control-plane", "c-control-plane2"}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,9 +109,12 @@ func TestRenderHAProxyUsesTheSpecsChecks(t *testing.T) {
 		}
 	}
 	lb.Redispatch, lb.ShutdownSessionsOnDown = false, false
-	cfg, _ = renderHAProxy(lb, []string{"x"})
+	cfg, _ = renderHAProxy(lb, []string{"x"}, true)
 	if strings.Contains(string(cfg), "redispatch") || strings.Contains(string(cfg), "shutdown-sessions") {
 		t.Errorf("disabled options still rendered:\n%s", cfg)
+	}
+	if strings.Contains(string(cfg), "server x x:6443 check") {
+		t.Errorf("negative control still checks its servers:\n%s", cfg)
 	}
 }
 

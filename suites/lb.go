@@ -1,0 +1,235 @@
+package suites
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"k8s.io/client-go/rest"
+
+	"github.com/hachaos/hachaos/fault"
+	"github.com/hachaos/hachaos/probe"
+	"github.com/hachaos/hachaos/topology"
+)
+
+// sampleEvery is the recorder's cadence; a request that gets no answer within
+// sampleTimeout is a failure.
+const (
+	sampleEvery   = 100 * time.Millisecond
+	sampleTimeout = 2 * time.Second
+)
+
+// LBReroutingSpecInput is what LBReroutingSpec needs.
+type LBReroutingSpecInput struct {
+	Spec         topology.Spec
+	Provider     topology.Provider
+	Injector     *fault.Injector
+	ArtifactsDir string
+}
+
+func (in LBReroutingSpecInput) validate() {
+	Expect(in.Provider).NotTo(BeNil(), "LBReroutingSpecInput.Provider is required")
+	Expect(in.Injector).NotTo(BeNil(), "LBReroutingSpecInput.Injector is required")
+	Expect(in.ArtifactsDir).NotTo(BeEmpty(), "LBReroutingSpecInput.ArtifactsDir is required")
+}
+
+// apiServerFaults are the ways one API server is taken away in LBReroutingSpec.
+var apiServerFaults = []struct {
+	name  string
+	build func(nodes fault.Nodes, node string) fault.Fault
+}{
+	{"stopped", func(n fault.Nodes, node string) fault.Fault { return fault.NewAPIServerStop(n, node) }},
+	{"frozen", func(n fault.Nodes, node string) fault.Fault { return fault.NewAPIServerFreeze(n, node) }},
+}
+
+// LBReroutingSpec asserts the load balancer's guarantee: with one API server stopped or
+// frozen, clients going through the LB on new connections fail for no longer than the
+// LB's detection window, and never after it; the server comes back into rotation after
+// Recover. The window is derived from the HAProxy settings in the Spec
+// (LoadBalancerSpec.DetectionWindow); it starts when the server itself stops answering,
+// as seen by a probe that bypasses the LB.
+func LBReroutingSpec(ctx context.Context, inputGetter func() LBReroutingSpecInput) {
+	for _, f := range apiServerFaults {
+		It("keeps clients through the load balancer working when one API server is "+f.name, func() {
+			in := inputGetter()
+			in.validate()
+			if in.Spec.LoadBalancer.Type != topology.LBHAProxy {
+				Skip("LB rerouting is measured on hachaos' HAProxy (loadBalancer.type: haproxy)")
+			}
+			expectEnvironmentReady(ctx, in.Spec, in.Provider)
+			targets := nodeNames(ctx, in.Provider, topology.RoleControlPlane)
+			target := targets[len(targets)-1]
+			run := measureAPIServerFault(ctx, in, target, f.build(in.Provider, target))
+			judgeLBRerouting(in, run, "apiserver-"+f.name)
+		})
+	}
+}
+
+// faultRun is the recording of one fault and the instants that matter in it.
+type faultRun struct {
+	timeline  probe.Timeline
+	target    string
+	inject    time.Duration // fault injected
+	effective time.Duration // the target stopped answering (direct probe)
+	recovered time.Duration // Recover returned
+}
+
+func measureAPIServerFault(ctx context.Context, in LBReroutingSpecInput, target string, f fault.Fault) faultRun {
+	lbCfg, err := in.Provider.RESTConfig(ctx)
+	Expect(err).NotTo(HaveOccurred())
+	direct, err := in.Provider.APIServerConfigs(ctx)
+	Expect(err).NotTo(HaveOccurred())
+	lb, err := in.Provider.LoadBalancer(ctx)
+	Expect(err).NotTo(HaveOccurred())
+
+	rec := probe.NewRecorder()
+	rctx, stopRecording := context.WithCancel(ctx)
+	defer stopRecording()
+	rec.Poll(rctx, "lb", sampleEvery, sampleTimeout, freshConnectionGet(lbCfg, "/api/v1/namespaces/default"))
+	rec.Poll(rctx, "direct", sampleEvery, sampleTimeout, freshConnectionGet(direct[target], "/readyz"))
+	rec.Poll(rctx, "backend", sampleEvery, sampleTimeout, backendState(lb.StatsAddress, target))
+
+	By("checking that clients through the load balancer work before the fault")
+	Consistently(freshConnectionGet(lbCfg, "/api/v1/namespaces/default")).WithContext(ctx).
+		WithTimeout(time.Second).WithPolling(sampleEvery).Should(Not(BeEmpty()))
+
+	injected, err := in.Injector.Prepare(f)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(injected.Recover) // before Inject: a failing spec still recovers
+	By(fmt.Sprintf("injecting %s", f.Record()))
+	rec.Mark("inject")
+	Expect(injected.Inject(ctx)).To(Succeed())
+
+	// The fault lasts twice the LB's detection window plus a margin: long enough to see
+	// the LB take the server out and clients keep working after that. It is a fault
+	// duration, not a wait for a condition; the verdict comes from the timeline.
+	hold := 2*in.Spec.LoadBalancer.DetectionWindow() + 3*time.Second
+	By(fmt.Sprintf("holding the fault for %s", hold))
+	select {
+	case <-ctx.Done():
+		Fail("interrupted while the fault was held")
+	case <-time.After(hold):
+	}
+
+	By("recovering " + target)
+	Expect(injected.Recover(ctx)).To(Succeed())
+	rec.Mark("recover")
+	Eventually(errOnly(backendState(lb.StatsAddress, target))).WithContext(ctx).
+		WithTimeout(in.Spec.Waits.ClusterReady.Duration).WithPolling(sampleEvery).Should(Succeed(),
+		"the load balancer takes %s back once it answers again", target)
+	rec.Mark("back-in-rotation")
+	stopRecording()
+	tl := rec.Stop()
+	saveTimeline(in.ArtifactsDir, CurrentSpecReport().LeafNodeText, tl)
+
+	run := faultRun{timeline: tl, target: target}
+	run.inject, _ = tl.EventAt("inject")
+	run.recovered, _ = tl.EventAt("recover")
+	var ok bool
+	run.effective, ok = tl.FirstAfter("direct", run.inject, func(s probe.Sample) bool { return !s.OK })
+	Expect(ok).To(BeTrue(), "the direct probe of %s never failed: the fault did not take effect", target)
+	expectEnvironmentReady(ctx, in.Spec, in.Provider)
+	return run
+}
+
+// judgeLBRerouting: clients through the LB fail for at most the detection window after
+// the server stops answering, and not at all after it.
+func judgeLBRerouting(in LBReroutingSpecInput, run faultRun, what string) {
+	// bound = inter + fall×(min(timeout connect, inter) + timeout check) + (fall−1)×fastinter
+	window := in.Spec.LoadBalancer.DetectionWindow()
+	during := run.timeline.Between("lb", run.inject, run.recovered)
+	after := run.timeline.Between("lb", run.effective+window, run.recovered)
+	AddReportEntry("measured: "+what+": failed requests through the LB",
+		fmt.Sprintf("%d of %d while the fault lasted (counted; the bound is on their span)", during.Failures, during.Samples))
+	measure(what+": LB failure span", during.FailureSpan().Seconds(), "s", window.Seconds())
+	if downAt, ok := run.timeline.FirstAfter("backend", run.inject, func(s probe.Sample) bool { return !s.OK }); ok {
+		measure(what+": marked DOWN after the server stopped answering", (downAt - run.effective).Seconds(), "s", window.Seconds())
+	} else {
+		AddReportEntry("measured: "+what+": marked DOWN", "never, while the fault lasted")
+	}
+	Expect(after.Failures).To(BeZero(),
+		"%d of %d requests through the load balancer failed more than the detection window (%s) after %s stopped answering",
+		after.Failures, after.Samples, window, run.target)
+	Expect(during.FailureSpan()).To(BeNumerically("<=", window),
+		"requests through the load balancer kept failing for %s; bound %s = the LB's detection window", during.FailureSpan().Round(10*time.Millisecond), window)
+}
+
+// measure reports a measured value and its bound as a report entry (and in the report's
+// properties once reports exist).
+func measure(name string, value float64, unit string, bound float64) {
+	AddReportEntry("measured: "+name, fmt.Sprintf("%.3g %s (bound %.3g %s)", value, unit, bound, unit))
+}
+
+// freshConnectionGet GETs path with cfg's credentials on a new TLS connection each time,
+// as a client arriving at the load balancer would.
+func freshConnectionGet(cfg *rest.Config, path string) func(ctx context.Context) (string, error) {
+	tlsConfig, err := rest.TLSConfigFor(cfg)
+	Expect(err).NotTo(HaveOccurred())
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConfig, DisableKeepAlives: true}}
+	return func(ctx context.Context) (string, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, cfg.Host+path, nil)
+		if err != nil {
+			return "", err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return "", err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return "", fmt.Errorf("HTTP %d", resp.StatusCode)
+		}
+		return "ok", nil
+	}
+}
+
+// backendState reads target's state from HAProxy; anything but UP is an error.
+func backendState(statsAddress, target string) func(ctx context.Context) (string, error) {
+	return func(ctx context.Context) (string, error) {
+		states, err := topology.ReadHAProxyBackends(ctx, statsAddress, topology.HAProxyBackend)
+		if err != nil {
+			return "", err
+		}
+		for _, s := range states {
+			if s.Server == target {
+				if !s.Up() {
+					return s.Status, fmt.Errorf("%s is %s", target, s.Status)
+				}
+				return s.Status, nil
+			}
+		}
+		return "", fmt.Errorf("%s is not a server of the load balancer", target)
+	}
+}
+
+// errOnly adapts a recorder check to Gomega's Succeed matcher.
+func errOnly(check func(ctx context.Context) (string, error)) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		_, err := check(ctx)
+		return err
+	}
+}
+
+// expectEnvironmentReady runs the readiness gate: a failure here is an environment that
+// is not ready, never a broken guarantee.
+func expectEnvironmentReady(ctx context.Context, spec topology.Spec, p topology.Provider) {
+	err := topology.NewGate(spec, p).Wait(ctx, spec.Waits.ClusterReady.Duration, spec.Waits.Poll.Duration, progress)
+	Expect(err).NotTo(HaveOccurred(), "environment not ready (not a broken guarantee)")
+}
+
+func progress(format string, args ...any) {
+	GinkgoWriter.Printf("%s %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
+func saveTimeline(dir, specText string, tl probe.Timeline) {
+	path := filepath.Join(dir, "timelines", strings.NewReplacer(" ", "-", "/", "-").Replace(specText)+".json")
+	Expect(os.MkdirAll(filepath.Dir(path), 0o755)).To(Succeed())
+	Expect(tl.Save(path)).To(Succeed())
+	AddReportEntry("timeline", path)
+}
