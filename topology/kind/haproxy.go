@@ -13,6 +13,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/hachaos/hachaos/topology"
 )
@@ -107,7 +108,38 @@ func (p *Provider) replaceLoadBalancer(ctx context.Context, servers []string) er
 	if err := p.docker.removeForce(ctx, name); err != nil {
 		return err
 	}
-	return p.docker.createAndStart(ctx, opts)
+	if err := p.docker.createAndStart(ctx, opts); err != nil {
+		return err
+	}
+	return p.waitForBackend(ctx)
+}
+
+// waitForBackend returns once the new HAProxy routes to at least one API server, so
+// whatever follows the swap (kubeconfig users, the readiness gate) does not race its
+// first health checks.
+func (p *Provider) waitForBackend(ctx context.Context) error {
+	lb, err := p.LoadBalancer(ctx)
+	if err != nil {
+		return err
+	}
+	var last error
+	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		states, err := topology.ReadHAProxyBackends(ctx, lb.StatsAddress, topology.HAProxyBackend)
+		if last = err; err != nil {
+			return false, nil
+		}
+		for _, s := range states {
+			if s.Up() {
+				return true, nil
+			}
+		}
+		last = fmt.Errorf("no API server UP yet: %v", states)
+		return false, nil
+	})
+	if err != nil {
+		return fmt.Errorf("new load balancer routes to no API server after 1m: %v (%w)", last, err)
+	}
+	return nil
 }
 
 func (p *Provider) haproxyContainer(old container.InspectResponse, cfgDir string) (client.ContainerCreateOptions, error) {
