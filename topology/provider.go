@@ -79,11 +79,33 @@ type Provider interface {
 	LoadBalancer(ctx context.Context) (LoadBalancerAccess, error)
 	// Exec runs a command in a node and returns its standard output.
 	Exec(ctx context.Context, node string, stdin io.Reader, cmd ...string) ([]byte, error)
+	// NodeAction changes a node's lifecycle state (stop, start, pause, unpause, crash);
+	// acting on a node already in the target state is success.
+	NodeAction(ctx context.Context, node string, action NodeAction) error
 	// CollectLogs writes node, component and container logs below dir.
 	CollectLogs(ctx context.Context, dir string) error
 	// Recorded is the Spec the existing cluster was created from, if hachaos created it.
 	Recorded() (Spec, bool)
 }
+
+// NodeAction is a lifecycle change of a node's machine (container).
+type NodeAction string
+
+// The node actions every provider implements.
+const (
+	// NodeStop shuts the node down cleanly (SIGTERM, then SIGKILL after a grace period);
+	// it stays down until NodeStart.
+	NodeStop NodeAction = "stop"
+	// NodeStart starts a stopped node.
+	NodeStart NodeAction = "start"
+	// NodePause freezes every process of the node (cgroup freezer): alive, silent.
+	NodePause NodeAction = "pause"
+	// NodeUnpause thaws a paused node.
+	NodeUnpause NodeAction = "unpause"
+	// NodeCrash kills the node's main process with SIGKILL, as a crash would; whether it
+	// comes back is up to its restart policy (external etcd members restart).
+	NodeCrash NodeAction = "crash"
+)
 
 // Progress receives what long operations are doing, for people watching a run.
 type Progress func(format string, args ...any)

@@ -27,6 +27,13 @@ type Sabotage struct {
 	// LBHealthChecksOff removes HAProxy's health checks: a dead or frozen API server
 	// stays in rotation (caught by the load balancer rerouting spec).
 	LBHealthChecksOff bool `json:"lbHealthChecksOff"`
+	// WorkloadPinned pins the test workload's Pods to one worker (a nodeSelector), an
+	// application that is not HA: when that worker is lost nothing can be rescheduled
+	// (caught by the worker-loss rescheduling spec).
+	WorkloadPinned bool `json:"workloadPinned"`
+	// WorkloadWithoutPDB deploys the test workload without its PodDisruptionBudget, so a
+	// drain evicts all of a worker's Pods at once (caught by the drain spec).
+	WorkloadWithoutPDB bool `json:"workloadWithoutPDB"`
 }
 
 // PlaintextEtcdPort is where a sabotaged etcd member listens in plaintext.

@@ -198,6 +198,14 @@ type Waits struct {
 	ClusterReady Duration `json:"clusterReady"`
 	// Poll is the interval between readiness checks. Default 2s.
 	Poll Duration `json:"poll"`
+	// ComponentRestart bounds how long a component that was killed or stopped and is
+	// back (a static Pod the kubelet restarts, an etcd member started again) takes to
+	// serve again: container start, etcd's WAL replay, the API server's informers.
+	// Default 60s: a cold kube-apiserver start takes 10–20s on 2 cores.
+	ComponentRestart Duration `json:"componentRestart"`
+	// PodStartup bounds how long a Pod of an image already on the node takes from being
+	// created to Ready: scheduling, sandbox, container start. Default 15s.
+	PodStartup Duration `json:"podStartup"`
 }
 
 // Duration is a time.Duration written in YAML as a Go duration string ("1.5s", "250ms",
@@ -253,7 +261,7 @@ func Default() Spec {
 		Kubernetes:    KubernetesSpec{Version: "v1.37.2"},
 		LoadBalancer:  defaultLoadBalancer(),
 		Profile:       ProfileFast,
-		Waits:         Waits{ClusterReady: dur(6 * time.Minute), Poll: dur(2 * time.Second)},
+		Waits:         Waits{ClusterReady: dur(6 * time.Minute), Poll: dur(2 * time.Second), ComponentRestart: dur(time.Minute), PodStartup: dur(15 * time.Second)},
 		Security:      defaultSecurity(),
 	}
 }
@@ -460,6 +468,8 @@ func (l LoadBalancerSpec) validate(v *violations) {
 func (w Waits) validate(v *violations) {
 	checkPositive(v, "waits.clusterReady", w.ClusterReady)
 	checkPositive(v, "waits.poll", w.Poll)
+	checkPositive(v, "waits.componentRestart", w.ComponentRestart)
+	checkPositive(v, "waits.podStartup", w.PodStartup)
 }
 
 // checkOddCount checks a quorum size: odd, 1 to 7.

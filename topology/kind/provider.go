@@ -104,6 +104,10 @@ func defaultStateRoot() string {
 // StateDir is where this cluster's files live.
 func (p *Provider) StateDir() string { return p.stateDir }
 
+// LedgerPath is the file where faults injected into this topology are recorded until
+// they are recovered (see fault.Ledger).
+func (p *Provider) LedgerPath() string { return filepath.Join(p.stateDir, "faults.json") }
+
 // KubeconfigPath is the kubeconfig kind wrote for this cluster (through the load balancer).
 func (p *Provider) KubeconfigPath() string { return filepath.Join(p.stateDir, "kubeconfig") }
 
