@@ -12,8 +12,8 @@ const (
 )
 
 func init() {
-	register(KindAPIServerStop, func(n Nodes, r Record) Fault { return APIServerStop{nodes: n, Node: r.Target} })
-	register(KindAPIServerFreeze, func(n Nodes, r Record) Fault { return APIServerFreeze{nodes: n, Node: r.Target} })
+	register(KindAPIServerStop, func(n Topology, r Record) Fault { return APIServerStop{nodes: n, Node: r.Target} })
+	register(KindAPIServerFreeze, func(n Topology, r Record) Fault { return APIServerFreeze{nodes: n, Node: r.Target} })
 }
 
 // Fault kinds for the API server.
@@ -26,12 +26,12 @@ const (
 // its static Pod manifest is moved out of the kubelet's folder, so the kubelet stops the
 // Pod. Recover moves it back and the kubelet starts it again.
 type APIServerStop struct {
-	nodes Nodes
+	nodes Topology
 	Node  string
 }
 
 // NewAPIServerStop stops the API server on the control-plane node named node.
-func NewAPIServerStop(nodes Nodes, node string) APIServerStop {
+func NewAPIServerStop(nodes Topology, node string) APIServerStop {
 	return APIServerStop{nodes: nodes, Node: node}
 }
 
@@ -60,12 +60,12 @@ func (f APIServerStop) sh(ctx context.Context, script string) error {
 // kernel still accepts TCP connections for it, but it answers nothing — the failure a
 // load balancer's health check must see through. Recover sends SIGCONT.
 type APIServerFreeze struct {
-	nodes Nodes
+	nodes Topology
 	Node  string
 }
 
 // NewAPIServerFreeze freezes the API server on the control-plane node named node.
-func NewAPIServerFreeze(nodes Nodes, node string) APIServerFreeze {
+func NewAPIServerFreeze(nodes Topology, node string) APIServerFreeze {
 	return APIServerFreeze{nodes: nodes, Node: node}
 }
 

@@ -5,6 +5,10 @@ import (
 	"fmt"
 	"io"
 	"sort"
+
+	"k8s.io/client-go/rest"
+
+	"github.com/hachaos/hachaos/topology"
 )
 
 // Fault is one way of breaking the topology.
@@ -27,13 +31,17 @@ type Record struct {
 
 func (r Record) String() string { return fmt.Sprintf("%s on %s", r.Kind, r.Target) }
 
-// Nodes is what faults need of the topology: running commands in its nodes.
-type Nodes interface {
+// Topology is what faults need of the topology: commands in its nodes, their
+// lifecycle, the node list (addresses) and an API client. topology.Provider has it all.
+type Topology interface {
 	Exec(ctx context.Context, node string, stdin io.Reader, cmd ...string) ([]byte, error)
+	NodeAction(ctx context.Context, node string, action topology.NodeAction) error
+	Nodes(ctx context.Context, role topology.Role) ([]topology.Node, error)
+	RESTConfig(ctx context.Context) (*rest.Config, error)
 }
 
 // builder rebuilds a fault of one kind from its record.
-type builder func(nodes Nodes, r Record) Fault
+type builder func(t Topology, r Record) Fault
 
 // registry lists every fault kind; a record of an unknown kind cannot be recovered.
 var registry = map[string]builder{}
@@ -51,10 +59,10 @@ func Kinds() []string {
 }
 
 // Rebuild turns a ledger record back into its fault.
-func Rebuild(nodes Nodes, r Record) (Fault, error) {
+func Rebuild(t Topology, r Record) (Fault, error) {
 	b, ok := registry[r.Kind]
 	if !ok {
 		return nil, fmt.Errorf("ledger names unknown fault kind %q (known: %v)", r.Kind, Kinds())
 	}
-	return b(nodes, r), nil
+	return b(t, r), nil
 }

@@ -97,11 +97,11 @@ func (l *Ledger) remove(id string) error {
 // Injector injects faults through the ledger.
 type Injector struct {
 	ledger *Ledger
-	nodes  Nodes
+	nodes  Topology
 }
 
 // NewInjector injects into nodes, recording in ledger.
-func NewInjector(ledger *Ledger, nodes Nodes) *Injector {
+func NewInjector(ledger *Ledger, nodes Topology) *Injector {
 	return &Injector{ledger: ledger, nodes: nodes}
 }
 

@@ -2,29 +2,13 @@ package fault
 
 import (
 	"context"
-	"errors"
-	"io"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
-// fakeNodes records commands instead of running them; fail makes every command fail.
-type fakeNodes struct {
-	commands []string
-	fail     bool
-}
-
-func (f *fakeNodes) Exec(_ context.Context, node string, _ io.Reader, cmd ...string) ([]byte, error) {
-	f.commands = append(f.commands, node+": "+strings.Join(cmd, " "))
-	if f.fail {
-		return nil, errors.New("exec failed")
-	}
-	return nil, nil
-}
-
 func TestLedgerHoldsAFaultFromBeforeInjectUntilRecovered(t *testing.T) {
-	nodes := &fakeNodes{}
+	nodes := &fakeTopology{}
 	ledger := OpenLedger(filepath.Join(t.TempDir(), "ledger.json"))
 	in := NewInjector(ledger, nodes)
 	injected, err := in.Prepare(NewAPIServerStop(nodes, "cp2"))
@@ -50,7 +34,7 @@ func TestLedgerHoldsAFaultFromBeforeInjectUntilRecovered(t *testing.T) {
 
 func TestRecoverLeftoversUndoesWhatACrashedRunLeft(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ledger.json")
-	crashed := &fakeNodes{}
+	crashed := &fakeTopology{}
 	in := NewInjector(OpenLedger(path), crashed)
 	for _, f := range []Fault{NewAPIServerStop(crashed, "cp1"), NewAPIServerFreeze(crashed, "cp3")} {
 		injected, err := in.Prepare(f)
@@ -62,7 +46,7 @@ func TestRecoverLeftoversUndoesWhatACrashedRunLeft(t *testing.T) {
 		}
 	} // the run dies here: no Recover
 
-	next := &fakeNodes{}
+	next := &fakeTopology{}
 	recovered, err := NewInjector(OpenLedger(path), next).RecoverLeftovers(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +61,7 @@ func TestRecoverLeftoversUndoesWhatACrashedRunLeft(t *testing.T) {
 
 func TestAFailedRecoverStaysInTheLedger(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ledger.json")
-	nodes := &fakeNodes{}
+	nodes := &fakeTopology{}
 	in := NewInjector(OpenLedger(path), nodes)
 	injected, _ := in.Prepare(NewAPIServerStop(nodes, "cp1"))
 	nodes.fail = true

@@ -1,0 +1,99 @@
+package fault
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/hachaos/hachaos/topology"
+)
+
+// Each etcd fault acts on the right thing per etcd mode: a static Pod (commands in the
+// control-plane node) for stacked, the member's container (node actions) for external.
+func TestEtcdFaultsActPerMode(t *testing.T) {
+	tests := []struct {
+		name                          string
+		build                         func(Topology) (Fault, error)
+		injectCommand, recoverCommand string // substring of the command run, "" for none
+		injectAction, recoverAction   string // node action, "" for none
+	}{
+		{"stacked stop", func(tp Topology) (Fault, error) { return NewEtcdMemberStop(tp, "cp1", topology.EtcdStacked) },
+			"mv /etc/kubernetes/manifests/etcd.yaml", "hachaos-parked/etcd.yaml /etc/kubernetes/manifests/etcd.yaml", "", ""},
+		{"external stop", func(tp Topology) (Fault, error) { return NewEtcdMemberStop(tp, "etcd1", topology.EtcdExternal) },
+			"", "", "stop etcd1", "start etcd1"},
+		{"stacked crash", func(tp Topology) (Fault, error) { return NewEtcdMemberCrash(tp, "cp1", topology.EtcdStacked) },
+			"pkill -KILL -x etcd", "", "", ""},
+		{"external crash", func(tp Topology) (Fault, error) { return NewEtcdMemberCrash(tp, "etcd1", topology.EtcdExternal) },
+			"", "", "crash etcd1", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tp := &fakeTopology{}
+			f, err := tt.build(tp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := f.Inject(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			expectDid(t, "inject", tp, tt.injectCommand, tt.injectAction)
+			*tp = fakeTopology{}
+			for range 2 { // Recover is idempotent
+				if err := f.Recover(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			expectDid(t, "recover", tp, tt.recoverCommand, tt.recoverAction)
+			rebuilt, err := Rebuild(tp, f.Record())
+			if err != nil || !reflect.DeepEqual(rebuilt.Record(), f.Record()) {
+				t.Fatalf("Rebuild(%v) = %v, %v", f.Record(), rebuilt, err)
+			}
+		})
+	}
+}
+
+func expectDid(t *testing.T, phase string, tp *fakeTopology, command, action string) {
+	t.Helper()
+	ran := strings.Join(tp.commands, "\n")
+	if command == "" && len(tp.commands) > 0 || command != "" && !strings.Contains(ran, command) {
+		t.Errorf("%s ran %q, want a command containing %q", phase, ran, command)
+	}
+	if action == "" && len(tp.actions) > 0 || action != "" && !strings.Contains(strings.Join(tp.actions, ","), action) {
+		t.Errorf("%s did node actions %v, want %q", phase, tp.actions, action)
+	}
+}
+
+func TestFaultConstructorsRejectBadInput(t *testing.T) {
+	tp := &fakeTopology{}
+	for name, err := range map[string]error{
+		"stop without node":   second(NewEtcdMemberStop(tp, "", topology.EtcdStacked)),
+		"stop with bad mode":  second(NewEtcdMemberStop(tp, "cp1", "inline")),
+		"crash with bad mode": second(NewEtcdMemberCrash(tp, "cp1", "")),
+		"kill of bash":        second(NewProcessKill(tp, "cp1", "bash")),
+		"kill without node":   second(NewProcessKill(tp, "", ProcessScheduler)),
+	} {
+		if err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+func second[T any](_ T, err error) error { return err }
+
+func TestProcessKillKillsByExactNameAndHasNothingToRecover(t *testing.T) {
+	tp := &fakeTopology{}
+	f, err := NewProcessKill(tp, "cp2", ProcessScheduler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Inject(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Recover(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"cp2: pkill -KILL -x kube-scheduler"}; !reflect.DeepEqual(tp.commands, want) {
+		t.Fatalf("commands %v, want %v", tp.commands, want)
+	}
+}
