@@ -51,11 +51,13 @@ func NewRecorder() *Recorder {
 // Since is the recorder's clock: time since it started (monotonic).
 func (r *Recorder) Since() time.Duration { return time.Since(r.start) }
 
-// Mark records an event now.
-func (r *Recorder) Mark(name string) {
+// Mark records an event now and returns when it happened on the recorder's clock.
+func (r *Recorder) Mark(name string) time.Duration {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.tl.Events = append(r.tl.Events, Event{At: r.Since(), Name: name})
+	at := r.Since()
+	r.tl.Events = append(r.tl.Events, Event{At: at, Name: name})
+	return at
 }
 
 // Poll runs check every interval until ctx ends, each call bounded by timeout.
