@@ -3,6 +3,8 @@
 //	hachaos up       [--config hachaos.yaml]  create the topology, or reuse a healthy one
 //	hachaos down     [--config hachaos.yaml]  delete everything the topology created
 //	hachaos status   [--config hachaos.yaml]  check the readiness gate once
+//	hachaos recover  [--config hachaos.yaml]  undo faults an interrupted or killed run left behind
+//	hachaos faults   [--config hachaos.yaml]  list the faults injected and not yet recovered
 //	hachaos validate [--config hachaos.yaml]  check the Spec and print the resolved timeouts
 //	hachaos kubernetes-version [--config …]   print the Spec's Kubernetes version (for make images)
 //	hachaos expect-detected --report R --spec S --reason T
@@ -21,9 +23,12 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"sort"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/hachaos/hachaos/fault"
 	"github.com/hachaos/hachaos/reports"
 	"github.com/hachaos/hachaos/topology"
 	"github.com/hachaos/hachaos/topology/kind"
@@ -40,6 +45,8 @@ var commands = map[string]func(ctx context.Context, spec topology.Spec) error{
 	"up":       up,
 	"down":     down,
 	"status":   status,
+	"recover":  recoverLeftovers,
+	"faults":   listFaults,
 	"validate": validate,
 	"kubernetes-version": func(_ context.Context, spec topology.Spec) error {
 		fmt.Println(spec.Kubernetes.Version)
@@ -55,7 +62,7 @@ func run(args []string) error {
 		return scanSecrets(args[1])
 	}
 	if len(args) == 0 || commands[args[0]] == nil {
-		return errors.New("usage: hachaos up|down|status|validate|kubernetes-version [--config FILE], or hachaos expect-detected --report R --spec S --reason T")
+		return errors.New("usage: hachaos up|down|status|recover|faults|validate|kubernetes-version [--config FILE], or hachaos expect-detected --report R --spec S --reason T")
 	}
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	config := fs.String("config", "hachaos.yaml", "topology Spec file")
@@ -81,6 +88,14 @@ func up(ctx context.Context, spec topology.Spec) error {
 		return err
 	}
 	start := time.Now()
+	unlock, err := p.Lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := recoverWith(ctx, p); err != nil {
+		return err
+	}
 	reused, err := topology.Up(ctx, spec, p, progress)
 	if err != nil {
 		return err
@@ -93,11 +108,78 @@ func up(ctx context.Context, spec topology.Spec) error {
 	return nil
 }
 
+// recoverLeftovers undoes every fault in the topology's ledger: what a run that was
+// killed (SIGKILL, a crash, a lost machine) injected and could not recover.
+func recoverLeftovers(ctx context.Context, spec topology.Spec) error {
+	p, err := kind.New(spec, kind.WithProgress(progress))
+	if err != nil {
+		return err
+	}
+	unlock, err := p.Lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return recoverWith(ctx, p)
+}
+
+func recoverWith(ctx context.Context, p *kind.Provider) error {
+	exists, err := p.Exists(ctx)
+	if err != nil || !exists {
+		return err
+	}
+	recovered, err := fault.NewInjector(fault.OpenLedger(p.LedgerPath()), p).RecoverLeftovers(ctx)
+	for _, r := range recovered {
+		progress("recovered a fault left by an earlier run: %s", r)
+	}
+	if err != nil {
+		return fmt.Errorf("recover faults left by an earlier run: %w", err)
+	}
+	return nil
+}
+
+// listFaults prints the ledger: one line per fault injected and not yet recovered.
+func listFaults(_ context.Context, spec topology.Spec) error {
+	p, err := kind.New(spec)
+	if err != nil {
+		return err
+	}
+	entries, err := fault.OpenLedger(p.LedgerPath()).Entries()
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		fmt.Printf("%s\t%s\t%s\tinjected %s\n", e.Record.Kind, e.Record.Target, formatParams(e.Record.Params), e.InjectedAt.Format(time.RFC3339))
+	}
+	return nil
+}
+
+func formatParams(params map[string]string) string {
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := ""
+	for _, k := range keys {
+		out += k + "=" + params[k] + " "
+	}
+	if out == "" {
+		return "-"
+	}
+	return strings.TrimSpace(out)
+}
+
 func down(ctx context.Context, spec topology.Spec) error {
 	p, err := kind.New(spec, kind.WithProgress(progress))
 	if err != nil {
 		return err
 	}
+	unlock, err := p.Lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	return p.Delete(ctx)
 }
 
