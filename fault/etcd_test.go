@@ -93,7 +93,7 @@ func TestProcessKillKillsByExactNameAndHasNothingToRecover(t *testing.T) {
 	if err := f.Recover(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"cp2: pkill -KILL -x kube-scheduler"}; !reflect.DeepEqual(tp.commands, want) {
+	if want := []string{"cp2: pkill -KILL -f ^kube-scheduler( |$)"}; !reflect.DeepEqual(tp.commands, want) {
 		t.Fatalf("commands %v, want %v", tp.commands, want)
 	}
 }

@@ -51,10 +51,11 @@ func (f ProcessKill) Record() Record {
 	return Record{Kind: KindProcessKill, Target: f.Node, Params: map[string]string{"process": f.Process}}
 }
 
-// Inject implements Fault. pkill matches the exact process name, so kube-apiserver is
-// never mistaken for etcd and the other way round.
+// Inject implements Fault. pkill matches the start of the full command line up to the
+// first space, so kube-apiserver is never mistaken for etcd; -x would compare the
+// kernel's 15-character process name, which cuts kube-controller-manager short.
 func (f ProcessKill) Inject(ctx context.Context) error {
-	if _, err := f.topo.Exec(ctx, f.Node, nil, "pkill", "-KILL", "-x", f.Process); err != nil {
+	if _, err := f.topo.Exec(ctx, f.Node, nil, "pkill", "-KILL", "-f", "^"+f.Process+"( |$)"); err != nil {
 		return fmt.Errorf("kill %s on %s: %w", f.Process, f.Node, err)
 	}
 	return nil

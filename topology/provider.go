@@ -3,8 +3,12 @@ package topology
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 
 	"k8s.io/client-go/rest"
 )
@@ -37,6 +41,20 @@ type EtcdAccess struct {
 	Members map[string]string
 	// TLS is a client configuration trusted by every member (the API servers' client identity).
 	TLS *tls.Config
+}
+
+// Client connects to the given client URLs (every member's when none are given) with
+// the cluster's TLS material. Its logger is silent: the harness records errors itself,
+// and the client's retry warnings would flood a run's output while members are down.
+func (e EtcdAccess) Client(endpoints ...string) (*clientv3.Client, error) {
+	if len(endpoints) == 0 {
+		endpoints = e.Endpoints()
+	}
+	c, err := clientv3.New(clientv3.Config{Endpoints: endpoints, TLS: e.TLS, DialTimeout: 2 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		return nil, fmt.Errorf("etcd client for %v: %w", endpoints, err)
+	}
+	return c, nil
 }
 
 // Endpoints lists the members' client URLs.

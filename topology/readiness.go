@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -237,7 +236,7 @@ func (g *Gate) etcdHealthy(ctx context.Context) error {
 // CheckEtcd requires want members in the member list, every one answering its status,
 // and all of them naming the same single leader.
 func CheckEtcd(ctx context.Context, access EtcdAccess, want int) error {
-	cli, err := clientv3.New(clientv3.Config{Endpoints: access.Endpoints(), TLS: access.TLS, DialTimeout: 2 * time.Second})
+	cli, err := access.Client()
 	if err != nil {
 		return fmt.Errorf("etcd client: %w", err)
 	}

@@ -34,6 +34,11 @@ type Sabotage struct {
 	// WorkloadWithoutPDB deploys the test workload without its PodDisruptionBudget, so a
 	// drain evicts all of a worker's Pods at once (caught by the drain spec).
 	WorkloadWithoutPDB bool `json:"workloadWithoutPDB"`
+	// StaleLeaseTimings starts kube-scheduler and kube-controller-manager with upstream's
+	// leader-election timings (15s/10s/2s) while the Spec promises its profile's: flags
+	// that drifted from what was certified. A standby then takes over later than the
+	// promised bound (caught by the leader re-election spec on the fast profile).
+	StaleLeaseTimings bool `json:"staleLeaseTimings"`
 }
 
 // PlaintextEtcdPort is where a sabotaged etcd member listens in plaintext.

@@ -8,8 +8,10 @@ import (
 )
 
 // reuseGrace is how long an existing cluster may take to pass the gate before it is
-// recreated: a reused cluster may still be settling after the previous run's last fault.
-const reuseGrace = 90 * time.Second
+// recreated: a reused cluster may still be settling after the previous run's last fault
+// (or the faults just recovered from a killed run), and one restart may wait for
+// another (an API server for its etcd member): 2 × waits.componentRestart.
+func reuseGrace(spec Spec) time.Duration { return 2 * spec.Waits.ComponentRestart.Duration }
 
 // Up makes spec's topology run and pass the readiness gate. An existing cluster of the
 // same name is reused when it was created from an identical Spec and passes the gate;
@@ -48,7 +50,7 @@ func reuseBlocker(ctx context.Context, spec Spec, p Provider, gate *Gate, progre
 	case !reflect.DeepEqual(recorded, spec):
 		return "created from a different Spec"
 	}
-	if err := gate.Wait(ctx, reuseGrace, spec.Waits.Poll.Duration, progress); err != nil {
+	if err := gate.Wait(ctx, reuseGrace(spec), spec.Waits.Poll.Duration, progress); err != nil {
 		return fmt.Sprintf("not ready: %v", err)
 	}
 	return ""

@@ -7,6 +7,7 @@
 //	hachaos faults   [--config hachaos.yaml]  list the faults injected and not yet recovered
 //	hachaos validate [--config hachaos.yaml]  check the Spec and print the resolved timeouts
 //	hachaos kubernetes-version [--config …]   print the Spec's Kubernetes version (for make images)
+//	hachaos cluster-name [--config …]         print the Spec's topology name (for scripts)
 //	hachaos expect-detected --report R --spec S --reason T
 //	                                          succeed only if spec S failed with a message containing T
 //	                                          in Ginkgo JSON report R (negative controls)
@@ -50,6 +51,10 @@ var commands = map[string]func(ctx context.Context, spec topology.Spec) error{
 	"validate": validate,
 	"kubernetes-version": func(_ context.Context, spec topology.Spec) error {
 		fmt.Println(spec.Kubernetes.Version)
+		return nil
+	},
+	"cluster-name": func(_ context.Context, spec topology.Spec) error {
+		fmt.Println(spec.Name)
 		return nil
 	},
 }

@@ -37,6 +37,10 @@ func kindConfig(spec topology.Spec, externalEndpoints []string, pkiDir string) (
 		cfg.Nodes = append(cfg.Nodes, v1alpha4.Node{Role: v1alpha4.WorkerRole, Image: spec.Kubernetes.Image()})
 	}
 	t := spec.ResolvedTimeouts()
+	if spec.Sabotage.StaleLeaseTimings {
+		upstream, _ := topology.Profile(topology.ProfileUpstream)
+		t.Scheduler, t.ControllerManager = upstream.Scheduler, upstream.ControllerManager
+	}
 	cfg.KubeadmConfigPatches = []string{kubeletPatch(t)}
 	argPatches, err := extraArgsPatches(t)
 	if err != nil {
