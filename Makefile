@@ -10,7 +10,7 @@ ARTIFACTS ?= _artifacts/$(RUN_TIME)
 LABELS ?=
 GINKGO_ARGS := -ginkgo.v $(if $(LABELS),-ginkgo.label-filter='$(LABELS)')
 
-.PHONY: help test unit integration chaos chaos-negative security-negative cluster-up cluster-down cluster-status images setup build
+.PHONY: help test unit integration chaos chaos-negative chaos-interrupt security-negative cluster-up cluster-down cluster-status images setup build
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -33,13 +33,21 @@ integration: images build ## topology and security suites on fresh stacked and e
 
 # Each negative control breaks one property on purpose; the suite must fail in the named
 # spec with the named reason, or the target fails.
-security-negative: images build ## security suite must catch a plaintext etcd listener and anonymous API access
-	bash scripts/negative.sh controls/plaintext-etcd.yaml security "etcd: the client port" "listens for clients in plaintext"
-	bash scripts/negative.sh controls/anonymous-apiserver.yaml security "refuses anonymous requests" "anonymous request through"
+security-negative: images build ## security suite (without its fault scenarios) must catch a plaintext etcd listener and anonymous API access
+	bash scripts/negative.sh controls/plaintext-etcd.yaml "security && !disruptive" "etcd: the client port" "listens for clients in plaintext"
+	bash scripts/negative.sh controls/anonymous-apiserver.yaml "security && !disruptive" "refuses anonymous requests" "anonymous request through"
 
-# The secrets scan runs on the artifacts whether the suites passed or not.
-chaos-negative: images build ## the LB rerouting spec must catch HAProxy without health checks
+# One sabotaged topology per guarantee; each must fail in its spec for its reason.
+chaos-negative: images build ## every fault guarantee must catch its sabotaged topology
 	bash scripts/negative.sh controls/lb-no-healthcheck.yaml lb "one API server is frozen" "more than the detection window"
+	bash scripts/negative.sh controls/etcd-single-member.yaml etcd "leader member crashes" "no new etcd leader was elected"
+	bash scripts/negative.sh controls/stale-lease-timings.yaml leader "kube-scheduler Lease to a standby" "Lease taken over"
+	bash scripts/negative.sh controls/workload-pinned.yaml worker "a worker is lost" "back to 4 Ready replicas on healthy nodes"
+	bash scripts/negative.sh controls/workload-without-pdb.yaml worker "drains a worker" "the PodDisruptionBudget promises"
+
+# Stops runs in the middle of faults (Ctrl-C, SIGKILL) and checks that nothing is left.
+chaos-interrupt: images build ## interrupted and killed runs leave no fault behind after the next start
+	bash scripts/interrupt-test.sh $(CONFIG)
 
 chaos: images build ## bring the topology up (or reuse it) and run the suites; the cluster is kept
 	mkdir -p $(ARTIFACTS)

@@ -50,13 +50,16 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	Expect(err).NotTo(HaveOccurred())
 	p, err := kind.New(spec, kind.WithProgress(progress))
 	Expect(err).NotTo(HaveOccurred())
-	provider = p
+	unlock, err := p.Lock() // held until the process exits, however it exits
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(unlock)
+	provider = p // only now: AfterSuite must not touch a topology another run owns
 	probeBinary = filepath.Join(GinkgoT().TempDir(), "hachaos-probe")
 	build := exec.Command("go", "build", "-o", probeBinary, "../cmd/hachaos-probe")
 	build.Env = []string{"CGO_ENABLED=0"} // static: it runs inside the nodes
 	Expect(build.Run(ctx)).To(Succeed())
 	artifacts = artifactsDir()
-	injector = fault.NewInjector(fault.OpenLedger(filepath.Join(p.StateDir(), "faults.json")), provider)
+	injector = fault.NewInjector(fault.OpenLedger(p.LedgerPath()), provider)
 	recoverLeftovers(ctx)
 	_, err = topology.Up(ctx, spec, provider, progress)
 	Expect(err).NotTo(HaveOccurred(), "bring up topology %q from %s", spec.Name, config)
@@ -122,4 +125,28 @@ func writeArtifacts(ctx context.Context, dir string) {
 	}
 	Expect(provider.CollectLogs(ctx, filepath.Join(dir, "logs"))).To(Succeed())
 	progress("artifacts in %s", dir)
+}
+
+func etcdInput() EtcdToleranceSpecInput {
+	return EtcdToleranceSpecInput{Spec: spec, Provider: provider, Injector: injector, ArtifactsDir: artifacts}
+}
+
+// workloadImage is in every node image already (no registry is reachable): the pause
+// image the kubelet uses for Pod sandboxes.
+const workloadImage = "registry.k8s.io/pause:3.10.2"
+
+func leaderInput() LeaderElectionSpecInput {
+	return LeaderElectionSpecInput{Spec: spec, Provider: provider, Injector: injector, ArtifactsDir: artifacts, WorkloadImage: workloadImage}
+}
+
+func reschedulingInput() PodReschedulingSpecInput {
+	return PodReschedulingSpecInput{Spec: spec, Provider: provider, Injector: injector, ArtifactsDir: artifacts, WorkloadImage: workloadImage}
+}
+
+func partitionInput() PartitionSpecInput {
+	return PartitionSpecInput{Spec: spec, Provider: provider, Injector: injector, ArtifactsDir: artifacts}
+}
+
+func securityFaultsInput() SecurityFaultsSpecInput {
+	return SecurityFaultsSpecInput{Spec: spec, Provider: provider, Injector: injector}
 }

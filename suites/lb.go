@@ -2,6 +2,7 @@ package suites
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -42,10 +43,15 @@ func (in LBReroutingSpecInput) validate() {
 // apiServerFaults are the ways one API server is taken away in LBReroutingSpec.
 var apiServerFaults = []struct {
 	name  string
-	build func(nodes fault.Nodes, node string) fault.Fault
+	build func(t fault.Topology, node string) fault.Fault
 }{
-	{"stopped", func(n fault.Nodes, node string) fault.Fault { return fault.NewAPIServerStop(n, node) }},
-	{"frozen", func(n fault.Nodes, node string) fault.Fault { return fault.NewAPIServerFreeze(n, node) }},
+	{"stopped", func(t fault.Topology, node string) fault.Fault { return fault.NewAPIServerStop(t, node) }},
+	{"killed", func(t fault.Topology, node string) fault.Fault {
+		f, err := fault.NewProcessKill(t, node, fault.ProcessAPIServer)
+		Expect(err).NotTo(HaveOccurred())
+		return f
+	}},
+	{"frozen", func(t fault.Topology, node string) fault.Fault { return fault.NewAPIServerFreeze(t, node) }},
 }
 
 // LBReroutingSpec asserts the load balancer's guarantee: with one API server stopped or
@@ -59,52 +65,69 @@ func LBReroutingSpec(ctx context.Context, inputGetter func() LBReroutingSpecInpu
 		It("keeps clients through the load balancer working when one API server is "+f.name, func() {
 			in := inputGetter()
 			in.validate()
-			if in.Spec.LoadBalancer.Type != topology.LBHAProxy {
-				Skip("LB rerouting is measured on hachaos' HAProxy (loadBalancer.type: haproxy)")
-			}
+			skipUnlessHAProxy(in.Spec)
 			expectEnvironmentReady(ctx, in.Spec, in.Provider)
 			targets := nodeNames(ctx, in.Provider, topology.RoleControlPlane)
 			target := targets[len(targets)-1]
-			run := measureAPIServerFault(ctx, in, target, f.build(in.Provider, target))
+			run := measureAPIServerFault(ctx, in, []string{target}, []fault.Fault{f.build(in.Provider, target)})
 			judgeLBRerouting(in, run, "apiserver-"+f.name)
 		})
+	}
+
+	It("keeps clients through the load balancer working with all API servers but one stopped", func() {
+		in := inputGetter()
+		in.validate()
+		skipUnlessHAProxy(in.Spec)
+		expectEnvironmentReady(ctx, in.Spec, in.Provider)
+		targets := nodeNames(ctx, in.Provider, topology.RoleControlPlane)[1:]
+		var faults []fault.Fault
+		for _, t := range targets {
+			faults = append(faults, fault.NewAPIServerStop(in.Provider, t))
+		}
+		run := measureAPIServerFault(ctx, in, targets, faults)
+		judgeLBRerouting(in, run, "all-but-one-stopped")
+	})
+}
+
+func skipUnlessHAProxy(spec topology.Spec) {
+	if spec.LoadBalancer.Type != topology.LBHAProxy {
+		Skip("LB rerouting is measured on hachaos' HAProxy (loadBalancer.type: haproxy)")
 	}
 }
 
 // faultRun is the recording of one fault and the instants that matter in it.
 type faultRun struct {
 	timeline  probe.Timeline
-	target    string
+	targets   []string
 	inject    time.Duration // fault injected
-	effective time.Duration // the target stopped answering (direct probe)
+	effective time.Duration // the last target stopped answering (direct probe)
 	recovered time.Duration // Recover returned
 }
 
-func measureAPIServerFault(ctx context.Context, in LBReroutingSpecInput, target string, f fault.Fault) faultRun {
+func measureAPIServerFault(ctx context.Context, in LBReroutingSpecInput, targets []string, faults []fault.Fault) faultRun {
 	lbCfg, err := in.Provider.RESTConfig(ctx)
-	Expect(err).NotTo(HaveOccurred())
-	direct, err := in.Provider.APIServerConfigs(ctx)
 	Expect(err).NotTo(HaveOccurred())
 	lb, err := in.Provider.LoadBalancer(ctx)
 	Expect(err).NotTo(HaveOccurred())
-
-	rec := probe.NewRecorder()
-	rctx, stopRecording := context.WithCancel(ctx)
-	defer stopRecording()
-	rec.Poll(rctx, "lb", sampleEvery, sampleTimeout, freshConnectionGet(lbCfg, "/api/v1/namespaces/default"))
-	rec.Poll(rctx, "direct", sampleEvery, sampleTimeout, freshConnectionGet(direct[target], "/readyz"))
-	rec.Poll(rctx, "backend", sampleEvery, sampleTimeout, backendState(lb.StatsAddress, target))
+	obs := startObservation(ctx, observeInput{Spec: in.Spec, Provider: in.Provider})
 
 	By("checking that clients through the load balancer work before the fault")
 	Consistently(freshConnectionGet(lbCfg, "/api/v1/namespaces/default")).WithContext(ctx).
 		WithTimeout(time.Second).WithPolling(sampleEvery).Should(Not(BeEmpty()))
 
-	injected, err := in.Injector.Prepare(f)
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(injected.Recover) // before Inject: a failing spec still recovers
-	By(fmt.Sprintf("injecting %s", f.Record()))
-	rec.Mark("inject")
-	Expect(injected.Inject(ctx)).To(Succeed())
+	var injected []*fault.Injected
+	for _, f := range faults {
+		i, err := in.Injector.Prepare(f)
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(i.Recover) // before Inject: a failing spec still recovers
+		injected = append(injected, i)
+	}
+	run := faultRun{targets: targets}
+	run.inject = obs.mark("inject")
+	for i, f := range faults {
+		By(fmt.Sprintf("injecting %s", f.Record()))
+		Expect(injected[i].Inject(ctx)).To(Succeed())
+	}
 
 	// The fault lasts twice the LB's detection window plus a margin: long enough to see
 	// the LB take the server out and clients keep working after that. It is a fault
@@ -117,23 +140,23 @@ func measureAPIServerFault(ctx context.Context, in LBReroutingSpecInput, target 
 	case <-time.After(hold):
 	}
 
-	By("recovering " + target)
-	Expect(injected.Recover(ctx)).To(Succeed())
-	rec.Mark("recover")
-	Eventually(errOnly(backendState(lb.StatsAddress, target))).WithContext(ctx).
-		WithTimeout(in.Spec.Waits.ClusterReady.Duration).WithPolling(sampleEvery).Should(Succeed(),
-		"the load balancer takes %s back once it answers again", target)
-	rec.Mark("back-in-rotation")
-	stopRecording()
-	tl := rec.Stop()
-	saveTimeline(in.ArtifactsDir, CurrentSpecReport().LeafNodeText, tl)
-
-	run := faultRun{timeline: tl, target: target}
-	run.inject, _ = tl.EventAt("inject")
-	run.recovered, _ = tl.EventAt("recover")
-	var ok bool
-	run.effective, ok = tl.FirstAfter("direct", run.inject, func(s probe.Sample) bool { return !s.OK })
-	Expect(ok).To(BeTrue(), "the direct probe of %s never failed: the fault did not take effect", target)
+	By(fmt.Sprintf("recovering %v", targets))
+	for _, i := range injected {
+		Expect(i.Recover(ctx)).To(Succeed())
+	}
+	run.recovered = obs.mark("recover")
+	for _, target := range targets {
+		Eventually(errOnly(backendState(lb.StatsAddress, target))).WithContext(ctx).
+			WithTimeout(in.Spec.Waits.ComponentRestart.Duration).WithPolling(sampleEvery).Should(Succeed(),
+			"the load balancer takes %s back once it answers again (within waits.componentRestart)", target)
+	}
+	obs.mark("back-in-rotation")
+	run.timeline, _ = obs.end(in.ArtifactsDir)
+	for _, target := range targets {
+		effective, ok := run.timeline.FirstAfter(prefixAPIServer+target, run.inject, func(s probe.Sample) bool { return !s.OK })
+		Expect(ok).To(BeTrue(), "the direct probe of %s never failed: the fault did not take effect", target)
+		run.effective = max(run.effective, effective)
+	}
 	expectEnvironmentReady(ctx, in.Spec, in.Provider)
 	return run
 }
@@ -143,19 +166,22 @@ func measureAPIServerFault(ctx context.Context, in LBReroutingSpecInput, target 
 func judgeLBRerouting(in LBReroutingSpecInput, run faultRun, what string) {
 	// bound = inter + fall×(min(timeout connect, inter) + timeout check) + (fall−1)×fastinter
 	window := in.Spec.LoadBalancer.DetectionWindow()
-	during := run.timeline.Between("lb", run.inject, run.recovered)
-	after := run.timeline.Between("lb", run.effective+window, run.recovered)
+	during := run.timeline.Between(seriesLB, run.inject, run.recovered)
+	after := run.timeline.Between(seriesLB, run.effective+window, run.recovered)
 	AddReportEntry("measured: "+what+": failed requests through the LB",
 		fmt.Sprintf("%d of %d while the fault lasted (counted; the bound is on their span)", during.Failures, during.Samples))
 	measure(what+": LB failure span", during.FailureSpan().Seconds(), "s", window.Seconds())
-	if downAt, ok := run.timeline.FirstAfter("backend", run.inject, func(s probe.Sample) bool { return !s.OK }); ok {
-		measure(what+": marked DOWN after the server stopped answering", (downAt - run.effective).Seconds(), "s", window.Seconds())
-	} else {
-		AddReportEntry("measured: "+what+": marked DOWN", "never, while the fault lasted")
+	for _, target := range run.targets {
+		stopped, _ := run.timeline.FirstAfter(prefixAPIServer+target, run.inject, func(s probe.Sample) bool { return !s.OK })
+		if downAt, ok := run.timeline.FirstAfter(prefixBackend+target, run.inject, func(s probe.Sample) bool { return !s.OK }); ok {
+			measure(what+": "+target+" marked DOWN after it stopped answering", (downAt - stopped).Seconds(), "s", window.Seconds())
+		} else {
+			AddReportEntry("measured: "+what+": "+target+" marked DOWN", "never, while the fault lasted")
+		}
 	}
 	Expect(after.Failures).To(BeZero(),
 		"%d of %d requests through the load balancer failed more than the detection window (%s) after %s stopped answering",
-		after.Failures, after.Samples, window, run.target)
+		after.Failures, after.Samples, window, strings.Join(run.targets, ", "))
 	Expect(during.FailureSpan()).To(BeNumerically("<=", window),
 		"requests through the load balancer kept failing for %s; bound %s = the LB's detection window", during.FailureSpan().Round(10*time.Millisecond), window)
 }
@@ -163,7 +189,9 @@ func judgeLBRerouting(in LBReroutingSpecInput, run faultRun, what string) {
 // measure reports a measured value and its bound as a report entry (and in the report's
 // properties once reports exist).
 func measure(name string, value float64, unit string, bound float64) {
-	AddReportEntry("measured: "+name, fmt.Sprintf("%.3g %s (bound %.3g %s)", value, unit, bound, unit))
+	text := fmt.Sprintf("%.3g %s (bound %.3g %s)", value, unit, bound, unit)
+	AddReportEntry("measured: "+name, text)
+	progress("measured: %s: %s", name, text)
 }
 
 // freshConnectionGet GETs path with cfg's credentials on a new TLS connection each time,
@@ -228,8 +256,15 @@ func progress(format string, args ...any) {
 }
 
 func saveTimeline(dir, specText string, tl probe.Timeline) {
-	path := filepath.Join(dir, "timelines", strings.NewReplacer(" ", "-", "/", "-").Replace(specText)+".json")
+	AddReportEntry("timeline", saveJSON(dir, "timelines", specText, tl))
+}
+
+// saveJSON writes v to dir/kind/<spec text>.json and returns the path.
+func saveJSON(dir, kind, specText string, v any) string {
+	path := filepath.Join(dir, kind, strings.NewReplacer(" ", "-", "/", "-").Replace(specText)+".json")
 	Expect(os.MkdirAll(filepath.Dir(path), 0o755)).To(Succeed())
-	Expect(tl.Save(path)).To(Succeed())
-	AddReportEntry("timeline", path)
+	data, err := json.MarshalIndent(v, "", " ")
+	Expect(err).NotTo(HaveOccurred())
+	Expect(os.WriteFile(path, data, 0o644)).To(Succeed())
+	return path
 }

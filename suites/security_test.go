@@ -11,3 +11,10 @@ import (
 var _ = Describe("Security", Label("security"), func() {
 	SecuritySpec(context.Background(), securityInput)
 })
+
+// The same checks again after an etcd member restarted and a partition healed: no
+// fallback to weaker settings.
+var _ = Describe("Security after faults", Label("security", "disruptive"), Ordered, Serial, func() {
+	SecurityFaultsSpec(context.Background(), securityFaultsInput)
+	SecuritySpec(context.Background(), securityInput)
+})

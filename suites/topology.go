@@ -10,7 +10,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	clientv3 "go.etcd.io/etcd/client/v3"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -212,7 +211,7 @@ func flagValue(ctx context.Context, client kubernetes.Interface, pod, name strin
 
 // etcdLeaders is the set of leader IDs the members report.
 func etcdLeaders(ctx context.Context, access topology.EtcdAccess) []uint64 {
-	cli, err := clientv3.New(clientv3.Config{Endpoints: access.Endpoints(), TLS: access.TLS, DialTimeout: 2 * time.Second})
+	cli, err := access.Client()
 	Expect(err).NotTo(HaveOccurred())
 	defer cli.Close()
 	var leaders []uint64

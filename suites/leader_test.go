@@ -1,0 +1,13 @@
+//go:build e2e
+
+package suites
+
+import (
+	"context"
+
+	. "github.com/onsi/ginkgo/v2"
+)
+
+var _ = Describe("Leader re-election", Label("leader", "disruptive"), Serial, func() {
+	LeaderElectionSpec(context.Background(), leaderInput)
+})

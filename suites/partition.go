@@ -1,0 +1,200 @@
+package suites
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/hachaos/hachaos/fault"
+	"github.com/hachaos/hachaos/probe"
+	"github.com/hachaos/hachaos/topology"
+)
+
+// PartitionSpecInput is what PartitionSpec needs.
+type PartitionSpecInput struct {
+	Spec         topology.Spec
+	Provider     topology.Provider
+	Injector     *fault.Injector
+	ArtifactsDir string
+}
+
+func (in PartitionSpecInput) validate() {
+	Expect(in.Provider).NotTo(BeNil(), "PartitionSpecInput.Provider is required")
+	Expect(in.Injector).NotTo(BeNil(), "PartitionSpecInput.Injector is required")
+	Expect(in.ArtifactsDir).NotTo(BeEmpty(), "PartitionSpecInput.ArtifactsDir is required")
+}
+
+// PartitionSpec cuts one control-plane node off from the others (etcd peer and API
+// traffic; with external etcd also from the etcd members) and asserts that the
+// majority side keeps serving: clients through the load balancer keep working after its
+// detection window, the etcd leader and the Lease holders end up on the majority side,
+// no acknowledged write is lost and the history stays linearizable (no split brain), the
+// isolated etcd member cannot commit a write; after healing, it rejoins and catches up.
+func PartitionSpec(ctx context.Context, inputGetter func() PartitionSpecInput) {
+	for _, dir := range []fault.PartitionDirection{fault.PartitionBoth, fault.PartitionInbound} {
+		It(fmt.Sprintf("keeps the majority serving when a control plane is partitioned (%s); the minority rejoins", dir), func() {
+			in := inputGetter()
+			in.validate()
+			run := startPartitionRun(ctx, in)
+			run.partition(dir)
+			run.judge(string(dir))
+		})
+	}
+}
+
+type partitionRun struct {
+	ctx      context.Context
+	in       PartitionSpecInput
+	etcd     *etcdRun // the etcd side: traffic, members, rejoin
+	target   string   // the isolated control plane
+	member   string   // its etcd member (stacked), "" with external etcd
+	holders  map[string]string
+	injectAt time.Duration
+}
+
+func startPartitionRun(ctx context.Context, in PartitionSpecInput) *partitionRun {
+	er := startEtcdRun(ctx, EtcdToleranceSpecInput{Spec: in.Spec, Provider: in.Provider, Injector: in.Injector, ArtifactsDir: in.ArtifactsDir})
+	run := &partitionRun{ctx: ctx, in: in, etcd: er, holders: map[string]string{}}
+	cfg, err := in.Provider.RESTConfig(ctx)
+	Expect(err).NotTo(HaveOccurred())
+	client := kubernetes.NewForConfigOrDie(cfg)
+	for _, c := range leaderElected {
+		h, err := leaseHolder(client, c)(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		run.holders[c] = h
+	}
+	// Isolate the node that leads the most: the etcd leader's node (stacked), or the
+	// scheduler Lease holder's (external etcd runs elsewhere).
+	if in.Spec.Etcd.Mode == topology.EtcdStacked {
+		run.target, run.member = er.leader, er.leader
+	} else {
+		run.target = run.holders["kube-scheduler"]
+	}
+	Expect(run.target).NotTo(BeEmpty())
+	return run
+}
+
+// partition isolates the target, holds, heals, and waits for the member to rejoin.
+func (r *partitionRun) partition(dir fault.PartitionDirection) {
+	peers, err := fault.ControlPlanePeers(r.ctx, r.in.Provider, r.target, false)
+	Expect(err).NotTo(HaveOccurred())
+	if r.in.Spec.Etcd.Mode == topology.EtcdExternal {
+		members, err := r.in.Provider.Nodes(r.ctx, topology.RoleEtcd)
+		Expect(err).NotTo(HaveOccurred())
+		for _, m := range members {
+			peers = append(peers, m.IP)
+		}
+	}
+	f, err := fault.NewPartition(r.in.Provider, r.target, peers, dir)
+	Expect(err).NotTo(HaveOccurred())
+	r.etcd.inject(f)
+	r.injectAt = r.etcd.injectAt
+	// Long enough for every leader to have moved: the longer Lease takeover bound, plus
+	// the LB's detection window and the etcd election bound before it. A fault
+	// duration, not a wait for a condition.
+	t := r.in.Spec.ResolvedTimeouts()
+	r.etcd.hold(max(t.Scheduler.LeaseTakeoverBound(), t.ControllerManager.LeaseTakeoverBound()) +
+		r.in.Spec.LoadBalancer.DetectionWindow() + topology.EtcdElectionBound())
+	if r.member != "" {
+		r.expectIsolatedMemberCannotCommit()
+	}
+	r.etcd.recover()
+	if r.member != "" {
+		r.etcd.expectRejoined(r.member)
+	}
+}
+
+// expectIsolatedMemberCannotCommit puts a key through the isolated member alone: it
+// must not be acknowledged, and (checked after healing) must never appear.
+func (r *partitionRun) expectIsolatedMemberCannotCommit() {
+	access, err := r.in.Provider.Etcd(r.ctx)
+	Expect(err).NotTo(HaveOccurred())
+	c, err := access.Client(access.Members[r.member])
+	Expect(err).NotTo(HaveOccurred())
+	defer c.Close()
+	key := r.etcd.obs.prefix + "isolated-write"
+	pctx, cancel := context.WithTimeout(r.ctx, kvOpTimeout)
+	defer cancel()
+	_, err = c.Put(pctx, key, "must-not-commit")
+	AddReportEntry("measured: write through the isolated member "+r.member, fmt.Sprintf("refused: %v", err))
+	Expect(err).To(HaveOccurred(), "a write through the isolated etcd member %s was acknowledged (split brain)", r.member)
+	r.etcd.isolatedKey = key
+}
+
+func (r *partitionRun) judge(what string) {
+	tl := r.etcd.end()
+	// The guarantees of the majority side first, then the clients' view through the LB,
+	// so a failure of one still reports the others.
+	r.judgeLeadersMoved(tl, what)
+	r.etcd.judgeMinorityFault("partition-" + what)
+	if r.etcd.isolatedKey != "" {
+		resp, err := r.etcd.obs.etcd.Get(r.ctx, r.etcd.isolatedKey)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(resp.Kvs).To(BeEmpty(), "the write refused by the isolated member was committed after healing")
+	}
+	recovered := r.etcd.recoveredAt
+	window := r.in.Spec.LoadBalancer.DetectionWindow()
+	after := tl.Between(seriesLB, r.injectAt+window, recovered)
+	during := tl.Between(seriesLB, r.injectAt, recovered)
+	AddReportEntry("measured: partition "+what+": failed requests through the LB",
+		fmt.Sprintf("%d of %d (new connections); span %s", during.Failures, during.Samples, during.FailureSpan().Round(10*time.Millisecond)))
+	measure("partition "+what+": LB failure span", during.FailureSpan().Seconds(), "s", window.Seconds())
+	// A request in flight on a kept-alive connection to the isolated server fails at
+	// the client's timeout once the LB cuts the connection:
+	// bound = detection window + sample timeout.
+	keepBound := window + sampleTimeout
+	keepAfter := tl.Between(seriesLBKeepAlive, r.injectAt+keepBound, recovered)
+	AddReportEntry("measured: partition "+what+": failed requests on a kept-alive connection after "+keepBound.String(),
+		fmt.Sprintf("%d of %d", keepAfter.Failures, keepAfter.Samples))
+	Expect(after.Failures).To(BeZero(),
+		"%d of %d requests through the load balancer failed more than the detection window (%s) after %s was partitioned",
+		after.Failures, after.Samples, window, r.target)
+	Expect(keepAfter.Failures).To(BeZero(),
+		"%d requests on a kept-alive connection through the LB failed more than %s (= detection window + client timeout) after the partition",
+		keepAfter.Failures, keepBound)
+}
+
+// judgeLeadersMoved: at the end of the partition, the etcd leader and every Lease holder
+// are on the majority side; the time each took is measured against its bound.
+func (r *partitionRun) judgeLeadersMoved(tl probe.Timeline, what string) {
+	recovered := r.etcd.recoveredAt
+	if r.member != "" {
+		at, ok := newLeaderAt(tl, r.injectAt, r.member)
+		Expect(ok).To(BeTrue(), "the etcd leader stayed on the isolated member %s", r.member)
+		measure("partition "+what+": etcd leader on the majority side after", (at - r.injectAt).Seconds(), "s", topology.EtcdElectionBound().Seconds())
+		Expect(at-r.injectAt).To(BeNumerically("<=", topology.EtcdElectionBound()),
+			"the etcd leader moved to the majority %s after the partition; bound %s = 2 × 2 × election timeout", (at - r.injectAt).Round(10*time.Millisecond), topology.EtcdElectionBound())
+	}
+	for _, c := range leaderElected {
+		series := prefixLease + c
+		last := lastOKValue(tl, series, recovered)
+		AddReportEntry("measured: partition "+what+": "+c+" Lease holders", holderSequence(tl, series))
+		Expect(last).NotTo(BeEmpty(), "%s Lease held by nobody at the end of the partition", c)
+		Expect(last).NotTo(Equal(r.target), "%s Lease still held by the isolated %s at the end of the partition", c, r.target)
+		if r.holders[c] == r.target {
+			le := leaderElectionOf(r.in.Spec, c)
+			at, _ := tl.FirstAfter(series, r.injectAt, func(s probe.Sample) bool { return s.OK && s.Value != "" && s.Value != r.target })
+			// The isolated holder cannot renew, so a standby takes over once the Lease
+			// expires: the same bound as a killed holder.
+			measure("partition "+what+": "+c+" Lease on the majority side after", (at - r.injectAt).Seconds(), "s", le.LeaseTakeoverBound().Seconds())
+			Expect(at-r.injectAt).To(BeNumerically("<=", le.LeaseTakeoverBound()),
+				"%s Lease moved off the isolated %s after %s; bound %s = lease %s + 2 × retry %s × (1 + jitter 1.2)",
+				c, r.target, (at - r.injectAt).Round(100*time.Millisecond), le.LeaseTakeoverBound(), le.LeaseDuration, le.RetryPeriod)
+		}
+	}
+}
+
+// lastOKValue is the value of the last successful sample of series before to.
+func lastOKValue(tl probe.Timeline, series string, to time.Duration) string {
+	last := ""
+	for _, s := range tl.Series[series] {
+		if s.At < to && s.OK {
+			last = s.Value
+		}
+	}
+	return last
+}

@@ -1,0 +1,13 @@
+//go:build e2e
+
+package suites
+
+import (
+	"context"
+
+	. "github.com/onsi/ginkgo/v2"
+)
+
+var _ = Describe("Control-plane partition", Label("partition", "etcd", "disruptive"), Serial, func() {
+	PartitionSpec(context.Background(), partitionInput)
+})

@@ -1,0 +1,166 @@
+package suites
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/hachaos/hachaos/fault"
+	"github.com/hachaos/hachaos/probe"
+	"github.com/hachaos/hachaos/topology"
+)
+
+// PodReschedulingSpecInput is what PodReschedulingSpec needs.
+type PodReschedulingSpecInput struct {
+	Spec         topology.Spec
+	Provider     topology.Provider
+	Injector     *fault.Injector
+	ArtifactsDir string
+	// WorkloadImage is an image present on every node (no registry is reachable).
+	WorkloadImage string
+}
+
+func (in PodReschedulingSpecInput) validate() {
+	Expect(in.Provider).NotTo(BeNil(), "PodReschedulingSpecInput.Provider is required")
+	Expect(in.Injector).NotTo(BeNil(), "PodReschedulingSpecInput.Injector is required")
+	Expect(in.ArtifactsDir).NotTo(BeEmpty(), "PodReschedulingSpecInput.ArtifactsDir is required")
+	Expect(in.WorkloadImage).NotTo(BeEmpty(), "PodReschedulingSpecInput.WorkloadImage is required")
+}
+
+// PodReschedulingSpec asserts what an HA workload (a Deployment spread over the workers,
+// with a PodDisruptionBudget) gets from the cluster when a worker goes away: after a
+// drain or the loss of the worker, the workload is back to full Ready replicas on healthy
+// nodes within a bound from the Spec's timeouts; during a drain the PDB is never
+// violated.
+func PodReschedulingSpec(ctx context.Context, inputGetter func() PodReschedulingSpecInput) {
+	It("reschedules the workload onto healthy workers when a worker is lost", func() {
+		in := inputGetter()
+		in.validate()
+		run := startWorkerRun(ctx, in)
+		f, err := fault.NewWorkerLoss(in.Provider, run.target, fault.WorkerLossPause)
+		Expect(err).NotTo(HaveOccurred())
+		// bound = node-monitor-grace-period + node-monitor-period (the node is marked
+		// unreachable) + unreachable toleration (its Pods are evicted) + Pod startup
+		// (replacements Ready elsewhere)
+		t := in.Spec.ResolvedTimeouts()
+		bound := t.NodeMonitorGracePeriod.Duration + t.NodeMonitorPeriod.Duration +
+			time.Duration(t.UnreachableTolerationSeconds)*time.Second + in.Spec.Waits.PodStartup.Duration
+		formula := fmt.Sprintf("grace %s + monitor period %s + unreachable toleration %ds + Pod startup %s",
+			t.NodeMonitorGracePeriod, t.NodeMonitorPeriod, t.UnreachableTolerationSeconds, in.Spec.Waits.PodStartup)
+		run.injectAndAwaitRescheduled(f, bound, formula)
+		run.judgeRescheduled("worker lost", bound, formula)
+	})
+
+	It("drains a worker without violating the PodDisruptionBudget and reschedules its Pods", func() {
+		in := inputGetter()
+		in.validate()
+		run := startWorkerRun(ctx, in)
+		// A PDB allowing one disruption evicts the worker's Pods one at a time: each
+		// eviction waits until the previous Pod's replacement is Ready (Pod startup),
+		// and a refused eviction is retried after fault.EvictRetryDelay.
+		// bound = Pods on the worker × (Pod startup + eviction retry delay)
+		perPod := in.Spec.Waits.PodStartup.Duration + fault.EvictRetryDelay
+		bound := time.Duration(run.onTarget) * perPod
+		formula := fmt.Sprintf("%d Pods × (Pod startup %s + eviction retry %s)", run.onTarget, in.Spec.Waits.PodStartup, fault.EvictRetryDelay)
+		f, err := fault.NewWorkerDrain(in.Provider, run.target, bound, GinkgoWriter)
+		Expect(err).NotTo(HaveOccurred())
+		run.injectAndAwaitRescheduled(f, bound, formula)
+		tl := run.timeline
+		lowest, at := lowestReady(tl, run.injectAt, run.rescheduledAt)
+		measure("drain: fewest Ready replicas during the drain", float64(lowest), "Pods", float64(run.w.MinAvailable))
+		Expect(lowest).To(BeNumerically(">=", run.w.MinAvailable),
+			"during the drain of %s only %d of %d replicas were Ready (at %.1fs); the PodDisruptionBudget promises at least %d",
+			run.target, lowest, run.w.Replicas, at.Seconds(), run.w.MinAvailable)
+		run.judgeRescheduled("drain", bound, formula)
+	})
+}
+
+// workerRun is one worker fault with the workload and its observation.
+type workerRun struct {
+	ctx                     context.Context
+	in                      PodReschedulingSpecInput
+	client                  kubernetes.Interface
+	w                       *workload
+	obs                     *observation
+	target                  string // the worker taken away
+	onTarget                int    // workload Pods on it before the fault
+	injectAt, rescheduledAt time.Duration
+	timeline                probe.Timeline
+}
+
+func startWorkerRun(ctx context.Context, in PodReschedulingSpecInput) *workerRun {
+	expectEnvironmentReady(ctx, in.Spec, in.Provider)
+	cfg, err := in.Provider.RESTConfig(ctx)
+	Expect(err).NotTo(HaveOccurred())
+	run := &workerRun{ctx: ctx, in: in, client: kubernetes.NewForConfigOrDie(cfg)}
+	workers := nodeNames(ctx, in.Provider, topology.RoleWorker)
+	Expect(len(workers)).To(BeNumerically(">=", 2), "rescheduling needs at least 2 workers")
+	replicas := int32(2 * len(workers))
+	run.w = &workload{Name: "hachaos-app", Replicas: replicas, MinAvailable: replicas - 1, Image: in.WorkloadImage,
+		NoPDB: in.Spec.Sabotage.WorkloadWithoutPDB}
+	if in.Spec.Sabotage.WorkloadPinned {
+		run.w.Pinned = workers[0]
+	}
+	run.w.deploy(ctx, run.client, in.Spec.Waits.ComponentRestart.Duration)
+	_, perNode, err := run.w.count(ctx, run.client)
+	Expect(err).NotTo(HaveOccurred())
+	run.target = workers[0] // holds Pods either way: spread, or pinned there
+	run.onTarget = perNode[run.target]
+	Expect(run.onTarget).To(BeNumerically(">", 0), "environment not ready: no workload Pod on %s (%v)", run.target, perNode)
+	run.obs = startObservation(ctx, observeInput{Spec: in.Spec, Provider: in.Provider, Workload: run.w})
+	return run
+}
+
+// injectAndAwaitRescheduled injects f and waits, up to bound, for every replica to be
+// Ready on a node other than the target; then it recovers the worker.
+func (r *workerRun) injectAndAwaitRescheduled(f fault.Fault, bound time.Duration, formula string) {
+	injected, err := r.in.Injector.Prepare(f)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(injected.Recover) // before Inject: a failing spec still recovers
+	By(fmt.Sprintf("injecting %s (%d workload Pods on it)", f.Record(), r.onTarget))
+	r.injectAt = r.obs.mark("inject " + f.Record().String())
+	Expect(injected.Inject(r.ctx)).To(Succeed())
+	By(fmt.Sprintf("waiting for %d Ready replicas off %s (bound %s = %s)", r.w.Replicas, r.target, bound, formula))
+	Eventually(func(ctx context.Context) (string, error) {
+		total, perNode, err := r.w.count(ctx, r.client)
+		if err != nil {
+			return "", err
+		}
+		if int32(total) != r.w.Replicas || perNode[r.target] > 0 {
+			return "", fmt.Errorf("%d of %d Ready: %s", total, r.w.Replicas, formatPerNode(perNode))
+		}
+		return formatPerNode(perNode), nil
+	}).WithContext(r.ctx).WithTimeout(bound).WithPolling(sampleEvery).ShouldNot(BeEmpty(),
+		"the workload is back to %d Ready replicas on healthy nodes within %s = %s", r.w.Replicas, bound, formula)
+	r.rescheduledAt = r.obs.mark("rescheduled")
+	Expect(injected.Recover(r.ctx)).To(Succeed())
+	r.obs.mark("recover")
+	r.timeline, _ = r.obs.end(r.in.ArtifactsDir)
+	expectEnvironmentReady(r.ctx, r.in.Spec, r.in.Provider)
+}
+
+func (r *workerRun) judgeRescheduled(what string, bound time.Duration, formula string) {
+	took := r.rescheduledAt - r.injectAt
+	measure(what+": workload back to full Ready replicas on healthy nodes after", took.Seconds(), "s", bound.Seconds())
+	Expect(took).To(BeNumerically("<=", bound), "%s: rescheduling took %s; bound %s = %s", what, took, bound, formula)
+}
+
+// lowestReady is the fewest Ready replicas the workload series saw in [from, to).
+func lowestReady(tl probe.Timeline, from, to time.Duration) (int32, time.Duration) {
+	lowest, at := int32(-1), time.Duration(0)
+	for _, s := range tl.Series[seriesWorkload] {
+		if s.At < from || s.At >= to || !s.OK {
+			continue
+		}
+		total, _ := readyPods(s.Value)
+		if lowest < 0 || int32(total) < lowest {
+			lowest, at = int32(total), s.At
+		}
+	}
+	Expect(lowest).To(BeNumerically(">=", 0), "the workload was never observed during the fault")
+	return lowest, at
+}
