@@ -197,9 +197,16 @@ func measure(name string, value float64, unit string, bound float64) {
 // freshConnectionGet GETs path with cfg's credentials on a new TLS connection each time,
 // as a client arriving at the load balancer would.
 func freshConnectionGet(cfg *rest.Config, path string) func(ctx context.Context) (string, error) {
+	return getter(cfg, path, &http.Transport{DisableKeepAlives: true})
+}
+
+// getter GETs path with cfg's credentials through transport; anything but 200 is an
+// error naming the status (and, for a verbose health endpoint, the failed checks).
+func getter(cfg *rest.Config, path string, transport *http.Transport) func(ctx context.Context) (string, error) {
 	tlsConfig, err := rest.TLSConfigFor(cfg)
 	Expect(err).NotTo(HaveOccurred())
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConfig, DisableKeepAlives: true}}
+	transport.TLSClientConfig = tlsConfig
+	client := &http.Client{Transport: transport}
 	return func(ctx context.Context) (string, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, cfg.Host+path, nil)
 		if err != nil {
@@ -209,9 +216,9 @@ func freshConnectionGet(cfg *rest.Config, path string) func(ctx context.Context)
 		if err != nil {
 			return "", err
 		}
-		resp.Body.Close()
+		defer resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
-			return "", fmt.Errorf("HTTP %d", resp.StatusCode)
+			return "", fmt.Errorf("HTTP %d%s", resp.StatusCode, failedChecks(resp.Body))
 		}
 		return "ok", nil
 	}

@@ -189,24 +189,7 @@ func keepAliveConfig(cfg *rest.Config) *rest.Config {
 // keepAliveGet GETs path on one kept-alive connection, as a long-running client (a
 // controller, kubectl with a watch) sees the API.
 func keepAliveGet(cfg *rest.Config, path string) func(ctx context.Context) (string, error) {
-	tlsConfig, err := rest.TLSConfigFor(cfg)
-	Expect(err).NotTo(HaveOccurred())
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConfig, MaxIdleConnsPerHost: 1}}
-	return func(ctx context.Context) (string, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, cfg.Host+path, nil)
-		if err != nil {
-			return "", err
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return "", err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return "", fmt.Errorf("HTTP %d%s", resp.StatusCode, failedChecks(resp.Body))
-		}
-		return "ok", nil
-	}
+	return getter(cfg, path, &http.Transport{MaxIdleConnsPerHost: 1})
 }
 
 // failedChecks picks the failed checks ("[-]etcd failed: …") from a /readyz?verbose

@@ -88,34 +88,32 @@ func progress(format string, args ...any) {
 }
 
 func up(ctx context.Context, spec topology.Spec) error {
-	p, err := kind.New(spec, kind.WithProgress(progress))
-	if err != nil {
-		return err
-	}
-	start := time.Now()
-	unlock, err := p.Lock()
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	if err := recoverWith(ctx, p); err != nil {
-		return err
-	}
-	reused, err := topology.Up(ctx, spec, p, progress)
-	if err != nil {
-		return err
-	}
-	verb := "created"
-	if reused {
-		verb = "reused"
-	}
-	progress("topology %q %s and ready in %s; export KUBECONFIG=%s", spec.Name, verb, time.Since(start).Round(time.Second), p.KubeconfigPath())
-	return nil
+	return withLock(spec, func(p *kind.Provider) error {
+		start := time.Now()
+		if err := recoverWith(ctx, p); err != nil {
+			return err
+		}
+		reused, err := topology.Up(ctx, spec, p, progress)
+		if err != nil {
+			return err
+		}
+		verb := "created"
+		if reused {
+			verb = "reused"
+		}
+		progress("topology %q %s and ready in %s; export KUBECONFIG=%s", spec.Name, verb, time.Since(start).Round(time.Second), p.KubeconfigPath())
+		return nil
+	})
 }
 
 // recoverLeftovers undoes every fault in the topology's ledger: what a run that was
 // killed (SIGKILL, a crash, a lost machine) injected and could not recover.
 func recoverLeftovers(ctx context.Context, spec topology.Spec) error {
+	return withLock(spec, func(p *kind.Provider) error { return recoverWith(ctx, p) })
+}
+
+// withLock runs do with the topology's provider while holding its run lock.
+func withLock(spec topology.Spec, do func(p *kind.Provider) error) error {
 	p, err := kind.New(spec, kind.WithProgress(progress))
 	if err != nil {
 		return err
@@ -125,7 +123,7 @@ func recoverLeftovers(ctx context.Context, spec topology.Spec) error {
 		return err
 	}
 	defer unlock()
-	return recoverWith(ctx, p)
+	return do(p)
 }
 
 func recoverWith(ctx context.Context, p *kind.Provider) error {
@@ -176,16 +174,7 @@ func formatParams(params map[string]string) string {
 }
 
 func down(ctx context.Context, spec topology.Spec) error {
-	p, err := kind.New(spec, kind.WithProgress(progress))
-	if err != nil {
-		return err
-	}
-	unlock, err := p.Lock()
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	return p.Delete(ctx)
+	return withLock(spec, func(p *kind.Provider) error { return p.Delete(ctx) })
 }
 
 func status(ctx context.Context, spec topology.Spec) error {
