@@ -40,20 +40,13 @@ func (f APIServerStop) Record() Record { return Record{Kind: KindAPIServerStop, 
 
 // Inject implements Fault.
 func (f APIServerStop) Inject(ctx context.Context) error {
-	return f.sh(ctx, fmt.Sprintf("mkdir -p %s && mv %s %s/", parkedManifestDir, apiServerManifest, parkedManifestDir))
+	return shIn(ctx, f.nodes, f.Node, fmt.Sprintf("mkdir -p %s && mv %s %s/", parkedManifestDir, apiServerManifest, parkedManifestDir))
 }
 
 // Recover implements Fault; with no parked manifest there is nothing to undo.
 func (f APIServerStop) Recover(ctx context.Context) error {
 	parked := parkedManifestDir + "/kube-apiserver.yaml"
-	return f.sh(ctx, fmt.Sprintf("if [ -f %s ]; then mv %s %s; fi", parked, parked, apiServerManifest))
-}
-
-func (f APIServerStop) sh(ctx context.Context, script string) error {
-	if _, err := f.nodes.Exec(ctx, f.Node, nil, "sh", "-c", script); err != nil {
-		return fmt.Errorf("on %s: %w", f.Node, err)
-	}
-	return nil
+	return shIn(ctx, f.nodes, f.Node, fmt.Sprintf("if [ -f %s ]; then mv %s %s; fi", parked, parked, apiServerManifest))
 }
 
 // APIServerFreeze stops the API server process with SIGSTOP: it stays alive and the

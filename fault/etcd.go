@@ -113,11 +113,3 @@ func checkEtcdTarget(node string, mode topology.EtcdMode) error {
 	}
 	return nil
 }
-
-// shIn runs a shell script in node, the error naming the node.
-func shIn(ctx context.Context, t Topology, node, script string) error {
-	if _, err := t.Exec(ctx, node, nil, "sh", "-c", script); err != nil {
-		return fmt.Errorf("on %s: %w", node, err)
-	}
-	return nil
-}

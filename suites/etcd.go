@@ -193,15 +193,7 @@ func (r *etcdRun) inject(f fault.Fault) {
 	Expect(injected.Inject(r.ctx)).To(Succeed())
 }
 
-// hold keeps the fault in place for d: a fault duration, not a wait for a condition.
-func (r *etcdRun) hold(d time.Duration) {
-	By(fmt.Sprintf("holding the fault for %s", d))
-	select {
-	case <-r.ctx.Done():
-		Fail("interrupted while the fault was held")
-	case <-time.After(d):
-	}
-}
+func (r *etcdRun) hold(d time.Duration) { holdFault(r.ctx, d) }
 
 func (r *etcdRun) recover() {
 	By("recovering")

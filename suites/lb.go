@@ -132,13 +132,7 @@ func measureAPIServerFault(ctx context.Context, in LBReroutingSpecInput, targets
 	// The fault lasts twice the LB's detection window plus a margin: long enough to see
 	// the LB take the server out and clients keep working after that. It is a fault
 	// duration, not a wait for a condition; the verdict comes from the timeline.
-	hold := 2*in.Spec.LoadBalancer.DetectionWindow() + 3*time.Second
-	By(fmt.Sprintf("holding the fault for %s", hold))
-	select {
-	case <-ctx.Done():
-		Fail("interrupted while the fault was held")
-	case <-time.After(hold):
-	}
+	holdFault(ctx, 2*in.Spec.LoadBalancer.DetectionWindow()+3*time.Second)
 
 	By(fmt.Sprintf("recovering %v", targets))
 	for _, i := range injected {
@@ -184,6 +178,17 @@ func judgeLBRerouting(in LBReroutingSpecInput, run faultRun, what string) {
 		after.Failures, after.Samples, window, strings.Join(run.targets, ", "))
 	Expect(during.FailureSpan()).To(BeNumerically("<=", window),
 		"requests through the load balancer kept failing for %s; bound %s = the LB's detection window", during.FailureSpan().Round(10*time.Millisecond), window)
+}
+
+// holdFault keeps an injected fault in place for d: a fault duration, not a wait for a
+// condition (the verdicts come from the timeline). An interrupt ends it early.
+func holdFault(ctx context.Context, d time.Duration) {
+	By(fmt.Sprintf("holding the fault for %s", d))
+	select {
+	case <-ctx.Done():
+		Fail("interrupted while the fault was held")
+	case <-time.After(d):
+	}
 }
 
 // measure reports a measured value and its bound as a report entry (and in the report's

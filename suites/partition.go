@@ -47,13 +47,12 @@ func PartitionSpec(ctx context.Context, inputGetter func() PartitionSpecInput) {
 }
 
 type partitionRun struct {
-	ctx      context.Context
-	in       PartitionSpecInput
-	etcd     *etcdRun // the etcd side: traffic, members, rejoin
-	target   string   // the isolated control plane
-	member   string   // its etcd member (stacked), "" with external etcd
-	holders  map[string]string
-	injectAt time.Duration
+	ctx     context.Context
+	in      PartitionSpecInput
+	etcd    *etcdRun // the etcd side: traffic, members, rejoin
+	target  string   // the isolated control plane
+	member  string   // its etcd member (stacked), "" with external etcd
+	holders map[string]string
 }
 
 func startPartitionRun(ctx context.Context, in PartitionSpecInput) *partitionRun {
@@ -92,7 +91,6 @@ func (r *partitionRun) partition(dir fault.PartitionDirection) {
 	f, err := fault.NewPartition(r.in.Provider, r.target, peers, dir)
 	Expect(err).NotTo(HaveOccurred())
 	r.etcd.inject(f)
-	r.injectAt = r.etcd.injectAt
 	// Long enough for every leader to have moved: the longer Lease takeover bound, plus
 	// the LB's detection window and the etcd election bound before it. A fault
 	// duration, not a wait for a condition.
@@ -138,8 +136,8 @@ func (r *partitionRun) judge(what string) {
 	}
 	recovered := r.etcd.recoveredAt
 	window := r.in.Spec.LoadBalancer.DetectionWindow()
-	after := tl.Between(seriesLB, r.injectAt+window, recovered)
-	during := tl.Between(seriesLB, r.injectAt, recovered)
+	after := tl.Between(seriesLB, r.etcd.injectAt+window, recovered)
+	during := tl.Between(seriesLB, r.etcd.injectAt, recovered)
 	AddReportEntry("measured: partition "+what+": failed requests through the LB",
 		fmt.Sprintf("%d of %d (new connections); span %s", during.Failures, during.Samples, during.FailureSpan().Round(10*time.Millisecond)))
 	measure("partition "+what+": LB failure span", during.FailureSpan().Seconds(), "s", window.Seconds())
@@ -147,7 +145,7 @@ func (r *partitionRun) judge(what string) {
 	// the client's timeout once the LB cuts the connection:
 	// bound = detection window + sample timeout.
 	keepBound := window + sampleTimeout
-	keepAfter := tl.Between(seriesLBKeepAlive, r.injectAt+keepBound, recovered)
+	keepAfter := tl.Between(seriesLBKeepAlive, r.etcd.injectAt+keepBound, recovered)
 	AddReportEntry("measured: partition "+what+": failed requests on a kept-alive connection after "+keepBound.String(),
 		fmt.Sprintf("%d of %d", keepAfter.Failures, keepAfter.Samples))
 	Expect(after.Failures).To(BeZero(),
@@ -163,11 +161,11 @@ func (r *partitionRun) judge(what string) {
 func (r *partitionRun) judgeLeadersMoved(tl probe.Timeline, what string) {
 	recovered := r.etcd.recoveredAt
 	if r.member != "" {
-		at, ok := newLeaderAt(tl, r.injectAt, r.member)
+		at, ok := newLeaderAt(tl, r.etcd.injectAt, r.member)
 		Expect(ok).To(BeTrue(), "the etcd leader stayed on the isolated member %s", r.member)
-		measure("partition "+what+": etcd leader on the majority side after", (at - r.injectAt).Seconds(), "s", topology.EtcdElectionBound().Seconds())
-		Expect(at-r.injectAt).To(BeNumerically("<=", topology.EtcdElectionBound()),
-			"the etcd leader moved to the majority %s after the partition; bound %s = 2 × 2 × election timeout", (at - r.injectAt).Round(10*time.Millisecond), topology.EtcdElectionBound())
+		measure("partition "+what+": etcd leader on the majority side after", (at - r.etcd.injectAt).Seconds(), "s", topology.EtcdElectionBound().Seconds())
+		Expect(at-r.etcd.injectAt).To(BeNumerically("<=", topology.EtcdElectionBound()),
+			"the etcd leader moved to the majority %s after the partition; bound %s = 2 × 2 × election timeout", (at - r.etcd.injectAt).Round(10*time.Millisecond), topology.EtcdElectionBound())
 	}
 	for _, c := range leaderElected {
 		series := prefixLease + c
@@ -177,13 +175,13 @@ func (r *partitionRun) judgeLeadersMoved(tl probe.Timeline, what string) {
 		Expect(last).NotTo(Equal(r.target), "%s Lease still held by the isolated %s at the end of the partition", c, r.target)
 		if r.holders[c] == r.target {
 			le := leaderElectionOf(r.in.Spec, c)
-			at, _ := tl.FirstAfter(series, r.injectAt, func(s probe.Sample) bool { return s.OK && s.Value != "" && s.Value != r.target })
+			at, _ := tl.FirstAfter(series, r.etcd.injectAt, func(s probe.Sample) bool { return s.OK && s.Value != "" && s.Value != r.target })
 			// The isolated holder cannot renew, so a standby takes over once the Lease
 			// expires: the same bound as a killed holder.
-			measure("partition "+what+": "+c+" Lease on the majority side after", (at - r.injectAt).Seconds(), "s", le.LeaseTakeoverBound().Seconds())
-			Expect(at-r.injectAt).To(BeNumerically("<=", le.LeaseTakeoverBound()),
+			measure("partition "+what+": "+c+" Lease on the majority side after", (at - r.etcd.injectAt).Seconds(), "s", le.LeaseTakeoverBound().Seconds())
+			Expect(at-r.etcd.injectAt).To(BeNumerically("<=", le.LeaseTakeoverBound()),
 				"%s Lease moved off the isolated %s after %s; bound %s = lease %s + 2 × retry %s × (1 + jitter 1.2)",
-				c, r.target, (at - r.injectAt).Round(100*time.Millisecond), le.LeaseTakeoverBound(), le.LeaseDuration, le.RetryPeriod)
+				c, r.target, (at - r.etcd.injectAt).Round(100*time.Millisecond), le.LeaseTakeoverBound(), le.LeaseDuration, le.RetryPeriod)
 		}
 	}
 }

@@ -67,12 +67,7 @@ func injectRecoverAndSettle(ctx context.Context, in SecurityFaultsSpecInput, f f
 	By(fmt.Sprintf("injecting %s", f.Record()))
 	Expect(injected.Inject(ctx)).To(Succeed())
 	if hold > 0 {
-		By(fmt.Sprintf("holding it for %s", hold))
-		select {
-		case <-ctx.Done():
-			Fail("interrupted while the fault was held")
-		case <-time.After(hold):
-		}
+		holdFault(ctx, hold)
 	}
 	Expect(injected.Recover(ctx)).To(Succeed())
 	expectEnvironmentReady(ctx, in.Spec, in.Provider)
