@@ -12,6 +12,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/hachaos/hachaos/fault"
 	"github.com/hachaos/hachaos/internal/exec"
@@ -63,6 +64,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	recoverLeftovers(ctx)
 	_, err = topology.Up(ctx, spec, provider, progress)
 	Expect(err).NotTo(HaveOccurred(), "bring up topology %q from %s", spec.Name, config)
+	recordVersions(ctx, artifacts)
 }, NodeTimeout(20*time.Minute))
 
 var _ = AfterSuite(func(ctx SpecContext) {
@@ -125,6 +127,32 @@ func writeArtifacts(ctx context.Context, dir string) {
 	}
 	Expect(provider.CollectLogs(ctx, filepath.Join(dir, "logs"))).To(Succeed())
 	progress("artifacts in %s", dir)
+}
+
+// recordVersions writes what the running cluster reports as its Kubernetes and etcd
+// versions to versions.json, for the reports: a Spec says what was asked for, not what runs.
+func recordVersions(ctx context.Context, dir string) {
+	cfg, err := provider.RESTConfig(ctx)
+	Expect(err).NotTo(HaveOccurred())
+	v, err := kubernetes.NewForConfigOrDie(cfg).Discovery().ServerVersion()
+	Expect(err).NotTo(HaveOccurred(), "ask the API server for its version")
+	versions := reports.Versions{Kubernetes: v.GitVersion}
+	access, err := provider.Etcd(ctx)
+	Expect(err).NotTo(HaveOccurred())
+	c, err := access.Client()
+	Expect(err).NotTo(HaveOccurred())
+	defer c.Close()
+	for _, endpoint := range access.Endpoints() {
+		if st, err := c.Status(ctx, endpoint); err == nil {
+			versions.Etcd = st.Version
+			break
+		}
+	}
+	Expect(versions.Etcd).NotTo(BeEmpty(), "no etcd member reported its version")
+	Expect(os.MkdirAll(dir, 0o755)).To(Succeed())
+	data, err := json.Marshal(versions)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(os.WriteFile(filepath.Join(dir, "versions.json"), data, 0o644)).To(Succeed())
 }
 
 func etcdInput() EtcdToleranceSpecInput {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hachaos/hachaos/fault"
 	"github.com/hachaos/hachaos/probe"
+	"github.com/hachaos/hachaos/reports"
 	"github.com/hachaos/hachaos/topology"
 )
 
@@ -164,11 +165,11 @@ func judgeLBRerouting(in LBReroutingSpecInput, run faultRun, what string) {
 	after := run.timeline.Between(seriesLB, run.effective+window, run.recovered)
 	AddReportEntry("measured: "+what+": failed requests through the LB",
 		fmt.Sprintf("%d of %d while the fault lasted (counted; the bound is on their span)", during.Failures, during.Samples))
-	measure(what+": LB failure span", during.FailureSpan().Seconds(), "s", window.Seconds())
+	measure(what+": LB failure span", during.FailureSpan(), window, "LB detection window = inter + fall × (min(connect, inter) + check) + (fall − 1) × fastinter")
 	for _, target := range run.targets {
 		stopped, _ := run.timeline.FirstAfter(prefixAPIServer+target, run.inject, func(s probe.Sample) bool { return !s.OK })
 		if downAt, ok := run.timeline.FirstAfter(prefixBackend+target, run.inject, func(s probe.Sample) bool { return !s.OK }); ok {
-			measure(what+": "+target+" marked DOWN after it stopped answering", (downAt - stopped).Seconds(), "s", window.Seconds())
+			measure(what+": "+target+" marked DOWN after it stopped answering", downAt-stopped, window, "LB detection window")
 		} else {
 			AddReportEntry("measured: "+what+": "+target+" marked DOWN", "never, while the fault lasted")
 		}
@@ -191,12 +192,20 @@ func holdFault(ctx context.Context, d time.Duration) {
 	}
 }
 
-// measure reports a measured value and its bound as a report entry (and in the report's
-// properties once reports exist).
-func measure(name string, value float64, unit string, bound float64) {
-	text := fmt.Sprintf("%.3g %s (bound %.3g %s)", value, unit, bound, unit)
-	AddReportEntry("measured: "+name, text)
-	progress("measured: %s: %s", name, text)
+// measure reports a measured time and its bound (with the bound's formula) as a
+// report entry; the reports read it back as a reports.Measurement.
+func measure(name string, value, bound time.Duration, formula string) {
+	report(reports.Measurement{Name: name, Value: value.Seconds(), Unit: "s", Bound: bound.Seconds(), Formula: formula})
+}
+
+// measureAtLeast reports a count that must not fall below its bound.
+func measureAtLeast(name string, value, bound int, unit, formula string) {
+	report(reports.Measurement{Name: name, Value: float64(value), Unit: unit, Bound: float64(bound), AtLeast: true, Formula: formula})
+}
+
+func report(m reports.Measurement) {
+	AddReportEntry(reports.MeasurementEntryPrefix+m.Name, m)
+	progress("measured: %s: %s", m.Name, m)
 }
 
 // freshConnectionGet GETs path with cfg's credentials on a new TLS connection each time,

@@ -97,10 +97,15 @@ func judgeLeaseTakeover(tl probe.Timeline, component, old string, killedAt time.
 	Expect(ok).To(BeTrue(), "%s Lease: no standby took it after %s was killed", component, old)
 	took := takenAt - killedAt
 	nobody := tl.Between(series, killedAt, takenAt)
-	measure(component+" Lease taken over after the leader was killed", took.Seconds(), "s", bound.Seconds())
+	measure(component+" Lease taken over after the leader was killed", took, bound, leaseFormula(le))
 	Expect(took).To(BeNumerically("<=", bound),
 		"%s Lease taken over %s after its holder %s was killed (%d samples held by nobody); bound %s = lease %s + 2 × retry %s × (1 + jitter 1.2)",
 		component, took.Round(100*time.Millisecond), old, nobody.Failures, bound, le.LeaseDuration, le.RetryPeriod)
+}
+
+// leaseFormula spells out LeaseTakeoverBound with the values in use.
+func leaseFormula(le topology.LeaderElection) string {
+	return fmt.Sprintf("lease %s + 2 × retry %s × (1 + jitter 1.2)", le.LeaseDuration, le.RetryPeriod)
 }
 
 // holderSequence lists the distinct holders in the order they were seen, with when.

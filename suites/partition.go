@@ -135,22 +135,26 @@ func (r *partitionRun) judge(what string) {
 		Expect(resp.Kvs).To(BeEmpty(), "the write refused by the isolated member was committed after healing")
 	}
 	recovered := r.etcd.recoveredAt
-	window := r.in.Spec.LoadBalancer.DetectionWindow()
+	// Unlike a stopped one, the isolated API server keeps answering /readyz with its
+	// last etcd check for a while, so the LB's health checks can only start failing
+	// after that: window = API server unready bound + LB detection window.
+	detection := r.in.Spec.LoadBalancer.DetectionWindow()
+	window := topology.APIServerEtcdUnreadyBound() + detection
 	after := tl.Between(seriesLB, r.etcd.injectAt+window, recovered)
 	during := tl.Between(seriesLB, r.etcd.injectAt, recovered)
 	AddReportEntry("measured: partition "+what+": failed requests through the LB",
 		fmt.Sprintf("%d of %d (new connections); span %s", during.Failures, during.Samples, during.FailureSpan().Round(10*time.Millisecond)))
-	measure("partition "+what+": LB failure span", during.FailureSpan().Seconds(), "s", window.Seconds())
+	measure("partition "+what+": LB failure span", during.FailureSpan(), window, "API server unready bound 3 s (etcd check timeout/2 + timeout) + LB detection window")
 	// A request in flight on a kept-alive connection to the isolated server fails at
 	// the client's timeout once the LB cuts the connection:
-	// bound = detection window + sample timeout.
+	// bound = unready bound + detection window + sample timeout.
 	keepBound := window + sampleTimeout
 	keepAfter := tl.Between(seriesLBKeepAlive, r.etcd.injectAt+keepBound, recovered)
 	AddReportEntry("measured: partition "+what+": failed requests on a kept-alive connection after "+keepBound.String(),
 		fmt.Sprintf("%d of %d", keepAfter.Failures, keepAfter.Samples))
 	Expect(after.Failures).To(BeZero(),
-		"%d of %d requests through the load balancer failed more than the detection window (%s) after %s was partitioned",
-		after.Failures, after.Samples, window, r.target)
+		"%d of %d requests through the load balancer failed more than %s after %s was partitioned; bound = API server still ready on its last etcd check %s + LB detection window %s",
+		after.Failures, after.Samples, window, r.target, topology.APIServerEtcdUnreadyBound(), detection)
 	Expect(keepAfter.Failures).To(BeZero(),
 		"%d requests on a kept-alive connection through the LB failed more than %s (= detection window + client timeout) after the partition",
 		keepAfter.Failures, keepBound)
@@ -163,7 +167,7 @@ func (r *partitionRun) judgeLeadersMoved(tl probe.Timeline, what string) {
 	if r.member != "" {
 		at, ok := newLeaderAt(tl, r.etcd.injectAt, r.member)
 		Expect(ok).To(BeTrue(), "the etcd leader stayed on the isolated member %s", r.member)
-		measure("partition "+what+": etcd leader on the majority side after", (at - r.etcd.injectAt).Seconds(), "s", topology.EtcdElectionBound().Seconds())
+		measure("partition "+what+": etcd leader on the majority side after", at-r.etcd.injectAt, topology.EtcdElectionBound(), "2 × 2 × election timeout 1 s")
 		Expect(at-r.etcd.injectAt).To(BeNumerically("<=", topology.EtcdElectionBound()),
 			"the etcd leader moved to the majority %s after the partition; bound %s = 2 × 2 × election timeout", (at - r.etcd.injectAt).Round(10*time.Millisecond), topology.EtcdElectionBound())
 	}
@@ -178,7 +182,7 @@ func (r *partitionRun) judgeLeadersMoved(tl probe.Timeline, what string) {
 			at, _ := tl.FirstAfter(series, r.etcd.injectAt, func(s probe.Sample) bool { return s.OK && s.Value != "" && s.Value != r.target })
 			// The isolated holder cannot renew, so a standby takes over once the Lease
 			// expires: the same bound as a killed holder.
-			measure("partition "+what+": "+c+" Lease on the majority side after", (at - r.etcd.injectAt).Seconds(), "s", le.LeaseTakeoverBound().Seconds())
+			measure("partition "+what+": "+c+" Lease on the majority side after", at-r.etcd.injectAt, le.LeaseTakeoverBound(), leaseFormula(le))
 			Expect(at-r.etcd.injectAt).To(BeNumerically("<=", le.LeaseTakeoverBound()),
 				"%s Lease moved off the isolated %s after %s; bound %s = lease %s + 2 × retry %s × (1 + jitter 1.2)",
 				c, r.target, (at - r.etcd.injectAt).Round(100*time.Millisecond), le.LeaseTakeoverBound(), le.LeaseDuration, le.RetryPeriod)

@@ -71,7 +71,7 @@ func PodReschedulingSpec(ctx context.Context, inputGetter func() PodRescheduling
 		run.injectAndAwaitRescheduled(f, bound, formula)
 		tl := run.timeline
 		lowest, at := lowestReady(tl, run.injectAt, run.rescheduledAt)
-		measure("drain: fewest Ready replicas during the drain", float64(lowest), "Pods", float64(run.w.MinAvailable))
+		measureAtLeast("drain: fewest Ready replicas during the drain", int(lowest), int(run.w.MinAvailable), "Pods", "the PodDisruptionBudget's minAvailable")
 		Expect(lowest).To(BeNumerically(">=", run.w.MinAvailable),
 			"during the drain of %s only %d of %d replicas were Ready (at %.1fs); the PodDisruptionBudget promises at least %d",
 			run.target, lowest, run.w.Replicas, at.Seconds(), run.w.MinAvailable)
@@ -145,7 +145,7 @@ func (r *workerRun) injectAndAwaitRescheduled(f fault.Fault, bound time.Duration
 
 func (r *workerRun) judgeRescheduled(what string, bound time.Duration, formula string) {
 	took := r.rescheduledAt - r.injectAt
-	measure(what+": workload back to full Ready replicas on healthy nodes after", took.Seconds(), "s", bound.Seconds())
+	measure(what+": workload back to full Ready replicas on healthy nodes after", took, bound, formula)
 	Expect(took).To(BeNumerically("<=", bound), "%s: rescheduling took %s; bound %s = %s", what, took, bound, formula)
 }
 

@@ -32,3 +32,18 @@ func EtcdWriteGapBound(opTimeout time.Duration) time.Duration {
 func (l LeaderElection) LeaseTakeoverBound() time.Duration {
 	return l.LeaseDuration.Duration + time.Duration(2*(1+jitterFactor)*float64(l.RetryPeriod.Duration))
 }
+
+// APIServerEtcdCheckTimeout is kube-apiserver's --etcd-healthcheck-timeout and
+// --etcd-readycheck-timeout. hachaos keeps their default (neither kubeadm nor hachaos
+// sets them); the `etcd` and `etcd-readiness` checks of /readyz use them.
+const APIServerEtcdCheckTimeout = 2 * time.Second
+
+// APIServerEtcdUnreadyBound is how long an API server cut off from etcd may still answer
+// /readyz with "ok": its etcd checks probe etcd at most every timeout/2 and answer with
+// the last probe's result in between (k8s.io/apiserver, storagebackend/factory
+// newETCD3Check), so the first probe to see the loss starts up to timeout/2 after it and
+// fails after timeout. bound = timeout/2 + timeout = 3s. Only then can the load balancer's
+// health checks begin to fail.
+func APIServerEtcdUnreadyBound() time.Duration {
+	return APIServerEtcdCheckTimeout/2 + APIServerEtcdCheckTimeout
+}

@@ -19,6 +19,7 @@ func TestBoundFormulas(t *testing.T) {
 		{"etcd election = 2×2×1s", EtcdElectionBound(), 4 * time.Second},
 		{"etcd write gap = election + 2s op timeout", EtcdWriteGapBound(2 * time.Second), 6 * time.Second},
 		{"default LB detection window", Default().LoadBalancer.DetectionWindow(), 3250 * time.Millisecond},
+		{"API server cut off from etcd still ready = 2s/2 + 2s", APIServerEtcdUnreadyBound(), 3 * time.Second},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {

@@ -31,6 +31,14 @@ type Spec struct {
 	// Workers is the number of worker nodes. Default 2; 1 to 10. At least one, so that
 	// workloads never need to run on control-plane nodes.
 	Workers int `json:"workers"`
+	// ControlPlaneCPUs limits the CPU of every control-plane node container (and external
+	// etcd member) to this many cores, as `docker update --cpus` does; 0 means no limit.
+	// Default 0.6. A real HA control plane runs on machines of its own: a node cut off from
+	// the others, whose API server and etcd member retry a quorum they cannot reach, burns
+	// its own CPU only. On one small machine every node shares the same cores, and without
+	// a limit that node took about a core of the two here and starved the majority it was
+	// cut off from. Applied once the cluster is up, so creation runs at full speed.
+	ControlPlaneCPUs float64 `json:"controlPlaneCPUs"`
 	// Etcd says where etcd runs and how many members it has.
 	Etcd EtcdSpec `json:"etcd"`
 	// Kubernetes chooses the Kubernetes version and node image.
@@ -48,6 +56,8 @@ type Spec struct {
 	Waits Waits `json:"waits"`
 	// Security holds the thresholds of the security guarantees.
 	Security SecuritySpec `json:"security"`
+	// Certification is the regression budget of pre-upgrade certification.
+	Certification CertificationSpec `json:"certification"`
 	// Sabotage breaks properties on purpose, for negative controls only. Default: none.
 	Sabotage Sabotage `json:"sabotage"`
 }
@@ -258,15 +268,17 @@ func dur(d time.Duration) Duration { return Duration{Duration: d} }
 // HAProxy in front, the "fast" profile. hachaos.yaml spells out the same values.
 func Default() Spec {
 	return Spec{
-		Name:          "hachaos",
-		ControlPlanes: 3,
-		Workers:       2,
-		Etcd:          EtcdSpec{Mode: EtcdStacked, Members: 3, Image: "registry.k8s.io/etcd:3.7.0-0"},
-		Kubernetes:    KubernetesSpec{Version: "v1.37.2"},
-		LoadBalancer:  defaultLoadBalancer(),
-		Profile:       ProfileFast,
-		Waits:         Waits{ClusterReady: dur(6 * time.Minute), Poll: dur(2 * time.Second), ComponentRestart: dur(2 * time.Minute), PodStartup: dur(15 * time.Second)},
-		Security:      defaultSecurity(),
+		Name:             "hachaos",
+		ControlPlanes:    3,
+		Workers:          2,
+		ControlPlaneCPUs: 0.6,
+		Etcd:             EtcdSpec{Mode: EtcdStacked, Members: 3, Image: "registry.k8s.io/etcd:3.7.0-0"},
+		Kubernetes:       KubernetesSpec{Version: "v1.37.2"},
+		LoadBalancer:     defaultLoadBalancer(),
+		Profile:          ProfileFast,
+		Waits:            Waits{ClusterReady: dur(6 * time.Minute), Poll: dur(2 * time.Second), ComponentRestart: dur(2 * time.Minute), PodStartup: dur(15 * time.Second)},
+		Security:         defaultSecurity(),
+		Certification:    defaultCertification(),
 	}
 }
 
@@ -414,6 +426,7 @@ func (s Spec) Validate() error {
 	s.validateTimeouts(&v)
 	s.Waits.validate(&v)
 	s.Security.validate(&v)
+	s.Certification.validate(&v)
 	return v.err()
 }
 
@@ -425,6 +438,11 @@ func (s Spec) validateShape(v *violations) {
 	}
 	checkOddCount(v, "controlPlanes", s.ControlPlanes)
 	checkRange(v, "workers", s.Workers, 1, 10)
+	if s.ControlPlaneCPUs < 0 || s.ControlPlaneCPUs > 64 {
+		v.add("controlPlaneCPUs", "must be 0 (no limit) or a number of cores up to 64, got %g", s.ControlPlaneCPUs)
+	} else if s.ControlPlaneCPUs > 0 && s.ControlPlaneCPUs < 0.1 {
+		v.add("controlPlaneCPUs", "must be at least 0.1 of a core (or 0 for no limit), got %g: a control plane cannot even start on less", s.ControlPlaneCPUs)
+	}
 }
 
 func (e EtcdSpec) validate(v *violations, controlPlanes int) {

@@ -47,11 +47,18 @@ func reuseBlocker(ctx context.Context, spec Spec, p Provider, gate *Gate, progre
 	switch {
 	case !ok:
 		return "not created by hachaos, or its state folder is gone"
-	case !reflect.DeepEqual(recorded, spec):
+	case !reflect.DeepEqual(clusterPart(recorded), clusterPart(spec)):
 		return "created from a different Spec"
 	}
 	if err := gate.Wait(ctx, reuseGrace(spec), spec.Waits.Poll.Duration, progress); err != nil {
 		return fmt.Sprintf("not ready: %v", err)
 	}
 	return ""
+}
+
+// clusterPart is the Spec without what does not shape the cluster (the certification
+// budget is only read by comparisons), so changing such a value keeps the cluster.
+func clusterPart(s Spec) Spec {
+	s.Certification = CertificationSpec{}
+	return s
 }

@@ -12,6 +12,12 @@
 //	                                          succeed only if spec S failed with a message containing T
 //	                                          in Ginkgo JSON report R (negative controls)
 //	hachaos scan-secrets DIR                  fail if DIR holds a private key, token or credential
+//	hachaos report [--baseline R] DIR         results.json, junit.xml, report.html and summary.md from
+//	                                          the Ginkgo report(s) in artifacts folder DIR
+//	hachaos derive-config --name N --kubernetes vX.Y.Z|IMAGE --out F [--config …]
+//	                                          the Spec with another name and Kubernetes version (certify)
+//	hachaos compare BASE.json CAND.json       compare two results.json guarantee by guarantee; fail on a
+//	                                          broken guarantee or a p95 regression beyond the budget
 //
 // The Spec is checked before anything is created; Ctrl-C cancels cleanly.
 package main
@@ -63,11 +69,20 @@ func run(args []string) error {
 	if len(args) > 0 && args[0] == "expect-detected" {
 		return expectDetected(args[1:])
 	}
+	if len(args) > 0 && args[0] == "report" {
+		return report(args[1:])
+	}
+	if len(args) > 0 && args[0] == "derive-config" {
+		return deriveConfig(args[1:])
+	}
+	if len(args) > 0 && args[0] == "compare" {
+		return compare(args[1:])
+	}
 	if len(args) == 2 && args[0] == "scan-secrets" {
 		return scanSecrets(args[1])
 	}
 	if len(args) == 0 || commands[args[0]] == nil {
-		return errors.New("usage: hachaos up|down|status|recover|faults|validate|kubernetes-version [--config FILE], or hachaos expect-detected --report R --spec S --reason T")
+		return errors.New("usage: hachaos up|down|status|recover|faults|validate|kubernetes-version [--config FILE], or hachaos expect-detected|report|compare|scan-secrets … (see the command's doc)")
 	}
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	config := fs.String("config", "hachaos.yaml", "topology Spec file")

@@ -51,6 +51,17 @@ func (d *docker) containersByLabel(ctx context.Context, label, value string) ([]
 	return res.Items, nil
 }
 
+// limitCPUs caps a container at cpus cores (docker update --cpus).
+func (d *docker) limitCPUs(ctx context.Context, name string, cpus float64) error {
+	_, err := d.cli.ContainerUpdate(ctx, name, client.ContainerUpdateOptions{
+		Resources: &container.Resources{NanoCPUs: int64(cpus * 1e9)},
+	})
+	if err != nil {
+		return fmt.Errorf("limit container %s to %g CPUs: %w", name, cpus, err)
+	}
+	return nil
+}
+
 func (d *docker) inspect(ctx context.Context, name string) (container.InspectResponse, error) {
 	res, err := d.cli.ContainerInspect(ctx, name, client.ContainerInspectOptions{})
 	if err != nil {

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/onsi/ginkgo/v2/types"
+
+	"github.com/hachaos/hachaos/reports"
+	"github.com/hachaos/hachaos/topology"
+)
+
+// report builds a run's results.json, junit.xml, report.html and summary.md from the
+// Ginkgo JSON report(s) in an artifacts folder: DIR/report.json for one trial, or
+// DIR/trial-N/report.json for several (TRIALS=N).
+func report(args []string) error {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	baseline := fs.String("baseline", "", "results.json of an earlier run to compare with (adds a comparison; fails on a regression)")
+	config := fs.String("config", "hachaos.yaml", "topology Spec file (for the regression budget)")
+	browser := fs.Bool("browser-check", true, "render report.html in headless Chromium, keep screenshot.png and fail unless the summary and every timeline show")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("usage: hachaos report [--baseline results.json] ARTIFACTS_DIR")
+	}
+	dir := fs.Arg(0)
+	trialDirs, err := findTrials(dir)
+	if err != nil {
+		return err
+	}
+	var trials []types.Report
+	for _, td := range trialDirs {
+		r, err := reports.ReadGinkgoJSON(filepath.Join(td, "report.json"))
+		if err != nil {
+			return err
+		}
+		trials = append(trials, r...)
+	}
+	info, err := runInfo(trialDirs[0])
+	if err != nil {
+		return err
+	}
+	res, err := reports.FromGinkgo(trials, info, dir)
+	if err != nil {
+		return err
+	}
+	var cmp *reports.Comparison
+	if *baseline != "" {
+		c, err := compareWith(*baseline, res, *config)
+		if err != nil {
+			return err
+		}
+		cmp = &c
+	}
+	if err := writeReports(dir, res, cmp); err != nil {
+		return err
+	}
+	if *browser {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return err
+		}
+		check, err := reports.CheckInBrowser(context.Background(), filepath.Join(abs, "report.html"), filepath.Join(abs, "screenshot.png"), res)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("Chromium shows the summary (%d rows) and %d of %d timelines painted; screenshot %s\n",
+			check.SummaryRows, check.PaintedTimelines, check.Timelines, check.Screenshot)
+	}
+	if cmp != nil {
+		fmt.Print(cmp.Text())
+		if !cmp.Passed() {
+			return errors.New("comparison failed")
+		}
+	}
+	return nil
+}
+
+func writeReports(dir string, res reports.Results, cmp *reports.Comparison) error {
+	outputs := []struct {
+		name  string
+		write func(path string) error
+	}{
+		{"results.json", func(p string) error { return reports.WriteResults(p, res) }},
+		{"junit.xml", func(p string) error { return reports.WriteJUnit(p, res) }},
+		{"report.html", func(p string) error { return reports.WriteHTML(p, res, dir, cmp) }},
+		{"summary.md", func(p string) error { return os.WriteFile(p, []byte(reports.Markdown(res, cmp)), 0o644) }},
+	}
+	for _, o := range outputs {
+		path := filepath.Join(dir, o.name)
+		if err := o.write(path); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		fmt.Println("wrote", path)
+	}
+	return nil
+}
+
+// findTrials lists the folders holding a Ginkgo report: dir itself, or its trial-N
+// subfolders in trial order.
+func findTrials(dir string) ([]string, error) {
+	if _, err := os.Stat(filepath.Join(dir, "report.json")); err == nil {
+		return []string{dir}, nil
+	}
+	found, _ := filepath.Glob(filepath.Join(dir, "trial-*", "report.json"))
+	if len(found) == 0 {
+		return nil, fmt.Errorf("no Ginkgo report in %s (report.json or trial-N/report.json): did the suite run?", dir)
+	}
+	dirs := make([]string, len(found))
+	for i, f := range found {
+		dirs[i] = filepath.Dir(f)
+	}
+	sort.Slice(dirs, func(i, j int) bool { return trialNumber(dirs[i]) < trialNumber(dirs[j]) })
+	return dirs, nil
+}
+
+func trialNumber(dir string) int {
+	var n int
+	fmt.Sscanf(strings.TrimPrefix(filepath.Base(dir), "trial-"), "%d", &n)
+	return n
+}
+
+// runInfo reads the Spec and the versions the suite recorded in a trial folder.
+func runInfo(dir string) (reports.RunInfo, error) {
+	var spec topology.Spec
+	if err := readJSONFile(filepath.Join(dir, "spec.json"), &spec); err != nil {
+		return reports.RunInfo{}, err
+	}
+	var versions reports.Versions
+	if err := readJSONFile(filepath.Join(dir, "versions.json"), &versions); err != nil {
+		return reports.RunInfo{}, err
+	}
+	return reports.RunInfo{
+		Topology: reports.Topology{
+			Name: spec.Name, Provider: "kind", ControlPlanes: spec.ControlPlanes, Workers: spec.Workers,
+			Etcd: string(spec.Etcd.Mode), EtcdMembers: spec.Etcd.Members,
+			LoadBalancer: string(spec.LoadBalancer.Type), NodeImage: spec.Kubernetes.Image(),
+		},
+		Versions: versions,
+		Profile:  spec.Profile,
+	}, nil
+}
+
+func readJSONFile(path string, v any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("parse %s: %w", path, err)
+	}
+	return nil
+}
+
+// compare compares two saved results.json (e.g. tonight's with last week's) and fails
+// on a broken guarantee or a regression beyond the Spec's certification budget.
+func compare(args []string) error {
+	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
+	config := fs.String("config", "hachaos.yaml", "topology Spec file (for the regression budget)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 2 {
+		return errors.New("usage: hachaos compare [--config hachaos.yaml] BASELINE/results.json CANDIDATE/results.json")
+	}
+	cand, err := reports.ReadResults(fs.Arg(1))
+	if err != nil {
+		return err
+	}
+	c, err := compareWith(fs.Arg(0), cand, *config)
+	if err != nil {
+		return err
+	}
+	fmt.Print(c.Text())
+	if !c.Passed() {
+		return errors.New("comparison failed")
+	}
+	return nil
+}
+
+func compareWith(baselinePath string, cand reports.Results, config string) (reports.Comparison, error) {
+	base, err := reports.ReadResults(baselinePath)
+	if err != nil {
+		return reports.Comparison{}, err
+	}
+	spec, err := topology.Load(config)
+	if err != nil {
+		return reports.Comparison{}, err
+	}
+	budget := reports.Budget{Relative: spec.Certification.P95Regression, Absolute: spec.Certification.P95Slack.Duration}
+	return reports.Compare(base, cand, runLabel(base), runLabel(cand), budget), nil
+}
+
+// runLabel names a run by its Kubernetes version, with its start time when both sides
+// run the same version (a nightly compared with last week's).
+func runLabel(r reports.Results) string {
+	return fmt.Sprintf("%s (%s)", r.Run.Versions.Kubernetes, r.Started.UTC().Format("2006-01-02 15:04"))
+}

@@ -1,0 +1,173 @@
+package reports
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/png"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// The browser check opens a report in headless Chromium (Debian's package) and checks
+// what a reader would see: the DOM Chromium built (summary rows, one timeline per spec
+// that recorded one, lanes in each) and, in a full-page screenshot, that the timelines
+// were actually painted. The screenshot is kept next to the report.
+
+// BrowserCheck is what Chromium showed.
+type BrowserCheck struct {
+	SummaryRows      int // rows of the summary table in the DOM
+	Timelines        int // <svg class="timeline"> elements in the DOM
+	PaintedTimelines int // timeline blocks found in the screenshot
+	Screenshot       string
+}
+
+// chromiumBinary is Debian's name for the browser; CHROMIUM overrides it.
+func chromiumBinary() string {
+	if b := os.Getenv("CHROMIUM"); b != "" {
+		return b
+	}
+	return "chromium"
+}
+
+// CheckInBrowser renders htmlPath in headless Chromium, writes a full-page screenshot
+// to pngPath and checks the result against what res says the report holds.
+func CheckInBrowser(ctx context.Context, htmlPath, pngPath string, res Results) (BrowserCheck, error) {
+	bin, err := exec.LookPath(chromiumBinary())
+	if err != nil {
+		return BrowserCheck{}, fmt.Errorf("headless Chromium is needed to check the HTML report (Debian: apt-get install chromium): %w", err)
+	}
+	url := "file://" + htmlPath
+	dom, err := runChromium(ctx, bin, "--dump-dom", url)
+	if err != nil {
+		return BrowserCheck{}, err
+	}
+	check := BrowserCheck{Screenshot: pngPath}
+	check.SummaryRows, check.Timelines = countDOM(string(dom))
+	// Tall enough for the whole page (evidence lists are collapsed): the tables, a
+	// heading per spec, and the timelines.
+	height := 3000 + 60*check.SummaryRows + 250*len(res.Specs) + 700*check.Timelines
+	if _, err := runChromium(ctx, bin, "--hide-scrollbars", "--screenshot="+pngPath, fmt.Sprintf("--window-size=1200,%d", height), url); err != nil {
+		return check, err
+	}
+	data, err := os.ReadFile(pngPath)
+	if err != nil {
+		return check, fmt.Errorf("Chromium wrote no screenshot: %w", err)
+	}
+	img, err := png.Decode(bytes.NewReader(data))
+	if err != nil {
+		return check, fmt.Errorf("decode screenshot %s: %w", pngPath, err)
+	}
+	check.PaintedTimelines = PaintedTimelines(img)
+	return check, check.verify(res)
+}
+
+func runChromium(ctx context.Context, bin string, args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	// --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
+	full := append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--user-data-dir=" + os.TempDir() + "/hachaos-chromium"}, args...)
+	cmd := exec.CommandContext(ctx, bin, full...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("%s %s: %w\n%s", bin, strings.Join(full, " "), err, lastLines(stderr.String(), 10))
+	}
+	return stdout.Bytes(), nil
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+var (
+	summaryRowRE = regexp.MustCompile(`(?s)<table id="summary-table">(.*?)</table>`)
+	timelineRE   = regexp.MustCompile(`<svg class="timeline"`)
+)
+
+func countDOM(dom string) (rows, timelines int) {
+	if m := summaryRowRE.FindStringSubmatch(dom); m != nil {
+		rows = strings.Count(m[1], "<tr>") - 1 // minus the header
+	}
+	return rows, len(timelineRE.FindAllStringIndex(dom, -1))
+}
+
+// verify compares what Chromium showed with what the report must show.
+func (c BrowserCheck) verify(res Results) error {
+	wantRows, wantTimelines := 0, 0
+	for _, s := range res.Specs {
+		wantRows += len(summaryRows(s))
+		for _, t := range s.Trials {
+			if t.Timeline != "" {
+				wantTimelines++
+			}
+		}
+	}
+	var problems []string
+	if c.SummaryRows != wantRows {
+		problems = append(problems, fmt.Sprintf("summary table shows %d rows, want %d (one per guarantee)", c.SummaryRows, wantRows))
+	}
+	if c.Timelines != wantTimelines {
+		problems = append(problems, fmt.Sprintf("DOM holds %d timelines, want %d (one per spec run that recorded one)", c.Timelines, wantTimelines))
+	}
+	if c.PaintedTimelines != wantTimelines {
+		problems = append(problems, fmt.Sprintf("screenshot %s shows %d painted timelines, want %d", c.Screenshot, c.PaintedTimelines, wantTimelines))
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("the HTML report does not render as it must in Chromium: %s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// PaintedTimelines counts the timelines painted in a screenshot: vertical blocks of
+// pixel rows holding lane colours right of the lane labels; lanes are 4 px apart, and
+// timelines are separated by text.
+func PaintedTimelines(img image.Image) int {
+	palette := lanePalette()
+	b := img.Bounds()
+	// A block counts when it is at least two lanes tall: the legend's colour squares
+	// are smaller, and every timeline has more lanes than that.
+	const minPixels, maxGap, minHeight = 5, 30, 2 * int(laneHeight)
+	blocks, first, last := 0, -1000, -1000
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		n := 0
+		for x := b.Min.X + int(labelWidth); x < b.Max.X && n < minPixels; x++ {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			if palette[[3]uint8{uint8(r >> 8), uint8(g >> 8), uint8(bl >> 8)}] {
+				n++
+			}
+		}
+		if n < minPixels {
+			continue
+		}
+		if y-last > maxGap {
+			if last-first >= minHeight {
+				blocks++
+			}
+			first = y
+		}
+		last = y
+	}
+	if last-first >= minHeight {
+		blocks++
+	}
+	return blocks
+}
+
+// lanePalette is every colour a lane is filled with.
+func lanePalette() map[[3]uint8]bool {
+	colours := append([]string{colorOK, colorFailed, colorChange, colorUnknown, zeroReady}, holderColors...)
+	colours = append(colours, readyShades...)
+	palette := map[[3]uint8]bool{}
+	for _, c := range colours {
+		var rgb [3]uint8
+		fmt.Sscanf(c, "#%02x%02x%02x", &rgb[0], &rgb[1], &rgb[2])
+		palette[rgb] = true
+	}
+	return palette
+}

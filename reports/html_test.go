@@ -1,0 +1,90 @@
+package reports
+
+import (
+	"image"
+	"image/color"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/onsi/ginkgo/v2/types"
+
+	"github.com/hachaos/hachaos/probe"
+)
+
+// writeTimeline saves a small timeline under dir and returns the report entry a suite
+// would attach.
+func writeTimeline(t *testing.T, dir string) types.ReportEntry {
+	t.Helper()
+	tl := probe.Timeline{Start: time.Now(), Series: map[string][]probe.Sample{
+		"lb":                       {{At: 0, OK: true}, {At: time.Second, Error: `<script>alert(1)</script>`}, {At: 2 * time.Second, OK: true}},
+		"lease/kube-scheduler":     {{At: 0, OK: true, Value: "cp1"}, {At: 2 * time.Second, OK: true, Value: "cp2"}},
+		"etcd/cp1":                 {{At: 0, OK: true, Value: "leader=cp1 term=2 index=9"}, {At: 2 * time.Second, OK: true, Value: "leader=cp2 term=3 index=12"}},
+		"workload":                 {{At: 0, OK: true, Value: "w1=2,w2=2"}, {At: 2 * time.Second, OK: true, Value: "w1=4"}},
+		"backend/cp1":              {{At: 0, OK: true, Value: "UP"}, {At: time.Second, OK: true, Value: "UP 1/2"}, {At: 2 * time.Second, OK: true, Value: "DOWN"}},
+		"apiserver/cp1<img src=x>": {{At: 0, OK: true, Value: "ok"}},
+	}, Events: []probe.Event{{At: 500 * time.Millisecond, Name: "inject <b>partition</b>"}, {At: 1500 * time.Millisecond, Name: "recover"}}}
+	path := filepath.Join(dir, "timelines", "spec.json")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := tl.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	return types.ReportEntry{Name: "timeline", Value: types.WrapEntryValue(path)}
+}
+
+func TestHTMLIsSelfContainedAndEscaped(t *testing.T) {
+	dir := t.TempDir()
+	sr := specRun("partitions <cp1>", types.SpecStateFailed, "lost <writes>", leaderCrash)
+	sr.ReportEntries = append(sr.ReportEntries, writeTimeline(t, dir))
+	res, err := FromGinkgo([]types.Report{ginkgoRun(t, sr)}, RunInfo{Topology: Topology{Name: "x"}}, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Specs[0].Trials[0].Timeline != filepath.Join("timelines", "spec.json") {
+		t.Fatalf("timeline path must be relative to the artifacts folder, got %q", res.Specs[0].Trials[0].Timeline)
+	}
+	out, err := HTML(res, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(out)
+	for _, bad := range []string{"<script", "<img", "<b>partition", "<cp1>", "<writes>", "http://", "https://", "@import"} {
+		if strings.Contains(page, bad) {
+			t.Errorf("page contains %q: text must be escaped and nothing loaded from elsewhere", bad)
+		}
+	}
+	for _, want := range []string{`<svg class="timeline"`, "Lease kube-scheduler", "cp2 3: 2.0 s", "Ready Pods on w1", "LB backend cp1", "lost &lt;writes&gt;", "fault window"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+}
+
+func TestPaintedTimelinesCountsLaneBlocks(t *testing.T) {
+	img := image.NewRGBA(image.Rect(0, 0, 600, 400))
+	for y := 0; y < 400; y++ {
+		for x := 0; x < 600; x++ {
+			img.Set(x, y, color.White)
+		}
+	}
+	fill := func(y0, y1 int, c color.RGBA) {
+		for y := y0; y < y1; y++ {
+			for x := 300; x < 500; x++ {
+				img.Set(x, y, c)
+			}
+		}
+	}
+	green, blue := color.RGBA{0x2e, 0x9d, 0x4f, 255}, color.RGBA{0x3a, 0x6f, 0xd8, 255}
+	fill(10, 28, green) // timeline 1: two lanes 4 px apart
+	fill(32, 50, blue)
+	fill(120, 138, green) // timeline 2
+	fill(142, 160, green)
+	fill(300, 312, green) // a legend square: too small to be a timeline
+	if n := PaintedTimelines(img); n != 2 {
+		t.Fatalf("want 2 painted timelines, got %d", n)
+	}
+}

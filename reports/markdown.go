@@ -1,0 +1,41 @@
+package reports
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Markdown is the summary table for a CI job summary ($GITHUB_STEP_SUMMARY): one row per
+// guarantee with its verdict, measured value, bound and margin.
+func Markdown(res Results, cmp *Comparison) string {
+	var b strings.Builder
+	passed, failed := 0, 0
+	for _, s := range res.Specs {
+		if s.Verdict() == Failed {
+			failed++
+		} else if s.Verdict() == Passed {
+			passed++
+		}
+	}
+	fmt.Fprintf(&b, "## hachaos: %d passed, %d failed\n\n", passed, failed)
+	fmt.Fprintf(&b, "Kubernetes %s, etcd %s, %s etcd, profile %s, %d trial(s)\n\n",
+		res.Run.Versions.Kubernetes, res.Run.Versions.Etcd, res.Run.Topology.Etcd, res.Run.Profile, res.Run.Trials)
+	w := res.WallTime
+	fmt.Fprintf(&b, "Wall time %.0f s: bring-up %.0f s, faults (waiting on Kubernetes' and etcd's own timeouts) %.0f s, harness %.0f s\n\n",
+		res.Duration, w.BringUp, w.Faults, w.Harness)
+	b.WriteString("| spec | guarantee | verdict | measured | bound | margin |\n|---|---|---|---|---|---|\n")
+	for _, s := range res.Specs {
+		for _, r := range summaryRows(s) {
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", mdCell(r.Spec), mdCell(r.Guarantee), r.Verdict, mdCell(r.Measured), mdCell(r.Bound), r.Margin)
+		}
+	}
+	if cmp != nil {
+		fmt.Fprintf(&b, "\n### Comparison %s → %s\n\n%s\n", mdCell(cmp.Baseline), mdCell(cmp.Candidate), mdCell(cmp.Verdict()))
+	}
+	return b.String()
+}
+
+// mdCell keeps a value inside its table cell.
+func mdCell(s string) string {
+	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
+}

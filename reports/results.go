@@ -1,0 +1,332 @@
+package reports
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/onsi/ginkgo/v2/types"
+)
+
+// ResultsSchema names the version of Results' JSON. Readers refuse other versions: a
+// comparison between two different layouts would silently compare nothing.
+const ResultsSchema = "hachaos.dev/results/v1"
+
+// Results is one run's outcome in the form later runs compare against.
+type Results struct {
+	Schema   string    `json:"schema"`
+	Run      RunInfo   `json:"run"`
+	Specs    []Spec    `json:"specs"`
+	Started  time.Time `json:"started"`
+	Duration float64   `json:"durationSeconds"`
+	// WallTime splits Duration into where the time went.
+	WallTime WallTime `json:"wallTime"`
+}
+
+// WallTime is a run's duration broken down: bringing the topology up (or checking it for
+// reuse), the faults (from each spec's first injection to its last event: holding the
+// fault and waiting for Kubernetes' and etcd's own timeouts and recoveries), and the
+// harness itself (readiness gates, workloads, checks, artifacts).
+type WallTime struct {
+	BringUp float64 `json:"bringUpSeconds"`
+	Faults  float64 `json:"faultSeconds"`
+	Harness float64 `json:"harnessSeconds"`
+}
+
+// RunInfo is what the run ran against.
+type RunInfo struct {
+	Topology Topology `json:"topology"`
+	Versions Versions `json:"versions"`
+	Profile  string   `json:"profile"`
+	// Seed is Ginkgo's random seed (spec order within containers).
+	Seed int64 `json:"seed"`
+	// Trials is how many times every spec ran (TRIALS=N).
+	Trials      int    `json:"trials"`
+	LabelFilter string `json:"labelFilter,omitempty"`
+}
+
+// Topology is the shape of the cluster under test.
+type Topology struct {
+	Name          string `json:"name"`
+	Provider      string `json:"provider"`
+	ControlPlanes int    `json:"controlPlanes"`
+	Workers       int    `json:"workers"`
+	Etcd          string `json:"etcd"` // stacked or external
+	EtcdMembers   int    `json:"etcdMembers"`
+	LoadBalancer  string `json:"loadBalancer"`
+	NodeImage     string `json:"nodeImage"`
+}
+
+// Versions are what the running cluster reported, not what the Spec asked for.
+type Versions struct {
+	Kubernetes string `json:"kubernetes"`
+	Etcd       string `json:"etcd"`
+}
+
+// Verdicts of a spec or a guarantee.
+const (
+	Passed  = "passed"
+	Failed  = "failed"
+	Skipped = "skipped"
+)
+
+// Spec is one guarantee spec (a Ginkgo It) across its trials.
+type Spec struct {
+	Name   string   `json:"name"`
+	Labels []string `json:"labels,omitempty"`
+	Trials []Trial  `json:"trials"`
+}
+
+// Trial is one run of a spec.
+type Trial struct {
+	Verdict  string  `json:"verdict"`
+	Failure  string  `json:"failure,omitempty"`
+	Location string  `json:"failureLocation,omitempty"`
+	Duration float64 `json:"durationSeconds"`
+	// Timeline is the path of the timeline JSON, relative to the results file.
+	Timeline     string        `json:"timeline,omitempty"`
+	Measurements []Measurement `json:"measurements,omitempty"`
+	// Notes are the spec's other report entries ("measured: ..." in prose, e.g. a
+	// refused write's error).
+	Notes []Note `json:"notes,omitempty"`
+}
+
+// Note is a report entry that is not a Measurement.
+type Note struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Verdict is the spec's verdict over all trials: failed if any trial failed, skipped
+// if none ran.
+func (s Spec) Verdict() string {
+	verdict := Skipped
+	for _, t := range s.Trials {
+		switch t.Verdict {
+		case Failed:
+			return Failed
+		case Passed:
+			verdict = Passed
+		}
+	}
+	return verdict
+}
+
+// FromGinkgo builds Results from the Ginkgo reports of one or more trials of a run.
+// Each report is one trial; specs that were skipped or filtered out in every trial are
+// left out. Timeline paths are made relative to dir, where the results are written.
+func FromGinkgo(trials []types.Report, info RunInfo, dir string) (Results, error) {
+	if len(trials) == 0 {
+		return Results{}, fmt.Errorf("no Ginkgo report to build results from")
+	}
+	res := Results{Schema: ResultsSchema, Run: info, Started: trials[0].StartTime}
+	res.Run.Trials = len(trials)
+	res.Run.Seed = trials[0].SuiteConfig.RandomSeed
+	res.Run.LabelFilter = trials[0].SuiteConfig.LabelFilter
+	index := map[string]int{}
+	for _, r := range trials {
+		res.Duration += r.RunTime.Seconds()
+		for _, sr := range r.SpecReports {
+			if sr.LeafNodeType == types.NodeTypeBeforeSuite {
+				res.WallTime.BringUp += sr.RunTime.Seconds()
+			}
+			if sr.LeafNodeType != types.NodeTypeIt || sr.State.Is(types.SpecStateSkipped|types.SpecStatePending) {
+				continue
+			}
+			name := sr.FullText()
+			i, ok := index[name]
+			if !ok {
+				i = len(res.Specs)
+				index[name] = i
+				res.Specs = append(res.Specs, Spec{Name: name, Labels: sr.Labels()})
+			}
+			t, err := trialOf(sr, dir)
+			if err != nil {
+				return Results{}, fmt.Errorf("spec %q: %w", name, err)
+			}
+			res.Specs[i].Trials = append(res.Specs[i].Trials, t)
+			res.WallTime.Faults += faultSeconds(dir, t.Timeline)
+		}
+	}
+	res.WallTime.Harness = max(0, res.Duration-res.WallTime.BringUp-res.WallTime.Faults)
+	return res, nil
+}
+
+// faultSeconds is how long a spec's fault took, from the first injection to the last
+// event of its timeline (recovery, rejoin); 0 without a readable timeline.
+func faultSeconds(dir, timeline string) float64 {
+	if timeline == "" {
+		return 0
+	}
+	var tl struct {
+		Events []struct {
+			At   time.Duration `json:"at"`
+			Name string        `json:"name"`
+		} `json:"events"`
+	}
+	if readJSON(filepath.Join(dir, timeline), &tl) != nil {
+		return 0
+	}
+	var first, last time.Duration = -1, 0
+	for _, e := range tl.Events {
+		if strings.HasPrefix(e.Name, "inject") && first < 0 {
+			first = e.At
+		}
+		last = max(last, e.At)
+	}
+	if first < 0 {
+		return 0
+	}
+	return (last - first).Seconds()
+}
+
+func trialOf(sr types.SpecReport, dir string) (Trial, error) {
+	t := Trial{Verdict: verdictOf(sr.State), Duration: sr.RunTime.Seconds()}
+	if sr.State.Is(types.SpecStateFailureStates) {
+		t.Failure = sr.Failure.Message
+		t.Location = sr.Failure.Location.String()
+	}
+	for _, e := range sr.ReportEntries {
+		switch {
+		case e.Name == "timeline":
+			t.Timeline = relativeTo(dir, e.StringRepresentation())
+		case strings.HasPrefix(e.Name, MeasurementEntryPrefix) && strings.HasPrefix(e.Value.AsJSON, "{"):
+			var m Measurement
+			if err := json.Unmarshal([]byte(e.Value.AsJSON), &m); err != nil {
+				return Trial{}, fmt.Errorf("report entry %q: %w", e.Name, err)
+			}
+			t.Measurements = append(t.Measurements, m)
+		default:
+			t.Notes = append(t.Notes, Note{Name: strings.TrimPrefix(e.Name, MeasurementEntryPrefix), Value: e.StringRepresentation()})
+		}
+	}
+	return t, nil
+}
+
+func verdictOf(s types.SpecState) string {
+	switch {
+	case s.Is(types.SpecStatePassed):
+		return Passed
+	case s.Is(types.SpecStateFailureStates):
+		return Failed
+	}
+	return Skipped
+}
+
+// relativeTo makes path relative to dir, so an artifacts folder can be moved (uploaded,
+// downloaded) without breaking its links. A path outside dir (the folder was moved
+// since the run) keeps its last two elements, "timelines/<file>".
+func relativeTo(dir, path string) string {
+	abs, err := filepath.Abs(dir)
+	if err == nil {
+		if rel, err := filepath.Rel(abs, path); err == nil && !strings.HasPrefix(rel, "..") {
+			return rel
+		}
+	}
+	return filepath.Join(filepath.Base(filepath.Dir(path)), filepath.Base(path))
+}
+
+// WriteResults writes res as indented JSON.
+func WriteResults(path string, res Results) error {
+	data, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(data, '\n'), 0o644)
+}
+
+// ReadResults reads results written by WriteResults, refusing another schema version.
+func ReadResults(path string) (Results, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Results{}, fmt.Errorf("read results: %w", err)
+	}
+	var res Results
+	if err := json.Unmarshal(data, &res); err != nil {
+		return Results{}, fmt.Errorf("parse results %s: %w", path, err)
+	}
+	if res.Schema != ResultsSchema {
+		return Results{}, fmt.Errorf("results %s have schema %q; this hachaos reads %q", path, res.Schema, ResultsSchema)
+	}
+	return res, nil
+}
+
+// Guarantee is one measured quantity of a spec over all its trials: what the summary
+// table, the JUnit properties and the comparison work on.
+type Guarantee struct {
+	Spec    string
+	Name    string
+	Unit    string
+	Bound   float64
+	AtLeast bool
+	Formula string
+	Values  []float64 // one per trial that measured it, in trial order
+	Stats   Stats
+}
+
+// Within reports whether every trial kept the bound.
+func (g Guarantee) Within() bool {
+	for _, v := range g.Values {
+		if !(Measurement{Value: v, Bound: g.Bound, AtLeast: g.AtLeast}).Within() {
+			return false
+		}
+	}
+	return true
+}
+
+// Worst is the value closest to (or furthest past) the bound.
+func (g Guarantee) Worst() float64 {
+	if g.AtLeast {
+		return g.Stats.Min
+	}
+	return g.Stats.Max
+}
+
+// Guarantees lists a spec's measured quantities in the order the spec measured them.
+func (s Spec) Guarantees() []Guarantee {
+	var out []Guarantee
+	index := map[string]int{}
+	for _, t := range s.Trials {
+		for _, m := range t.Measurements {
+			i, ok := index[m.Name]
+			if !ok {
+				i = len(out)
+				index[m.Name] = i
+				out = append(out, Guarantee{Spec: s.Name, Name: m.Name, Unit: m.Unit, Bound: m.Bound, AtLeast: m.AtLeast, Formula: m.Formula})
+			}
+			out[i].Values = append(out[i].Values, m.Value)
+		}
+	}
+	for i := range out {
+		out[i].Stats = StatsOf(out[i].Values)
+	}
+	return out
+}
+
+// Stats summarize a guarantee's values over trials.
+type Stats struct {
+	N   int     `json:"n"`
+	Min float64 `json:"min"`
+	P50 float64 `json:"p50"`
+	P95 float64 `json:"p95"`
+	Max float64 `json:"max"`
+}
+
+// StatsOf computes nearest-rank percentiles: with few trials a percentile is one of the
+// measured values, never an interpolation nobody measured.
+func StatsOf(values []float64) Stats {
+	if len(values) == 0 {
+		return Stats{}
+	}
+	sorted := append([]float64(nil), values...)
+	sort.Float64s(sorted)
+	rank := func(p float64) float64 {
+		i := int(p*float64(len(sorted))+0.999999) - 1 // ceil(p×n) − 1
+		return sorted[max(0, min(i, len(sorted)-1))]
+	}
+	return Stats{N: len(sorted), Min: sorted[0], P50: rank(0.50), P95: rank(0.95), Max: sorted[len(sorted)-1]}
+}
