@@ -8,9 +8,10 @@ RUN_TIME  := $(shell date +%Y%m%d-%H%M%S)
 ARTIFACTS ?= _artifacts/$(RUN_TIME)
 # Ginkgo arguments for the suites, e.g. LABELS=topology
 LABELS ?=
-GINKGO_ARGS := -ginkgo.v $(if $(LABELS),-ginkgo.label-filter='$(LABELS)')
+# How many times every spec runs (make chaos, make certify)
+TRIALS ?= 1
 
-.PHONY: help test unit integration chaos chaos-negative chaos-interrupt security-negative cluster-up cluster-down cluster-status images setup build
+.PHONY: help test unit integration chaos certify chaos-negative chaos-interrupt security-negative cluster-up cluster-down cluster-status images setup build
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -20,10 +21,14 @@ build: ## compile the hachaos command
 
 test: unit integration ## everything: unit tests, then the integration tests on stacked and external etcd
 
-unit: ## unit tests and vet: no Docker needed
+# actionlint runs from the Go module proxy at a pinned version, outside go.mod.
+ACTIONLINT := github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
+
+unit: ## unit tests, vet and workflow lint: no Docker needed (xmllint is, for the JUnit schema test)
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./suites
 	$(GO) test ./...
+	$(GO) run $(ACTIONLINT)
 
 # The integration tests bring up a fresh topology per config, run the topology suite on
 # it and delete it again, also when the suite fails.
@@ -49,11 +54,16 @@ chaos-negative: images build ## every fault guarantee must catch its sabotaged t
 chaos-interrupt: images build ## interrupted and killed runs leave no fault behind after the next start
 	bash scripts/interrupt-test.sh $(CONFIG)
 
-chaos: images build ## bring the topology up (or reuse it) and run the suites; the cluster is kept
-	mkdir -p $(ARTIFACTS)
-	status=0; HACHAOS_CONFIG=$(abspath $(CONFIG)) ARTIFACTS=$(abspath $(ARTIFACTS)) $(GO) test -v -tags e2e -count=1 -timeout 120m ./suites \
-		-args $(GINKGO_ARGS) -ginkgo.json-report=$(abspath $(ARTIFACTS))/report.json || status=$$?; \
-	$(BIN) scan-secrets $(ARTIFACTS) && exit $$status
+# TRIALS=N runs every selected spec N times on the same cluster (artifacts in trial-1 …
+# trial-N); the reports give p50/p95/max of every measured time.
+chaos: images build ## bring the topology up (or reuse it), run the suites TRIALS times and build the reports; the cluster is kept
+	bash scripts/chaos.sh $(CONFIG) $(ARTIFACTS) $(TRIALS) '$(LABELS)'
+
+# Pre-upgrade certification: the suites on FROM, then on TO (versions or node images;
+# images are built offline where missing), compared guarantee by guarantee against the
+# Spec's certification budget. Each side's cluster is deleted after its run.
+certify: build ## run the suites on FROM and TO (e.g. FROM=v1.36.3 TO=v1.37.2) and compare them; fails on a broken guarantee or a regression
+	bash scripts/certify.sh $(CONFIG) "$(FROM)" "$(TO)" $(ARTIFACTS) $(TRIALS) '$(LABELS)'
 
 cluster-up: images build ## create the topology, or reuse a healthy one from the same Spec
 	$(BIN) up --config $(CONFIG)

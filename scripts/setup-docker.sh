@@ -5,7 +5,9 @@
 #  3. runs a privileged probe container; only if it fails with the missing-capability
 #     error ("unable to apply caps") installs an OCI runtime wrapper that drops
 #     CAP_SYS_RESOURCE, which some sandboxes cannot grant (kind nodes are privileged);
-#  4. raises inotify limits that multi-node kind clusters exhaust.
+#  4. raises inotify limits that multi-node kind clusters exhaust;
+#  5. installs the report tools from Debian when missing: xmllint (libxml2-utils, the
+#     JUnit schema check) and Chromium (the HTML report is checked in it, headless).
 # On a normal Docker host (a laptop, a GitHub runner) steps 1-3 change nothing.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -93,7 +95,20 @@ raise_inotify_limits() {
 	done
 }
 
+# install_report_tools installs xmllint and Chromium from Debian when missing (a host
+# that brings its own Chromium sets CHROMIUM to its command instead).
+install_report_tools() {
+	local missing=()
+	command -v xmllint >/dev/null || missing+=(libxml2-utils)
+	command -v "${CHROMIUM:-chromium}" >/dev/null || missing+=(chromium)
+	[ ${#missing[@]} -eq 0 ] && return 0
+	log "installing ${missing[*]} from Debian"
+	as_root apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
 step "install Docker if missing" install_docker
 step "start dockerd if not running" start_dockerd
 step "check privileged containers" ensure_privileged_works
 raise_inotify_limits
+step "install report tools if missing (xmllint, Chromium)" install_report_tools
