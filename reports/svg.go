@@ -21,7 +21,7 @@ const (
 	labelWidth = 250.0
 	laneHeight = 18.0
 	laneGap    = 4.0
-	axisHeight = 34.0
+	axisHeight = 42.0
 )
 
 var (
@@ -126,7 +126,8 @@ func drawEventMarkers(b *strings.Builder, events []probe.Event, x func(time.Dura
 		xe := x(e.At)
 		fmt.Fprintf(b, `<line x1="%.1f" x2="%.1f" y1="%.0f" y2="%.0f" stroke="#444" stroke-dasharray="3,3"><title>%s at %s</title></line>`,
 			xe, xe, axisHeight-6, height, esc(e.Name), secs(e.At))
-		fmt.Fprintf(b, `<text class="event" x="%.1f" y="%.0f">%s</text>`, xe+2, 10+float64(i%2)*10, esc(shorten(e.Name, 40)))
+		// three staggered rows, so events close in time stay readable
+		fmt.Fprintf(b, `<text class="event" x="%.1f" y="%.0f">%s</text>`, xe+2, 9+float64(i%3)*8, esc(shorten(e.Name, 40)))
 	}
 }
 
@@ -228,9 +229,11 @@ func availability(s probe.Sample) (string, string, string) {
 	return "failed", colorFailed, ""
 }
 
+// backendState: the recorder marks a backend that is not UP as a failed sample with
+// HAProxy's status as value; without a value the stats could not be read.
 func backendState(s probe.Sample) (string, string, string) {
 	switch {
-	case !s.OK:
+	case s.Value == "":
 		return "unknown", colorUnknown, ""
 	case s.Value == "UP":
 		return "UP", colorOK, "UP"
