@@ -27,6 +27,7 @@ type Comparison struct {
 	Budget              Budget
 	Rows                []ComparisonRow
 	Problems            []string
+	topologies          []string // the two sides' topology names (see key)
 }
 
 // ComparisonRow is one guarantee (or one spec without measured values) on both sides.
@@ -53,7 +54,8 @@ func (c Comparison) Verdict() string {
 // Compare compares candidate with baseline. Every spec of the baseline must have run in
 // the candidate: a guarantee that was not checked cannot be certified.
 func Compare(baseline, candidate Results, baseLabel, candLabel string, budget Budget) Comparison {
-	c := Comparison{Baseline: baseLabel, Candidate: candLabel, Budget: budget}
+	c := Comparison{Baseline: baseLabel, Candidate: candLabel, Budget: budget,
+		topologies: []string{baseline.Run.Topology.Name, candidate.Run.Topology.Name}}
 	cand := map[string]Spec{}
 	for _, s := range candidate.Specs {
 		cand[s.Name] = s
@@ -78,7 +80,7 @@ func Compare(baseline, candidate Results, baseLabel, candLabel string, budget Bu
 func (c *Comparison) compareSpec(bs, cs Spec) {
 	bg := map[string]Guarantee{}
 	for _, g := range bs.Guarantees() {
-		bg[g.Name] = g
+		bg[c.key(g.Name)] = g
 	}
 	specRow := ComparisonRow{Spec: bs.Name, Guarantee: "(spec)", BaselineVerdict: bs.Verdict(), CandidateVerdict: cs.Verdict()}
 	if cs.Verdict() == Failed {
@@ -86,10 +88,13 @@ func (c *Comparison) compareSpec(bs, cs Spec) {
 	}
 	c.add(specRow)
 	for _, g := range cs.Guarantees() {
-		row := ComparisonRow{Spec: cs.Name, Guarantee: g.Name, CandidateVerdict: verdictWithin(g), CandidateP95: num(g.Stats.P95) + " " + g.Unit}
-		b, ok := bg[g.Name]
+		row := ComparisonRow{Spec: cs.Name, Guarantee: c.key(g.Name), CandidateVerdict: verdictWithin(g), CandidateP95: num(g.Stats.P95) + " " + g.Unit}
+		b, ok := bg[c.key(g.Name)]
+		delete(bg, c.key(g.Name))
 		if ok {
 			row.BaselineVerdict, row.BaselineP95 = verdictWithin(b), num(b.Stats.P95)+" "+b.Unit
+		} else {
+			row.BaselineVerdict, row.Finding = "not measured", "no baseline to compare with"
 		}
 		switch {
 		case !g.Within():
@@ -102,6 +107,24 @@ func (c *Comparison) compareSpec(bs, cs Spec) {
 		}
 		c.add(row)
 	}
+	// A guarantee measured on the baseline but not on the candidate was not checked
+	// there: it cannot be certified.
+	for name, b := range bg {
+		c.add(ComparisonRow{Spec: bs.Name, Guarantee: name, BaselineVerdict: verdictWithin(b), BaselineP95: num(b.Stats.P95) + " " + b.Unit,
+			CandidateVerdict: "not measured", Finding: "not measured on " + c.Candidate, Problem: true})
+	}
+}
+
+// key names a guarantee independently of the topology it ran on: node names start with
+// the topology's name (hachaos-from-control-plane2), which differs between the sides of
+// a certification.
+func (c *Comparison) key(name string) string {
+	for _, topo := range c.topologies {
+		if topo != "" {
+			name = strings.ReplaceAll(name, topo+"-", "")
+		}
+	}
+	return name
 }
 
 func (c *Comparison) add(r ComparisonRow) {

@@ -148,7 +148,7 @@ func specSection(s Spec, dir string) (htmlSpec, error) {
 			}
 			ht.Timeline = template.HTML(TimelineSVG(tl, hist)) // built from escaped text only
 			if t.Verdict == Failed {
-				ht.Diagnostics = diagnose(tl, dir)
+				ht.Diagnostics = diagnose(tl, runDir(dir, t.Timeline))
 			}
 		}
 		hs.Trials = append(hs.Trials, ht)
@@ -172,7 +172,7 @@ func loadTimeline(dir, rel string) (probe.Timeline, *probe.KVHistory, error) {
 	if err := readJSON(filepath.Join(dir, rel), &tl); err != nil {
 		return tl, nil, err
 	}
-	histPath := filepath.Join(dir, "histories", filepath.Base(rel))
+	histPath := filepath.Join(runDir(dir, rel), "histories", filepath.Base(rel))
 	if _, err := os.Stat(histPath); err != nil {
 		return tl, nil, nil
 	}
@@ -181,6 +181,12 @@ func loadTimeline(dir, rel string) (probe.Timeline, *probe.KVHistory, error) {
 		return tl, nil, err
 	}
 	return tl, &h, nil
+}
+
+// runDir is the folder of the trial a timeline belongs to (dir, or dir/trial-N): its
+// histories and logs lie beside its timelines.
+func runDir(dir, timeline string) string {
+	return filepath.Join(dir, filepath.Dir(filepath.Dir(timeline)))
 }
 
 func readJSON(path string, v any) error {
@@ -287,6 +293,7 @@ func distributionSVG(g Guarantee) string {
 
 var pageTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"verdictClass": func(v string) string { return "v-" + v },
+	"num":          num,
 	"verdictText": func(v string) string {
 		return map[string]string{Passed: "✔ passed", Failed: "✘ failed", Skipped: "– skipped"}[v]
 	},

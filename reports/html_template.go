@@ -62,11 +62,11 @@ svg text { font: 11px system-ui, sans-serif; } svg text.seg { fill: #fff; } svg 
 {{if .Failure}}<pre class="failure">{{.Failure}}
 at {{.Location}}</pre>{{end}}
 {{if .Measurements}}<table class="measurements"><tr><th>measured</th><th>value</th><th>bound</th></tr>
-{{range .Measurements}}<tr><td>{{.Name}}</td><td class="num {{if .Within}}v-passed{{else}}v-failed{{end}}">{{.Value | printf "%.3g"}} {{.Unit}}</td><td class="num">{{.BoundText}}{{with .Formula}}<br><span class="formula">= {{.}}</span>{{end}}</td></tr>
+{{range .Measurements}}<tr><td>{{.Name}}</td><td class="num {{if .Within}}v-passed{{else}}v-failed{{end}}">{{num .Value}} {{.Unit}}</td><td class="num">{{.BoundText}}{{with .Formula}}<br><span class="formula">= {{.}}</span>{{end}}</td></tr>
 {{end}}</table>{{end}}
 {{if .Notes}}<details class="notes"><summary>{{len .Notes}} observations and evidence</summary><ul>{{range .Notes}}<li>{{.Name}}: {{.Value}}</li>{{end}}</ul></details>{{end}}
 {{if .Timeline}}<div class="timeline-box">{{.Timeline}}</div><p class="muted">timeline data: {{.TimelinePath}}</p>{{end}}
-{{range .Diagnostics}}<h4>{{.Title}}</h4><pre>{{.Text}}</pre>{{end}}
+{{range .Diagnostics}}<details class="diagnostic"><summary>{{.Title}}</summary><pre>{{.Text}}</pre></details>{{end}}
 {{end}}
 </section>
 {{end}}

@@ -134,6 +134,15 @@ func FromGinkgo(trials []types.Report, info RunInfo, dir string) (Results, error
 			if sr.LeafNodeType == types.NodeTypeBeforeSuite {
 				res.WallTime.BringUp += sr.RunTime.Seconds()
 			}
+			if sr.LeafNodeType.Is(types.NodeTypesForSuiteLevelNodes) && sr.State.Is(types.SpecStateFailureStates) {
+				// bring-up or artifact collection failed: a report must say so, not
+				// show an empty green run
+				name := "[" + sr.LeafNodeType.String() + "]"
+				index[name] = len(res.Specs)
+				res.Specs = append(res.Specs, Spec{Name: name, Trials: []Trial{{Verdict: Failed, Failure: sr.Failure.Message,
+					Location: sr.Failure.Location.String(), Duration: sr.RunTime.Seconds()}}})
+				continue
+			}
 			if sr.LeafNodeType != types.NodeTypeIt || sr.State.Is(types.SpecStateSkipped|types.SpecStatePending) {
 				continue
 			}
@@ -219,7 +228,7 @@ func verdictOf(s types.SpecState) string {
 
 // relativeTo makes path relative to dir, so an artifacts folder can be moved (uploaded,
 // downloaded) without breaking its links. A path outside dir (the folder was moved
-// since the run) keeps its last two elements, "timelines/<file>".
+// since the run) keeps its last elements: "timelines/<file>", "trial-N/timelines/<file>".
 func relativeTo(dir, path string) string {
 	abs, err := filepath.Abs(dir)
 	if err == nil {
@@ -227,7 +236,11 @@ func relativeTo(dir, path string) string {
 			return rel
 		}
 	}
-	return filepath.Join(filepath.Base(filepath.Dir(path)), filepath.Base(path))
+	parent, kind := filepath.Dir(path), filepath.Base(filepath.Dir(path))
+	if trial := filepath.Base(filepath.Dir(parent)); strings.HasPrefix(trial, "trial-") {
+		return filepath.Join(trial, kind, filepath.Base(path))
+	}
+	return filepath.Join(kind, filepath.Base(path))
 }
 
 // WriteResults writes res as indented JSON.

@@ -63,6 +63,13 @@ func report(args []string) error {
 	if err := writeReports(dir, res, cmp); err != nil {
 		return err
 	}
+	var problems []error
+	if cmp != nil {
+		fmt.Print(cmp.Text())
+		if !cmp.Passed() {
+			problems = append(problems, errors.New("comparison failed"))
+		}
+	}
 	if *browser {
 		abs, err := filepath.Abs(dir)
 		if err != nil {
@@ -70,18 +77,13 @@ func report(args []string) error {
 		}
 		check, err := reports.CheckInBrowser(context.Background(), filepath.Join(abs, "report.html"), filepath.Join(abs, "screenshot.png"), res)
 		if err != nil {
-			return err
-		}
-		fmt.Printf("Chromium shows the summary (%d rows) and %d of %d timelines painted; screenshot %s\n",
-			check.SummaryRows, check.PaintedTimelines, check.Timelines, check.Screenshot)
-	}
-	if cmp != nil {
-		fmt.Print(cmp.Text())
-		if !cmp.Passed() {
-			return errors.New("comparison failed")
+			problems = append(problems, err)
+		} else {
+			fmt.Printf("Chromium shows the summary (%d rows) and %d of %d timelines painted; screenshot %s\n",
+				check.SummaryRows, check.PaintedTimelines, check.Timelines, check.Screenshot)
 		}
 	}
-	return nil
+	return errors.Join(problems...)
 }
 
 func writeReports(dir string, res reports.Results, cmp *reports.Comparison) error {
@@ -134,9 +136,11 @@ func runInfo(dir string) (reports.RunInfo, error) {
 	if err := readJSONFile(filepath.Join(dir, "spec.json"), &spec); err != nil {
 		return reports.RunInfo{}, err
 	}
+	// versions.json is written once the topology is up; a run whose bring-up failed
+	// still gets its reports, with the versions unknown.
 	var versions reports.Versions
 	if err := readJSONFile(filepath.Join(dir, "versions.json"), &versions); err != nil {
-		return reports.RunInfo{}, err
+		versions = reports.Versions{Kubernetes: "unknown (" + spec.Kubernetes.Version + " asked for)", Etcd: "unknown"}
 	}
 	return reports.RunInfo{
 		Topology: reports.Topology{
