@@ -13,6 +13,7 @@ repo=$(cd "$here/.." && pwd)
 [ $# -ge 5 ] || die "usage: $0 CONFIG FROM TO ARTIFACTS TRIALS [LABEL_FILTER]"
 config=$1 from=$2 to=$3 trials=$5 labels=${6:-}
 [ -n "$from" ] && [ -n "$to" ] || die "make certify needs FROM and TO: a Kubernetes version (FROM=v1.36.3 TO=v1.37.2) or node images tagged with one"
+[[ $trials =~ ^[1-9][0-9]*$ ]] || die "TRIALS must be a whole number of at least 1, got '$trials'"
 mkdir -p "$4" && artifacts=$(cd "$4" && pwd)
 bin=$repo/_output/bin/hachaos
 cd "$repo"
@@ -37,7 +38,11 @@ for side in from to; do
 	fi
 	current=$cfg
 	log "certification, $side side: Kubernetes $version"
-	bash scripts/chaos.sh "$cfg" "$artifacts/$side" "$trials" "$labels" || log "$side side: some specs failed (the comparison says which)"
+	rc=0
+	bash scripts/chaos.sh "$cfg" "$artifacts/$side" "$trials" "$labels" || rc=$?
+	# 1: specs failed, which the comparison weighs; 2: the artifacts are unusable
+	[ "$rc" -le 1 ] || die "$side side: artifacts hold a secret or their reports failed (see above)"
+	[ "$rc" -eq 0 ] || log "$side side: some specs failed (the comparison says which)"
 	"$bin" down --config "$cfg"
 	current=""
 done
