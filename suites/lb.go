@@ -166,12 +166,24 @@ func judgeLBRerouting(in LBReroutingSpecInput, run faultRun, what string) {
 	AddReportEntry("measured: "+what+": failed requests through the LB",
 		fmt.Sprintf("%d of %d while the fault lasted (counted; the bound is on their span)", during.Failures, during.Samples))
 	measure(what+": LB failure span", during.FailureSpan(), window, "LB detection window = inter + fall × (min(connect, inter) + check) + (fall − 1) × fastinter")
-	for _, target := range run.targets {
+	var neverDown, lateDown []string
+	for i, target := range run.targets {
+		// Named by position, not node, so trials and certification sides line up.
+		name := what + ": API server marked DOWN after it stopped answering"
+		if len(run.targets) > 1 {
+			name += fmt.Sprintf(" (%d of %d)", i+1, len(run.targets))
+		}
 		stopped, _ := run.timeline.FirstAfter(prefixAPIServer+target, run.inject, func(s probe.Sample) bool { return !s.OK })
-		if downAt, ok := run.timeline.FirstAfter(prefixBackend+target, run.inject, func(s probe.Sample) bool { return !s.OK }); ok {
-			measure(what+": "+target+" marked DOWN after it stopped answering", downAt-stopped, window, "LB detection window")
-		} else {
-			AddReportEntry("measured: "+what+": "+target+" marked DOWN", "never, while the fault lasted")
+		downAt, ok := run.timeline.FirstAfter(prefixBackend+target, run.inject, func(s probe.Sample) bool { return !s.OK })
+		AddReportEntry("measured: "+name+": node", target)
+		if !ok {
+			AddReportEntry("measured: "+name, "never, while the fault lasted")
+			neverDown = append(neverDown, target)
+			continue
+		}
+		measure(name, downAt-stopped, window, "LB detection window")
+		if downAt-stopped > window {
+			lateDown = append(lateDown, fmt.Sprintf("%s after %s", target, (downAt-stopped).Round(10*time.Millisecond)))
 		}
 	}
 	Expect(after.Failures).To(BeZero(),
@@ -179,6 +191,10 @@ func judgeLBRerouting(in LBReroutingSpecInput, run faultRun, what string) {
 		after.Failures, after.Samples, window, strings.Join(run.targets, ", "))
 	Expect(during.FailureSpan()).To(BeNumerically("<=", window),
 		"requests through the load balancer kept failing for %s; bound %s = the LB's detection window", during.FailureSpan().Round(10*time.Millisecond), window)
+	// The LB's own view, after the clients' (a negative control without health checks
+	// must fail on the clients first).
+	Expect(neverDown).To(BeEmpty(), "the LB never marked these API servers DOWN while the fault lasted")
+	Expect(lateDown).To(BeEmpty(), "the LB marked API servers DOWN later than its detection window %s after they stopped answering", window)
 }
 
 // holdFault keeps an injected fault in place for d: a fault duration, not a wait for a

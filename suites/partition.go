@@ -102,7 +102,7 @@ func (r *partitionRun) partition(dir fault.PartitionDirection) {
 	}
 	r.etcd.recover()
 	if r.member != "" {
-		r.etcd.expectRejoined(r.member)
+		r.etcd.expectRejoined(r.member, "isolated member")
 	}
 }
 

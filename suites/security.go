@@ -55,6 +55,7 @@ func SecuritySpec(ctx context.Context, inputGetter func() SecuritySpecInput) {
 	BeforeEach(func() {
 		in = inputGetter()
 		in.validate()
+		expectEnvironmentReady(ctx, in.Spec, in.Provider) // after a fault spec, wait for the cluster to heal
 		var err error
 		restCfg, err = in.Provider.RESTConfig(ctx)
 		Expect(err).NotTo(HaveOccurred())
