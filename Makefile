@@ -19,7 +19,7 @@ help: ## list the targets
 build: ## compile the hachaos command
 	$(GO) build -o $(BIN) ./cmd/hachaos
 
-test: unit integration ## everything: unit tests, then the integration tests on stacked and external etcd
+test: setup unit integration ## everything: set up what is missing (Docker, xmllint, Chromium), unit tests, then the integration tests on stacked and external etcd
 
 # actionlint runs from the Go module proxy at a pinned version, outside go.mod.
 ACTIONLINT := github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
