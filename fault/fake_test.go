@@ -1,6 +1,7 @@
 package fault
 
 import (
+	"fmt"
 	"context"
 	"errors"
 	"io"
@@ -39,6 +40,14 @@ func (f *fakeTopology) NodeAction(_ context.Context, node string, action topolog
 	f.actions = append(f.actions, string(action)+" "+node)
 	if f.fail {
 		return errors.New("node action failed")
+	}
+	return nil
+}
+
+func (f *fakeTopology) LimitCPUs(_ context.Context, node string, cpus float64) error {
+	f.actions = append(f.actions, fmt.Sprintf("cpus %g %s", cpus, node))
+	if f.fail {
+		return errors.New("limit failed")
 	}
 	return nil
 }

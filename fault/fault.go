@@ -36,6 +36,7 @@ func (r Record) String() string { return fmt.Sprintf("%s on %s", r.Kind, r.Targe
 type Topology interface {
 	Exec(ctx context.Context, node string, stdin io.Reader, cmd ...string) ([]byte, error)
 	NodeAction(ctx context.Context, node string, action topology.NodeAction) error
+	LimitCPUs(ctx context.Context, node string, cpus float64) error
 	Nodes(ctx context.Context, role topology.Role) ([]topology.Node, error)
 	RESTConfig(ctx context.Context) (*rest.Config, error)
 }

@@ -57,7 +57,7 @@ fault_in_effect() {
 
 # expect_clean WHAT: nothing of any fault is left.
 expect_clean() {
-	local what=$1 problems=() node state
+	local what=$1 problems=() node state cpus
 	[ -z "$("$bin" faults --config "$config")" ] || problems+=("ledger: $("$bin" faults --config "$config" | tr '\n' ';')")
 	while read -r node state; do
 		[ "$state" = running ] || problems+=("container $node is $state")
@@ -66,9 +66,12 @@ expect_clean() {
 	for node in $(docker ps --filter "label=io.x-k8s.kind.cluster=$name" --filter label=io.x-k8s.kind.role --format '{{.Names}}'); do
 		[ "$(docker inspect -f '{{index .Config.Labels "io.x-k8s.kind.role"}}' "$node")" = external-load-balancer ] && continue
 		if docker exec "$node" iptables -w -S | grep -q '^-N HACHAOS'; then problems+=("harness chain left on $node"); fi
+		# the isolated node's CPU limit is lifted to the host's core count (or never set)
+		cpus=$(docker inspect -f '{{.HostConfig.NanoCpus}}' "$node")
+		[ "$cpus" -eq 0 ] || [ "$cpus" -ge "$(($(nproc) * 1000000000))" ] || problems+=("CPU limit left on $node ($cpus nano-CPUs)")
 	done
 	[ ${#problems[@]} -eq 0 ] || die "$what: fault left behind: ${problems[*]}"
-	log "$what: no fault left (ledger empty, no harness chains, every container running)"
+	log "$what: no fault left (ledger empty, no harness chains or CPU limits, every container running)"
 }
 
 # next_start: `hachaos up` must recover the leftovers and reuse the same cluster.

@@ -91,6 +91,13 @@ func (r *partitionRun) partition(dir fault.PartitionDirection) {
 	f, err := fault.NewPartition(r.in.Provider, r.target, peers, dir)
 	Expect(err).NotTo(HaveOccurred())
 	r.etcd.inject(f)
+	if cpus := r.in.Spec.IsolatedNodeCPUs; cpus > 0 {
+		// The isolated node as a machine of its own (see Spec.IsolatedNodeCPUs): right
+		// after the cut, not before, so the partition's clock starts with the cut.
+		limit, err := fault.NewCPULimit(r.in.Provider, r.target, cpus)
+		Expect(err).NotTo(HaveOccurred())
+		r.etcd.inject(limit)
+	}
 	// Long enough for every leader to have moved: the longer Lease takeover bound, plus
 	// the LB's detection window and the etcd election bound before it. A fault
 	// duration, not a wait for a condition.

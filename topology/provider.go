@@ -100,6 +100,8 @@ type Provider interface {
 	// NodeAction changes a node's lifecycle state (stop, start, pause, unpause, crash);
 	// acting on a node already in the target state is success.
 	NodeAction(ctx context.Context, node string, action NodeAction) error
+	// LimitCPUs caps a node's machine at cpus cores; 0 lifts the cap.
+	LimitCPUs(ctx context.Context, node string, cpus float64) error
 	// CollectLogs writes node, component and container logs below dir.
 	CollectLogs(ctx context.Context, dir string) error
 	// Recorded is the Spec the existing cluster was created from, if hachaos created it.

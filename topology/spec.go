@@ -31,14 +31,16 @@ type Spec struct {
 	// Workers is the number of worker nodes. Default 2; 1 to 10. At least one, so that
 	// workloads never need to run on control-plane nodes.
 	Workers int `json:"workers"`
-	// ControlPlaneCPUs limits the CPU of every control-plane node container (and external
-	// etcd member) to this many cores, as `docker update --cpus` does; 0 means no limit.
-	// Default 0.6. A real HA control plane runs on machines of its own: a node cut off from
-	// the others, whose API server and etcd member retry a quorum they cannot reach, burns
-	// its own CPU only. On one small machine every node shares the same cores, and without
-	// a limit that node took about a core of the two here and starved the majority it was
-	// cut off from. Applied once the cluster is up, so creation runs at full speed.
-	ControlPlaneCPUs float64 `json:"controlPlaneCPUs"`
+	// IsolatedNodeCPUs limits a control-plane node to this many cores while the
+	// partition specs have it cut off from the others (docker update --cpus); 0 means no
+	// limit. Default 0.6. Real control planes run on machines of their own: a node cut off
+	// from the others, whose API server and etcd member retry a quorum they cannot reach,
+	// burns its own CPU only. On one small machine all nodes share the same cores, and
+	// without a limit that node took about one core of the two here and starved the
+	// majority it was cut off from. Only the isolated node, only while it is isolated: a
+	// permanent limit on every control plane starved them instead when an API server
+	// restarted.
+	IsolatedNodeCPUs float64 `json:"isolatedNodeCPUs"`
 	// Etcd says where etcd runs and how many members it has.
 	Etcd EtcdSpec `json:"etcd"`
 	// Kubernetes chooses the Kubernetes version and node image.
@@ -271,7 +273,7 @@ func Default() Spec {
 		Name:             "hachaos",
 		ControlPlanes:    3,
 		Workers:          2,
-		ControlPlaneCPUs: 0.6,
+		IsolatedNodeCPUs: 0.6,
 		Etcd:             EtcdSpec{Mode: EtcdStacked, Members: 3, Image: "registry.k8s.io/etcd:3.7.0-0"},
 		Kubernetes:       KubernetesSpec{Version: "v1.37.2"},
 		LoadBalancer:     defaultLoadBalancer(),
@@ -438,10 +440,10 @@ func (s Spec) validateShape(v *violations) {
 	}
 	checkOddCount(v, "controlPlanes", s.ControlPlanes)
 	checkRange(v, "workers", s.Workers, 1, 10)
-	if s.ControlPlaneCPUs < 0 || s.ControlPlaneCPUs > 64 {
-		v.add("controlPlaneCPUs", "must be 0 (no limit) or a number of cores up to 64, got %g", s.ControlPlaneCPUs)
-	} else if s.ControlPlaneCPUs > 0 && s.ControlPlaneCPUs < 0.1 {
-		v.add("controlPlaneCPUs", "must be at least 0.1 of a core (or 0 for no limit), got %g: a control plane cannot even start on less", s.ControlPlaneCPUs)
+	if s.IsolatedNodeCPUs < 0 || s.IsolatedNodeCPUs > 64 {
+		v.add("isolatedNodeCPUs", "must be 0 (no limit) or a number of cores up to 64, got %g", s.IsolatedNodeCPUs)
+	} else if s.IsolatedNodeCPUs > 0 && s.IsolatedNodeCPUs < 0.1 {
+		v.add("isolatedNodeCPUs", "must be at least 0.1 of a core (or 0 for no limit), got %g", s.IsolatedNodeCPUs)
 	}
 }
 

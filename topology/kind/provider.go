@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -165,41 +166,19 @@ func (p *Provider) create(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := p.limitControlPlaneCPUs(ctx); err != nil {
-		return err
-	}
 	if p.spec.Sabotage.AnonymousAPIAccess {
 		return p.grantAnonymousAdmin(ctx)
 	}
 	return nil
 }
 
-// limitControlPlaneCPUs caps every control-plane node (and external etcd member) at
-// Spec.ControlPlaneCPUs cores (see there for why). The limit stays with the container
-// across stops and restarts.
-func (p *Provider) limitControlPlaneCPUs(ctx context.Context) (err error) {
-	cpus := p.spec.ControlPlaneCPUs
-	if cpus == 0 {
-		return nil
+// LimitCPUs implements topology.Provider. Lifting the cap sets it to the host's core
+// count: Docker's update leaves a zero limit unchanged.
+func (p *Provider) LimitCPUs(ctx context.Context, node string, cpus float64) error {
+	if cpus <= 0 {
+		cpus = float64(runtime.NumCPU())
 	}
-	defer topology.StepTimer(p.progress, fmt.Sprintf("limit each control-plane node to %g CPUs", cpus))(&err)
-	nodes, err := p.Nodes(ctx, topology.RoleControlPlane)
-	if err != nil {
-		return err
-	}
-	if p.spec.Etcd.Mode == topology.EtcdExternal {
-		members, err := p.Nodes(ctx, topology.RoleEtcd)
-		if err != nil {
-			return err
-		}
-		nodes = append(nodes, members...)
-	}
-	for _, n := range nodes {
-		if err := p.docker.limitCPUs(ctx, n.Name, cpus); err != nil {
-			return err
-		}
-	}
-	return nil
+	return p.docker.limitCPUs(ctx, node, cpus)
 }
 
 // kindCreate runs kind's create on the cluster's own network. kind reads the network name
