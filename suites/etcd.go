@@ -219,11 +219,9 @@ func (r *etcdRun) allUnreachable(members []string) time.Duration {
 	Eventually(func(ctx context.Context) []string {
 		var up []string
 		for _, m := range members {
-			sctx, cancel := context.WithTimeout(ctx, time.Second)
-			if _, err := r.obs.etcd.Status(sctx, access.Members[m]); err == nil || r.etcdProcessRuns(sctx, m) {
+			if r.answers(ctx, access.Members[m]) || r.etcdProcessRuns(ctx, m) {
 				up = append(up, m)
 			}
-			cancel()
 		}
 		return up
 	}).WithContext(r.ctx).WithTimeout(r.in.Spec.Waits.ComponentRestart.Duration).WithPolling(sampleEvery).
@@ -231,11 +229,29 @@ func (r *etcdRun) allUnreachable(members []string) time.Duration {
 	return r.obs.mark("majority down")
 }
 
+// answers reports whether the member at endpoint answers a status request within 1 s.
+func (r *etcdRun) answers(ctx context.Context, endpoint string) bool {
+	sctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	_, err := r.obs.etcd.Status(sctx, endpoint)
+	return err == nil
+}
+
 // etcdProcessRuns reports whether an etcd process runs in the member's container (a
-// control-plane node for stacked etcd). A container that is not running runs none.
+// control-plane node for stacked etcd). A container that is not running runs none. It
+// has its own timeout: a member that stopped answering clients may still be shutting
+// down and replicating (a stopping leader hands its leadership over first), and a
+// check that timed out must not count as "gone".
 func (r *etcdRun) etcdProcessRuns(ctx context.Context, member string) bool {
-	out, err := r.in.Provider.Exec(ctx, member, nil, "sh", "-c", "if pgrep -x etcd >/dev/null; then echo running; fi")
-	return err == nil && strings.TrimSpace(string(out)) == "running"
+	ectx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	out, err := r.in.Provider.Exec(ectx, member, nil, "sh", "-c", "if pgrep -x etcd >/dev/null; then echo running; fi")
+	if err != nil {
+		// a stopped container (external etcd) has no process; any other error is unknown,
+		// which counts as running
+		return !strings.Contains(err.Error(), "not running") && !strings.Contains(err.Error(), "is not running")
+	}
+	return strings.TrimSpace(string(out)) == "running"
 }
 
 // expectRejoined waits until member answers again and its applied index has caught up
