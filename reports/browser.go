@@ -60,7 +60,8 @@ func CheckInBrowser(ctx context.Context, htmlPath, pngPath string, res Results) 
 	check.SummaryRows, check.Timelines = countDOM(string(dom))
 	// Tall enough for the whole page (evidence lists are collapsed): the tables, a
 	// heading per spec, and the timelines.
-	height := 3000 + 60*check.SummaryRows + 250*len(res.Specs) + 700*check.Timelines + failureLines(res)*20
+	// Every table row counts (the summary's, a comparison's, the measurements').
+	height := 3000 + 60*strings.Count(string(dom), "<tr") + 250*len(res.Specs) + 700*check.Timelines + failureLines(res)*20
 	if _, err := runChromium(ctx, bin, profile, "--hide-scrollbars", "--screenshot="+pngPath, fmt.Sprintf("--window-size=1200,%d", height), url); err != nil {
 		return check, err
 	}
