@@ -27,6 +27,8 @@ func TestCompare(t *testing.T) {
 		{"guarantee broken", resultsWith(t, specRun("crashes the leader", types.SpecStatePassed, "", at(1.5)), specRun("stops a follower", types.SpecStateFailed, "writes lost")), "broken on"},
 		{"bound exceeded", resultsWith(t, specRun("crashes the leader", types.SpecStateFailed, "slow", at(5)), specRun("stops a follower", types.SpecStatePassed, "")), "outside its bound"},
 		{"spec not run", resultsWith(t, specRun("crashes the leader", types.SpecStatePassed, "", at(1.5))), "not run on"},
+		{"guarantee not measured by a failed spec", resultsWith(t, specRun("crashes the leader", types.SpecStateFailed, "stuck"), specRun("stops a follower", types.SpecStatePassed, "")), "not measured on"},
+		{"guarantee not measured by a passed spec", resultsWith(t, specRun("crashes the leader", types.SpecStatePassed, ""), specRun("stops a follower", types.SpecStatePassed, "")), ""},
 	}
 	for _, tt := range tests {
 		c := Compare(base, tt.candidate, "v1.36.3", "v1.37.2", budget)
