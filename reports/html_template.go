@@ -37,7 +37,8 @@ svg text { font: 11px system-ui, sans-serif; } svg text.seg { fill: #fff; } svg 
 
 {{with .Comparison}}
 <h2 id="comparison">Comparison: {{.Baseline}} → {{.Candidate}}</h2>
-<p id="comparison-verdict" class="{{if .Passed}}v-passed{{else}}v-failed{{end}}">{{.Verdict}}</p>
+{{if .Passed}}<p id="comparison-verdict" class="v-passed">{{.Verdict}}</p>{{else}}<p id="comparison-verdict" class="v-failed">FAIL: {{len .Problems}} problem(s) going from {{.Baseline}} to {{.Candidate}}</p>
+<ul class="problems">{{range .Problems}}<li>{{.}}</li>{{end}}</ul>{{end}}
 <table>
 <tr><th>guarantee</th><th>{{.Baseline}}</th><th>{{.Candidate}}</th><th>p95 baseline</th><th>p95 candidate</th><th>change</th><th>finding</th></tr>
 {{range .Rows}}<tr><td>{{.Spec}}<br><span class="muted">{{.Guarantee}}</span></td><td class="{{verdictClass .BaselineVerdict}}">{{.BaselineVerdict}}</td><td class="{{verdictClass .CandidateVerdict}}">{{.CandidateVerdict}}</td><td class="num">{{.BaselineP95}}</td><td class="num">{{.CandidateP95}}</td><td class="num">{{.Change}}</td><td class="{{if .Problem}}v-failed{{end}}">{{.Finding}}</td></tr>
