@@ -138,7 +138,7 @@ type etcdRun struct {
 func startEtcdRun(ctx context.Context, in EtcdToleranceSpecInput) *etcdRun {
 	expectEnvironmentReady(ctx, in.Spec, in.Provider)
 	run := &etcdRun{ctx: ctx, in: in}
-	run.obs = startObservation(ctx, observeInput{Spec: in.Spec, Provider: in.Provider, Traffic: true})
+	run.obs = startObservation(ctx, observeInput{Spec: in.Spec, Provider: in.Provider, Traffic: true, ArtifactsDir: in.ArtifactsDir})
 	for _, name := range run.obs.members {
 		run.members = append(run.members, name)
 	}
@@ -237,6 +237,15 @@ func (r *etcdRun) answers(ctx context.Context, endpoint string) bool {
 	return err == nil
 }
 
+// status asks one member for its status, bounded by the client timeout: a restarted
+// member accepts connections before it serves (it waits for a quorum to publish itself),
+// and an unbounded call to it blocked the whole rejoin check past its bound.
+func (r *etcdRun) status(ctx context.Context, endpoint string) (*clientv3.StatusResponse, error) {
+	sctx, cancel := context.WithTimeout(ctx, kvOpTimeout)
+	defer cancel()
+	return r.obs.etcd.Status(sctx, endpoint)
+}
+
 // etcdProcessRuns reports whether an etcd process runs in the member's container (a
 // control-plane node for stacked etcd). A container that is not running runs none. It
 // has its own timeout: a member that stopped answering clients may still be shutting
@@ -267,7 +276,7 @@ func (r *etcdRun) expectRejoined(member, role string) {
 			// restarts at once can win the next election (raft only elects a member
 			// whose log is up to date), and in a one-member cluster it is the only one.
 			for _, url := range access.Members {
-				if st, err := r.obs.etcd.Status(ctx, url); err == nil && st.Leader == st.Header.MemberId {
+				if st, err := r.status(ctx, url); err == nil && st.Leader == st.Header.MemberId {
 					target = st.RaftIndex
 				}
 			}
@@ -275,7 +284,7 @@ func (r *etcdRun) expectRejoined(member, role string) {
 				return fmt.Errorf("no leader answers yet")
 			}
 		}
-		st, err := r.obs.etcd.Status(ctx, access.Members[member])
+		st, err := r.status(ctx, access.Members[member])
 		if err != nil {
 			return err
 		}

@@ -110,7 +110,7 @@ func measureAPIServerFault(ctx context.Context, in LBReroutingSpecInput, targets
 	Expect(err).NotTo(HaveOccurred())
 	lb, err := in.Provider.LoadBalancer(ctx)
 	Expect(err).NotTo(HaveOccurred())
-	obs := startObservation(ctx, observeInput{Spec: in.Spec, Provider: in.Provider})
+	obs := startObservation(ctx, observeInput{Spec: in.Spec, Provider: in.Provider, ArtifactsDir: in.ArtifactsDir})
 
 	By("checking that clients through the load balancer work before the fault")
 	Consistently(freshConnectionGet(lbCfg, "/api/v1/namespaces/default")).WithContext(ctx).

@@ -44,7 +44,7 @@ func LeaderElectionSpec(ctx context.Context, inputGetter func() LeaderElectionSp
 			in.validate()
 			expectEnvironmentReady(ctx, in.Spec, in.Provider)
 			le := leaderElectionOf(in.Spec, component)
-			obs := startObservation(ctx, observeInput{Spec: in.Spec, Provider: in.Provider})
+			obs := startObservation(ctx, observeInput{Spec: in.Spec, Provider: in.Provider, ArtifactsDir: in.ArtifactsDir})
 			cfg, err := in.Provider.RESTConfig(ctx)
 			Expect(err).NotTo(HaveOccurred())
 			client := kubernetes.NewForConfigOrDie(cfg)

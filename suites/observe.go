@@ -62,6 +62,8 @@ type observation struct {
 	traffic  *probe.KVTraffic
 	prefix   string
 	timeline probe.Timeline
+	dir      string // where end saves the timeline
+	saved    bool
 	history  probe.KVHistory
 }
 
@@ -73,13 +75,15 @@ type observeInput struct {
 	Traffic bool
 	// Workload records the test workload's ready Pods per node.
 	Workload *workload
+	// ArtifactsDir receives the timeline (and history), also when the spec fails first.
+	ArtifactsDir string
 }
 
 // startObservation starts every series: the API through the LB (new and kept-alive
 // connections), each API server, each HAProxy backend, the Lease holders, each etcd
 // member's view of the leader, and optionally etcd traffic and the workload.
 func startObservation(ctx context.Context, in observeInput) *observation {
-	o := &observation{rec: probe.NewRecorder()}
+	o := &observation{rec: probe.NewRecorder(), dir: in.ArtifactsDir}
 	rctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	o.stop = stop
 	DeferCleanup(o.finish) // a failing spec still stops its goroutines and saves what it saw
@@ -154,11 +158,15 @@ func (o *observation) end(dir string) (probe.Timeline, probe.KVHistory) {
 	if len(o.history.Operations) > 0 {
 		saveJSON(dir, "histories", CurrentSpecReport().LeafNodeText, o.history)
 	}
+	o.saved = true
 	return o.timeline, o.history
 }
 
 // finish releases what end does not (the etcd client, the traffic's keys); safe twice.
 func (o *observation) finish(ctx context.Context) {
+	if !o.saved && o.dir != "" {
+		o.end(o.dir) // the spec failed before its end: its timeline matters most now
+	}
 	o.stop()
 	if o.traffic != nil {
 		o.traffic.Stop()

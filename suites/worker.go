@@ -111,7 +111,7 @@ func startWorkerRun(ctx context.Context, in PodReschedulingSpecInput) *workerRun
 	run.target = workers[0] // holds Pods either way: spread, or pinned there
 	run.onTarget = perNode[run.target]
 	Expect(run.onTarget).To(BeNumerically(">", 0), "environment not ready: no workload Pod on %s (%v)", run.target, perNode)
-	run.obs = startObservation(ctx, observeInput{Spec: in.Spec, Provider: in.Provider, Workload: run.w})
+	run.obs = startObservation(ctx, observeInput{Spec: in.Spec, Provider: in.Provider, Workload: run.w, ArtifactsDir: in.ArtifactsDir})
 	return run
 }
 
