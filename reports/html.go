@@ -126,10 +126,17 @@ func summaryRows(s Spec) []summaryRow {
 			First: i == 0, Span: len(gs),
 		})
 	}
-	// A spec can fail on a check that is not a measured time (a lost write): its first
-	// row carries the spec's verdict then.
+	// A spec can fail on a check that is not a measured value (a lost write, failed
+	// requests counted after a window): a row of its own says so, so no measured value
+	// within its bound is shown as failed.
 	if s.Verdict() == Failed {
-		rows[0].Verdict = Failed
+		failure := firstLine(cleanText(firstFailure(s)))
+		rows = append([]summaryRow{{Anchor: anchor(s.Name), Spec: s.Name, Guarantee: "spec failed: " + shorten(failure, 200), Verdict: Failed,
+			Measured: "—", Bound: "—", First: true}}, rows...)
+		rows[1].First = false
+		for i := range rows {
+			rows[i].Span = len(rows)
+		}
 	}
 	return rows
 }
