@@ -1,9 +1,9 @@
 package fault
 
 import (
-	"fmt"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 

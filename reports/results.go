@@ -2,6 +2,7 @@ package reports
 
 import (
 	"encoding/json"
+	"math"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/onsi/ginkgo/v2/types"
+
+	"github.com/hachaos/hachaos/probe"
 )
 
 // ResultsSchema names the version of Results' JSON. Readers refuse other versions: a
@@ -171,12 +174,7 @@ func faultSeconds(dir, timeline string) float64 {
 	if timeline == "" {
 		return 0
 	}
-	var tl struct {
-		Events []struct {
-			At   time.Duration `json:"at"`
-			Name string        `json:"name"`
-		} `json:"events"`
-	}
+	var tl probe.Timeline
 	if readJSON(filepath.Join(dir, timeline), &tl) != nil {
 		return 0
 	}
@@ -338,7 +336,7 @@ func StatsOf(values []float64) Stats {
 	sorted := append([]float64(nil), values...)
 	sort.Float64s(sorted)
 	rank := func(p float64) float64 {
-		i := int(p*float64(len(sorted))+0.999999) - 1 // ceil(p×n) − 1
+		i := int(math.Ceil(p*float64(len(sorted)))) - 1
 		return sorted[max(0, min(i, len(sorted)-1))]
 	}
 	return Stats{N: len(sorted), Min: sorted[0], P50: rank(0.50), P95: rank(0.95), Max: sorted[len(sorted)-1]}
