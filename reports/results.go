@@ -2,8 +2,8 @@ package reports
 
 import (
 	"encoding/json"
-	"math"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
