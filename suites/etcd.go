@@ -131,6 +131,7 @@ type etcdRun struct {
 	leader                string
 	injected              []*fault.Injected
 	injectAt, recoveredAt time.Duration
+	recoveringAt          time.Duration // when recover() began
 	history               probe.KVHistory
 	isolatedKey           string // a write refused by an isolated member; must never appear
 }
@@ -163,6 +164,43 @@ func (r *etcdRun) currentLeader() string {
 	return name
 }
 
+// moveLeader hands the etcd leadership to member (a no-op if it leads) and waits until
+// every member agrees; the spec then starts from a known leader.
+func (r *etcdRun) moveLeader(member string) {
+	if r.leader == member {
+		return
+	}
+	By(fmt.Sprintf("moving the etcd leadership from %s to %s", r.leader, member))
+	var id uint64
+	for mid, name := range r.obs.members {
+		if name == member {
+			id = mid
+		}
+	}
+	Expect(id).NotTo(BeZero(), "%s is not an etcd member", member)
+	access, err := r.in.Provider.Etcd(r.ctx)
+	Expect(err).NotTo(HaveOccurred())
+	c, err := access.Client(access.Members[r.leader]) // only the leader can hand over
+	Expect(err).NotTo(HaveOccurred())
+	defer c.Close()
+	mctx, cancel := context.WithTimeout(r.ctx, topology.EtcdElectionBound())
+	defer cancel()
+	_, err = c.MoveLeader(mctx, id)
+	Expect(err).NotTo(HaveOccurred(), "move the etcd leadership to %s", member)
+	Eventually(func(ctx context.Context) []string {
+		var others []string
+		for _, url := range access.Members {
+			st, err := r.status(ctx, url)
+			if err != nil || r.obs.members[st.Leader] != member {
+				others = append(others, url)
+			}
+		}
+		return others
+	}).WithContext(r.ctx).WithTimeout(topology.EtcdElectionBound()).WithPolling(sampleEvery).
+		Should(BeEmpty(), "every etcd member sees %s as the leader", member)
+	r.leader = member
+}
+
 // follower is the first member (by name) that is not the leader.
 func (r *etcdRun) follower() string {
 	for _, m := range r.members {
@@ -186,22 +224,32 @@ func (r *etcdRun) majority() []string {
 }
 
 func (r *etcdRun) inject(f fault.Fault) {
+	r.injected = append(r.injected, r.injectAside(f))
+}
+
+// injectAside injects f like inject but leaves it out of recover(): the caller
+// recovers it when its own moment comes. Its Recover is registered with DeferCleanup
+// first all the same, so a failing spec still undoes it.
+func (r *etcdRun) injectAside(f fault.Fault) *fault.Injected {
 	injected, err := r.in.Injector.Prepare(f)
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(injected.Recover) // before Inject: a failing spec still recovers
-	r.injected = append(r.injected, injected)
 	By(fmt.Sprintf("injecting %s", f.Record()))
 	at := r.obs.mark("inject " + f.Record().String())
 	if r.injectAt == 0 {
 		r.injectAt = at
 	}
 	Expect(injected.Inject(r.ctx)).To(Succeed())
+	return injected
 }
 
 func (r *etcdRun) hold(d time.Duration) { holdFault(r.ctx, d) }
 
 func (r *etcdRun) recover() {
 	By("recovering")
+	// The fault may end anywhere inside its Recover (a container starts, rules are
+	// deleted one by one): recovering marks the last moment it surely held.
+	r.recoveringAt = r.obs.mark("recovering")
 	for _, i := range r.injected {
 		Expect(i.Recover(r.ctx)).To(Succeed())
 	}
@@ -233,7 +281,7 @@ func (r *etcdRun) allUnreachable(members []string) time.Duration {
 func (r *etcdRun) answers(ctx context.Context, endpoint string) bool {
 	sctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	_, err := r.obs.etcd.Status(sctx, endpoint)
+	_, err := r.obs.statusClients[endpoint].Status(sctx)
 	return err == nil
 }
 
@@ -243,7 +291,7 @@ func (r *etcdRun) answers(ctx context.Context, endpoint string) bool {
 func (r *etcdRun) status(ctx context.Context, endpoint string) (*clientv3.StatusResponse, error) {
 	sctx, cancel := context.WithTimeout(ctx, kvOpTimeout)
 	defer cancel()
-	return r.obs.etcd.Status(sctx, endpoint)
+	return r.obs.statusClients[endpoint].Status(sctx)
 }
 
 // etcdProcessRuns reports whether an etcd process runs in the member's container (a

@@ -55,16 +55,19 @@ const kvEvery = 100 * time.Millisecond
 // observation is one spec's recording on one clock: the recorder's series and, when
 // asked for, etcd traffic with its history.
 type observation struct {
-	rec      *probe.Recorder
-	stop     context.CancelFunc
-	etcd     *clientv3.Client
-	members  map[uint64]string // etcd member ID → name
-	traffic  *probe.KVTraffic
-	prefix   string
-	timeline probe.Timeline
-	dir      string // where end saves the timeline
-	saved    bool
-	history  probe.KVHistory
+	rec  *probe.Recorder
+	stop context.CancelFunc
+	etcd *clientv3.Client
+	// statusClients asks each member (by client URL) for its status on a kept-alive
+	// connection of its own.
+	statusClients map[string]*topology.MemberClient
+	members       map[uint64]string // etcd member ID → name
+	traffic       *probe.KVTraffic
+	prefix        string
+	timeline      probe.Timeline
+	dir           string // where end saves the timeline
+	saved         bool
+	history       probe.KVHistory
 }
 
 // observeInput says what to record besides the standard series.
@@ -127,8 +130,12 @@ func (o *observation) startEtcd(ctx, rctx context.Context, in observeInput) {
 	for _, m := range list.Members {
 		o.members[m.ID] = m.Name
 	}
+	o.statusClients = map[string]*topology.MemberClient{}
 	for name, url := range access.Members {
-		o.rec.Poll(rctx, prefixEtcd+name, sampleEvery, sampleTimeout, etcdMemberStatus(o.etcd, url, o.members))
+		mc, err := access.MemberClient(url)
+		Expect(err).NotTo(HaveOccurred(), "etcd client for member %s", name)
+		o.statusClients[url] = mc
+		o.rec.Poll(rctx, prefixEtcd+name, sampleEvery, sampleTimeout, etcdMemberStatus(mc, o.members))
 	}
 	if !in.Traffic {
 		return
@@ -183,6 +190,10 @@ func (o *observation) finish(ctx context.Context) {
 	}
 	o.etcd.Close()
 	o.etcd = nil
+	for _, mc := range o.statusClients {
+		mc.Close()
+	}
+	o.statusClients = nil
 }
 
 // keepAliveConfig is cfg with its own transport, so its connection is kept alive and
@@ -238,9 +249,9 @@ func leaseHolder(c kubernetes.Interface, name string) func(ctx context.Context) 
 
 // etcdMemberStatus asks one member for its status: who it thinks leads, raft term and
 // applied index.
-func etcdMemberStatus(c *clientv3.Client, url string, names map[uint64]string) func(ctx context.Context) (string, error) {
+func etcdMemberStatus(c *topology.MemberClient, names map[uint64]string) func(ctx context.Context) (string, error) {
 	return func(ctx context.Context) (string, error) {
-		st, err := c.Status(ctx, url)
+		st, err := c.Status(ctx)
 		if err != nil {
 			return "", err
 		}
