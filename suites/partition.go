@@ -214,6 +214,9 @@ func (r *partitionRun) judgeLeadersMoved(tl probe.Timeline, what string) {
 			Expect(at-r.etcd.injectAt).To(BeNumerically("<=", le.LeaseTakeoverBound()),
 				"%s Lease moved off the isolated %s after %s; bound %s = lease %s + 2 × retry %s × (1 + jitter 1.2)",
 				c, r.target, (at - r.etcd.injectAt).Round(100*time.Millisecond), le.LeaseTakeoverBound(), le.LeaseDuration, le.RetryPeriod)
+			// The isolated leader still runs: it must have stopped leading before its
+			// successor started.
+			expectNoTwoLeaders(r.ctx, r.in.Provider, "partition "+what, c, r.target, tl.Start.Add(r.etcd.injectAt), le)
 		}
 	}
 }
