@@ -213,11 +213,15 @@ type Waits struct {
 	// ComponentRestart bounds how long a component that was killed or stopped and is
 	// back (a static Pod the kubelet restarts, an etcd member started again) takes to
 	// serve again: container start, etcd's WAL replay, the API server's informers.
-	// Default 120s. A stacked etcd member is the slow case: the kubelet of a control
-	// plane talks to its own node's API server (kubeadm's ControlPlaneKubeletLocalMode),
-	// which has no etcd while the local member is down, so the kubelet's mirror-Pod
-	// calls time out (34s each; two were seen) before it starts the member again —
-	// 70–80s measured on 2 cores. A cold kube-apiserver start takes 10–20s.
+	// Default 180s. A stacked etcd member is the slow case: the kubelet of a control
+	// plane talks to its own node's API server (kubeadm's local mode), which has no etcd
+	// while the local member is down. While the member's manifest is parked, every
+	// housekeeping pass of the kubelet's sync loop tries to delete the orphaned mirror
+	// Pod and blocks until that call times out (34s); once the manifest is back, the loop
+	// picks at random between the manifest and another housekeeping pass (both are
+	// ready), so the member restarts after 34s × a geometric number of rounds (p = ½).
+	// Measured 43–136s over 8 stops on 2 cores; 180s is five rounds plus the start,
+	// missed about once in 30 stops. A cold kube-apiserver start takes 10–20s.
 	ComponentRestart Duration `json:"componentRestart"`
 	// PodStartup bounds how long a Pod of an image already on the node takes from being
 	// created to Ready: scheduling, sandbox, container start. Default 15s.
@@ -278,7 +282,7 @@ func Default() Spec {
 		Kubernetes:       KubernetesSpec{Version: "v1.37.2"},
 		LoadBalancer:     defaultLoadBalancer(),
 		Profile:          ProfileFast,
-		Waits:            Waits{ClusterReady: dur(6 * time.Minute), Poll: dur(2 * time.Second), ComponentRestart: dur(2 * time.Minute), PodStartup: dur(15 * time.Second)},
+		Waits:            Waits{ClusterReady: dur(6 * time.Minute), Poll: dur(2 * time.Second), ComponentRestart: dur(3 * time.Minute), PodStartup: dur(15 * time.Second)},
 		Security:         defaultSecurity(),
 		Certification:    defaultCertification(),
 	}
