@@ -28,10 +28,10 @@ func TestFindHandover(t *testing.T) {
 	at := func(s float64) time.Time { return time.Unix(1000, 0).Add(time.Duration(s * float64(time.Second))) }
 	since := at(10)
 	for _, tc := range []struct {
-		name             string
-		lines            []leadershipLine
+		name              string
+		lines             []leadershipLine
 		stepped, acquired bool
-		gap              time.Duration
+		gap               time.Duration
 	}{
 		{"clean handover", []leadershipLine{
 			{Node: "cp1", At: at(1), Acquired: true}, // before the fault: ignored
