@@ -47,6 +47,7 @@ chaos-negative: images build ## every fault guarantee must catch its sabotaged t
 	bash scripts/negative.sh controls/lb-no-healthcheck.yaml lb "one API server is frozen" "more than the detection window"
 	bash scripts/negative.sh controls/etcd-single-member.yaml "etcd && !partition" "leader member crashes" "no new etcd leader was elected"
 	bash scripts/negative.sh controls/stale-lease-timings.yaml leader "kube-scheduler Lease to a standby" "Lease taken over"
+	bash scripts/negative.sh controls/scheduler-outside-leader-election.yaml leader "kube-scheduler Lease to a standby" "runs without leader election"
 	bash scripts/negative.sh controls/workload-pinned.yaml worker "a worker is lost" "back to 4 Ready replicas on healthy nodes"
 	bash scripts/negative.sh controls/workload-without-pdb.yaml worker "drains a worker" "the PodDisruptionBudget promises"
 

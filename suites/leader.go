@@ -43,6 +43,7 @@ func LeaderElectionSpec(ctx context.Context, inputGetter func() LeaderElectionSp
 			in := inputGetter()
 			in.validate()
 			expectEnvironmentReady(ctx, in.Spec, in.Provider)
+			expectEveryInstanceElects(ctx, in.Spec, in.Provider, component)
 			le := leaderElectionOf(in.Spec, component)
 			obs := startObservation(ctx, observeInput{Spec: in.Spec, Provider: in.Provider, ArtifactsDir: in.ArtifactsDir})
 			cfg, err := in.Provider.RESTConfig(ctx)

@@ -116,3 +116,41 @@ func expectNoTwoLeaders(ctx context.Context, provider topology.Provider, what, c
 		"two %s leaders at once for %s: %s acquired the Lease at %s, the deposed %s logged that it stopped leading only at %s",
 		component, (-gap).Round(10*time.Millisecond), h.Successor, h.Acquired.Format("15:04:05.000"), old, h.SteppedDown.Format("15:04:05.000"))
 }
+
+// expectEveryInstanceElects: every control plane's current instance of component takes
+// part in leader election (its log says it is attempting to acquire the Lease). An
+// instance started without it (--leader-elect=false) leads on its own beside the Lease
+// holder: two leaders that no read of the Lease shows. An instance that has just been
+// restarted gets waits.podStartup to log its first attempt.
+func expectEveryInstanceElects(ctx context.Context, spec topology.Spec, provider topology.Provider, component string) {
+	nodes, err := provider.Nodes(ctx, topology.RoleControlPlane)
+	Expect(err).NotTo(HaveOccurred())
+	var outside []string
+	Eventually(func(ctx context.Context) ([]string, error) {
+		outside = nil
+		for _, n := range nodes {
+			elects, err := instanceElects(ctx, provider, n.Name, component)
+			if err != nil {
+				return nil, err
+			}
+			if !elects {
+				outside = append(outside, n.Name)
+			}
+		}
+		return outside, nil
+	}).WithContext(ctx).WithTimeout(spec.Waits.PodStartup.Duration).WithPolling(spec.Waits.Poll.Duration).Should(BeEmpty(),
+		"%s runs without leader election on some control planes (its log never attempts to acquire the Lease): each such instance leads on its own beside the Lease holder, two leaders at once", component)
+	AddReportEntry("measured: "+component+" instances outside leader election", fmt.Sprintf("%d of %d", len(outside), len(nodes)))
+}
+
+// instanceElects reports whether the running instance of component on node (the newest
+// log file of its static Pod) logged an attempt to acquire its Lease.
+func instanceElects(ctx context.Context, provider topology.Provider, node, component string) (bool, error) {
+	script := fmt.Sprintf(`f=$(ls -t /var/log/pods/kube-system_%[1]s-%[2]s_*/%[1]s/*.log 2>/dev/null | head -1)
+if [ -z "$f" ]; then echo 0; else grep -c -i 'attempting to acquire leader lease' "$f" || true; fi`, component, node)
+	out, err := provider.Exec(ctx, node, nil, "sh", "-c", script)
+	if err != nil {
+		return false, fmt.Errorf("read the %s log on %s: %w", component, node, err)
+	}
+	return strings.TrimSpace(string(out)) != "0", nil
+}

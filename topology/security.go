@@ -39,6 +39,11 @@ type Sabotage struct {
 	// that drifted from what was certified. A standby then takes over later than the
 	// promised bound (caught by the leader re-election spec on the fast profile).
 	StaleLeaseTimings bool `json:"staleLeaseTimings"`
+	// SchedulerOutsideLeaderElection restarts the last control plane's kube-scheduler
+	// with --leader-elect=false once the cluster is up: it schedules on its own, beside
+	// whichever instance holds the Lease — two leaders the Lease object does not show
+	// (caught by the leader re-election spec's check that every instance elects).
+	SchedulerOutsideLeaderElection bool `json:"schedulerOutsideLeaderElection"`
 }
 
 // PlaintextEtcdPort is where a sabotaged etcd member listens in plaintext.

@@ -167,7 +167,12 @@ func (p *Provider) create(ctx context.Context) error {
 		}
 	}
 	if p.spec.Sabotage.AnonymousAPIAccess {
-		return p.grantAnonymousAdmin(ctx)
+		if err := p.grantAnonymousAdmin(ctx); err != nil {
+			return err
+		}
+	}
+	if p.spec.Sabotage.SchedulerOutsideLeaderElection {
+		return p.schedulerOutsideLeaderElection(ctx)
 	}
 	return nil
 }
