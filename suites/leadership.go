@@ -41,14 +41,19 @@ func readLeadershipLines(ctx context.Context, provider topology.Provider, compon
 	}
 	var lines []leadershipLine
 	for _, n := range nodes {
-		logs := fmt.Sprintf("/var/log/pods/kube-system_%s-%s_*/%s/*.log", component, n.Name, component)
-		out, err := provider.Exec(ctx, n.Name, nil, "sh", "-c", fmt.Sprintf("grep -h -i -E '%s' %s || true", leadershipPattern, logs))
+		out, err := provider.Exec(ctx, n.Name, nil, "sh", "-c", fmt.Sprintf("grep -h -i -E '%s' %s || true", leadershipPattern, staticPodLogs(component, n.Name)))
 		if err != nil {
 			return nil, fmt.Errorf("read the %s logs on %s: %w", component, n.Name, err)
 		}
 		lines = append(lines, parseLeadershipLines(n.Name, out)...)
 	}
 	return lines, nil
+}
+
+// staticPodLogs is a shell glob of the log files of component's static Pod on node, one
+// per container instance the kubelet still keeps (the current and the previous one).
+func staticPodLogs(component, node string) string {
+	return fmt.Sprintf("/var/log/pods/kube-system_%[1]s-%[2]s_*/%[1]s/*.log", component, node)
 }
 
 // parseLeadershipLines parses CRI log lines ("<RFC 3339 time> stderr F <message>").
@@ -146,8 +151,8 @@ func expectEveryInstanceElects(ctx context.Context, spec topology.Spec, provider
 // instanceElects reports whether the running instance of component on node (the newest
 // log file of its static Pod) logged an attempt to acquire its Lease.
 func instanceElects(ctx context.Context, provider topology.Provider, node, component string) (bool, error) {
-	script := fmt.Sprintf(`f=$(ls -t /var/log/pods/kube-system_%[1]s-%[2]s_*/%[1]s/*.log 2>/dev/null | head -1)
-if [ -z "$f" ]; then echo 0; else grep -c -i 'attempting to acquire leader lease' "$f" || true; fi`, component, node)
+	script := fmt.Sprintf(`f=$(ls -t %s 2>/dev/null | head -1)
+if [ -z "$f" ]; then echo 0; else grep -c -i 'attempting to acquire leader lease' "$f" || true; fi`, staticPodLogs(component, node))
 	out, err := provider.Exec(ctx, node, nil, "sh", "-c", script)
 	if err != nil {
 		return false, fmt.Errorf("read the %s log on %s: %w", component, node, err)
