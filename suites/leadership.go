@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -32,22 +33,51 @@ type leadershipLine struct {
 // leadershipPattern selects the lines in grep -E syntax (case-insensitive).
 const leadershipPattern = "acquired lease|failed to renew lease|leaderelection lost"
 
-// readLeadershipLines reads component's leadership lines from every control plane's
-// container logs, restarted instances' files too (the kubelet keeps the previous one).
-func readLeadershipLines(ctx context.Context, provider topology.Provider, component string) ([]leadershipLine, error) {
+// leadershipWatch follows component's log files on every control plane for a while and
+// keeps the leadership lines. Reading them afterwards is not enough: a deposed instance
+// exits, the kubelet starts another and removes the old container with its log (a
+// run lost the deposed scheduler's "Failed to renew lease" that way), so the lines are
+// read while they are written.
+type leadershipWatch struct {
+	component string
+	wg        sync.WaitGroup
+	mu        sync.Mutex
+	lines     []leadershipLine
+	errs      []error
+}
+
+// watchLeadership starts following component's current log files on every control
+// plane for d; each follower ends by itself.
+func watchLeadership(ctx context.Context, provider topology.Provider, component string, d time.Duration) *leadershipWatch {
 	nodes, err := provider.Nodes(ctx, topology.RoleControlPlane)
-	if err != nil {
-		return nil, err
+	Expect(err).NotTo(HaveOccurred())
+	w := &leadershipWatch{component: component}
+	script := func(node string) string {
+		return fmt.Sprintf("timeout %d tail -q -n0 -F %s 2>/dev/null | grep --line-buffered -i -E '%s'; true",
+			int(d.Seconds()+0.5), staticPodLogs(component, node), leadershipPattern)
 	}
-	var lines []leadershipLine
 	for _, n := range nodes {
-		out, err := provider.Exec(ctx, n.Name, nil, "sh", "-c", fmt.Sprintf("grep -h -i -E '%s' %s || true", leadershipPattern, staticPodLogs(component, n.Name)))
-		if err != nil {
-			return nil, fmt.Errorf("read the %s logs on %s: %w", component, n.Name, err)
-		}
-		lines = append(lines, parseLeadershipLines(n.Name, out)...)
+		w.wg.Add(1)
+		go func(node string) {
+			defer w.wg.Done()
+			defer GinkgoRecover()
+			out, err := provider.Exec(ctx, node, nil, "sh", "-c", script(node))
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			if err != nil {
+				w.errs = append(w.errs, fmt.Errorf("follow the %s log on %s: %w", component, node, err))
+			}
+			w.lines = append(w.lines, parseLeadershipLines(node, out)...)
+		}(n.Name)
 	}
-	return lines, nil
+	return w
+}
+
+// wait returns the lines once every follower has ended.
+func (w *leadershipWatch) wait() []leadershipLine {
+	w.wg.Wait()
+	Expect(w.errs).To(BeEmpty(), "following the %s logs", w.component)
+	return w.lines
 }
 
 // staticPodLogs is a shell glob of the log files of component's static Pod on node, one
@@ -104,10 +134,9 @@ func findHandover(lines []leadershipLine, old string, since time.Time) (h handov
 // cut off from the others, still running) logged that it stopped leading before any
 // other instance logged that it acquired the Lease. The gap is measured; client-go
 // keeps it at lease duration − renew deadline when both clocks run alike.
-func expectNoTwoLeaders(ctx context.Context, provider topology.Provider, what, component, old string, since time.Time, le topology.LeaderElection) {
-	lines, err := readLeadershipLines(ctx, provider, component)
-	Expect(err).NotTo(HaveOccurred())
-	h, stepped, acquired := findHandover(lines, old, since)
+func expectNoTwoLeaders(w *leadershipWatch, what, old string, since time.Time, le topology.LeaderElection) {
+	component := w.component
+	h, stepped, acquired := findHandover(w.wait(), old, since)
 	Expect(acquired).To(BeTrue(), "no %s instance logged acquiring the Lease after the fault (deposed leader %s)", component, old)
 	Expect(stepped).To(BeTrue(), "the deposed %s leader on %s never logged that it stopped leading, while %s acquired the Lease at %s: two leaders",
 		component, old, h.Successor, h.Acquired.Format("15:04:05.000"))
