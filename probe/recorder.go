@@ -3,14 +3,18 @@ package probe
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
 
-// Sample is one observation: when it started (on the recorder's monotonic clock), how
-// long it took, and whether it succeeded.
+// Sample is one observation: when its request was sent (on the recorder's monotonic
+// clock), how long its answer took (or its timeout, for a request that got none), and
+// whether it succeeded. What a sample shows was true at some instant between At and
+// Answered(): "it became true at" reads Answered, "it was failing from" reads At.
 type Sample struct {
 	At      time.Duration `json:"at"`
 	Latency time.Duration `json:"latency"`
@@ -19,10 +23,68 @@ type Sample struct {
 	Error   string        `json:"error,omitempty"`
 }
 
-// Event marks a moment on the timeline (a fault injected, recovered).
+// Answered is when the sample's answer came (or its request gave up).
+func (s Sample) Answered() time.Duration { return s.At + s.Latency }
+
+// EventKind says what an event marks. Reports and judges read the kind, never the name,
+// which is prose for people ("inject etcd-member-stop on node2").
+type EventKind string
+
+// The kinds of the fault-run pipeline's events, in the order a run passes them, and
+// EventNote for anything else a reader should see on the timeline.
+const (
+	EventInject     EventKind = "inject"     // a fault's Inject began
+	EventInPlace    EventKind = "in-place"   // every Inject of the run returned
+	EventInEffect   EventKind = "in-effect"  // the fault was seen in effect from outside
+	EventRecovering EventKind = "recovering" // Recover began: the last instant the fault surely held
+	EventRecovered  EventKind = "recovered"  // every Recover returned
+	EventHealthy    EventKind = "healthy"    // the cluster was healthy again (readiness, rejoin)
+	EventNote       EventKind = "note"       // anything else (a standby took a Lease, …)
+)
+
+// Event marks a moment on the timeline.
 type Event struct {
 	At   time.Duration `json:"at"`
+	Kind EventKind     `json:"kind"`
 	Name string        `json:"name"`
+	// Target is the node or member the event is about, where it is about one.
+	Target string `json:"target,omitempty"`
+}
+
+// UnmarshalJSON reads events of timelines written before events had a kind (hachaos
+// results schema v1): their kind is inferred, once, from the names that version wrote.
+func (e *Event) UnmarshalJSON(data []byte) error {
+	type plain Event
+	var p plain
+	if err := json.Unmarshal(data, &p); err != nil {
+		return err
+	}
+	if p.Kind == "" {
+		p.Kind = legacyEventKind(p.Name)
+		if _, target, ok := strings.Cut(p.Name, " on "); ok && p.Kind == EventInject {
+			p.Target = target // "inject etcd-member-stop on <member>"
+		}
+	}
+	*e = Event(p)
+	return nil
+}
+
+func legacyEventKind(name string) EventKind {
+	switch {
+	case strings.HasPrefix(name, "inject"):
+		return EventInject
+	case name == "partition in place":
+		return EventInPlace
+	case name == "majority down":
+		return EventInEffect
+	case name == "recovering":
+		return EventRecovering
+	case name == "recover":
+		return EventRecovered
+	case strings.HasPrefix(name, "rejoined"), name == "back-in-rotation":
+		return EventHealthy
+	}
+	return EventNote
 }
 
 // Timeline is everything a recorder saw, on one clock.
@@ -51,12 +113,17 @@ func NewRecorder() *Recorder {
 // Since is the recorder's clock: time since it started (monotonic).
 func (r *Recorder) Since() time.Duration { return time.Since(r.start) }
 
-// Mark records an event now and returns when it happened on the recorder's clock.
-func (r *Recorder) Mark(name string) time.Duration {
+// Mark records an event of kind now and returns when it happened on the recorder's clock.
+func (r *Recorder) Mark(kind EventKind, name string) time.Duration {
+	return r.MarkTarget(kind, name, "")
+}
+
+// MarkTarget records an event about target (a node, a member) now.
+func (r *Recorder) MarkTarget(kind EventKind, name, target string) time.Duration {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	at := r.Since()
-	r.tl.Events = append(r.tl.Events, Event{At: at, Name: name})
+	r.tl.Events = append(r.tl.Events, Event{At: at, Kind: kind, Name: name, Target: target})
 	return at
 }
 
@@ -115,28 +182,49 @@ func (t Timeline) Save(path string) error {
 	return os.WriteFile(path, data, 0o644)
 }
 
-// EventAt returns when the named event happened; ok is false if it never did.
-func (t Timeline) EventAt(name string) (at time.Duration, ok bool) {
+// EventAt returns when the first event of kind happened; ok is false if none did.
+func (t Timeline) EventAt(kind EventKind) (at time.Duration, ok bool) {
 	for _, e := range t.Events {
-		if e.Name == name {
+		if e.Kind == kind {
 			return e.At, true
 		}
 	}
 	return 0, false
 }
 
+// TargetEventAt returns when the first event of kind about target happened.
+func (t Timeline) TargetEventAt(kind EventKind, target string) (at time.Duration, ok bool) {
+	for _, e := range t.Events {
+		if e.Kind == kind && e.Target == target {
+			return e.At, true
+		}
+	}
+	return 0, false
+}
+
+// LastEventAt returns when the last event of kind happened; ok is false if none did.
+func (t Timeline) LastEventAt(kind EventKind) (at time.Duration, ok bool) {
+	for _, e := range t.Events {
+		if e.Kind == kind {
+			at, ok = e.At, true
+		}
+	}
+	return at, ok
+}
+
 // Window is what a series saw between two instants.
 type Window struct {
 	Samples  int
 	Failures int
-	// FirstFailure and LastFailure are the start times of the first and last failed
-	// samples in the window (zero when none failed).
-	FirstFailure, LastFailure time.Duration
+	// FirstFailure is when the first failed request of the window was sent;
+	// LastFailureEnd is when the last failed one gave up or got its failed answer
+	// (both zero when none failed).
+	FirstFailure, LastFailureEnd time.Duration
 }
 
 // FailureSpan is how long requests kept failing: from the start of the first failed
-// sample to the start of the last one (0 with fewer than two failures).
-func (w Window) FailureSpan() time.Duration { return w.LastFailure - w.FirstFailure }
+// request to the end of the last one. A single request that hung for 2 s spans 2 s.
+func (w Window) FailureSpan() time.Duration { return w.LastFailureEnd - w.FirstFailure }
 
 // Between summarizes the samples of series that started in [from, to).
 func (t Timeline) Between(series string, from, to time.Duration) Window {
@@ -153,17 +241,57 @@ func (t Timeline) Between(series string, from, to time.Duration) Window {
 			w.FirstFailure = s.At
 		}
 		w.Failures++
-		w.LastFailure = s.At
+		w.LastFailureEnd = max(w.LastFailureEnd, s.Answered())
 	}
 	return w
 }
 
-// FirstAfter is the start of the first sample at or after from for which match holds.
-func (t Timeline) FirstAfter(series string, from time.Duration, match func(Sample) bool) (time.Duration, bool) {
+// FirstSentAfter is when the first sample sent at or after from for which match holds
+// was sent: the earliest instant its state may have begun ("stopped answering at").
+func (t Timeline) FirstSentAfter(series string, from time.Duration, match func(Sample) bool) (Sample, bool) {
 	for _, s := range t.Series[series] {
 		if s.At >= from && match(s) {
-			return s.At, true
+			return s, true
 		}
 	}
-	return 0, false
+	return Sample{}, false
+}
+
+// FirstAnswerAfter is the sample, among those sent at or after from for which match
+// holds, whose answer came first: "it became true at" is its Answered(), the first
+// instant an observer knew. A later request may be answered before an earlier one.
+func (t Timeline) FirstAnswerAfter(series string, from time.Duration, match func(Sample) bool) (Sample, bool) {
+	var first Sample
+	found := false
+	for _, s := range t.Series[series] {
+		if s.At >= from && match(s) && (!found || s.Answered() < first.Answered()) {
+			first, found = s, true
+		}
+	}
+	return first, found
+}
+
+// SeriesWithPrefix lists the names of the series that start with prefix, sorted.
+func (t Timeline) SeriesWithPrefix(prefix string) []string {
+	var names []string
+	for name := range t.Series {
+		if strings.HasPrefix(name, prefix) {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Load reads a timeline saved by Save.
+func Load(path string) (Timeline, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Timeline{}, err
+	}
+	var tl Timeline
+	if err := json.Unmarshal(data, &tl); err != nil {
+		return Timeline{}, fmt.Errorf("parse timeline %s: %w", path, err)
+	}
+	return tl, nil
 }

@@ -2,6 +2,7 @@ package probe
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sync/atomic"
 	"testing"
@@ -10,15 +11,16 @@ import (
 
 func ms(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 
+// timeline is one "lb" series sampled every 100 ms, each answer 50 ms after its request.
 func timeline(oks ...bool) Timeline {
 	tl := Timeline{Series: map[string][]Sample{}}
 	for i, ok := range oks {
-		tl.Series["lb"] = append(tl.Series["lb"], Sample{At: ms(100 * i), OK: ok})
+		tl.Series["lb"] = append(tl.Series["lb"], Sample{At: ms(100 * i), Latency: ms(50), OK: ok})
 	}
 	return tl
 }
 
-func TestBetweenMeasuresTheFailureSpanInsideTheWindow(t *testing.T) {
+func TestBetweenSpansFromTheFirstFailuresStartToTheLastFailuresEnd(t *testing.T) {
 	//                 0     100   200    300    400   500    600   700
 	tl := timeline(false, true, false, false, true, false, true, true)
 	cases := []struct {
@@ -26,10 +28,10 @@ func TestBetweenMeasuresTheFailureSpanInsideTheWindow(t *testing.T) {
 		samples, fail int
 		span          time.Duration
 	}{
-		{0, ms(800), 8, 4, ms(500)},       // first failure at 0, last at 500
-		{ms(100), ms(500), 4, 2, ms(100)}, // 200 and 300 fail
+		{0, ms(800), 8, 4, ms(550)},       // first failure sent at 0, last one over at 550
+		{ms(100), ms(500), 4, 2, ms(150)}, // 200 and 300 fail: 200 → 350
 		{ms(600), ms(800), 2, 0, 0},       // nothing failed
-		{ms(500), ms(501), 1, 1, 0},       // one failure has no span
+		{ms(500), ms(501), 1, 1, ms(50)},  // one failed request spans its own latency
 	}
 	for _, c := range cases {
 		w := tl.Between("lb", c.from, c.to)
@@ -40,19 +42,55 @@ func TestBetweenMeasuresTheFailureSpanInsideTheWindow(t *testing.T) {
 	}
 }
 
-func TestFirstAfterAndEventAt(t *testing.T) {
-	tl := timeline(true, false, false, true)
-	tl.Events = []Event{{At: ms(150), Name: "inject"}}
-	at, ok := tl.EventAt("inject")
-	if !ok || at != ms(150) {
-		t.Fatalf("EventAt = %v %v", at, ok)
+func TestAHungRequestCountsForItsWholeTimeout(t *testing.T) {
+	tl := Timeline{Series: map[string][]Sample{"lb": {{At: 0, Latency: 2 * time.Second, OK: false}, {At: ms(100), Latency: ms(5), OK: true}}}}
+	if span := tl.Between("lb", 0, time.Second).FailureSpan(); span != 2*time.Second {
+		t.Fatalf("span = %v; a request that hung until its 2 s timeout failed for 2 s", span)
 	}
-	got, ok := tl.FirstAfter("lb", at, func(s Sample) bool { return s.OK })
-	if !ok || got != ms(300) {
-		t.Fatalf("FirstAfter = %v %v; want 300ms", got, ok)
+}
+
+func TestFirstAnswerAfterIsWhenAnObserverFirstKnew(t *testing.T) {
+	tl := Timeline{Series: map[string][]Sample{"etcd": {
+		{At: ms(100), Latency: ms(1900), OK: true, Value: "new"}, // sent first, answered at 2000
+		{At: ms(200), Latency: ms(300), OK: true, Value: "new"},  // sent later, answered at 500
+		{At: ms(300), Latency: ms(10), OK: true, Value: "old"},
+	}}}
+	isNew := func(s Sample) bool { return s.Value == "new" }
+	s, ok := tl.FirstAnswerAfter("etcd", 0, isNew)
+	if !ok || s.Answered() != ms(500) {
+		t.Fatalf("FirstAnswerAfter = %v (answered %v); want the answer at 500ms", s, s.Answered())
 	}
-	if _, ok := tl.EventAt("recover"); ok {
+	sent, ok := tl.FirstSentAfter("etcd", 0, isNew)
+	if !ok || sent.At != ms(100) {
+		t.Fatalf("FirstSentAfter = %v; want the request sent at 100ms", sent)
+	}
+	if _, ok := tl.FirstAnswerAfter("etcd", ms(250), isNew); ok {
+		t.Fatal("a sample sent before from was counted")
+	}
+}
+
+func TestEventsAreFoundByKindAndOldTimelinesGetTheirKinds(t *testing.T) {
+	var tl Timeline
+	old := `{"series":{},"events":[{"at":150,"name":"inject etcd-member-stop on n2"},{"at":300,"name":"recovering"},{"at":400,"name":"recover"},{"at":500,"name":"rejoined n2"}]}`
+	if err := json.Unmarshal([]byte(old), &tl); err != nil {
+		t.Fatal(err)
+	}
+	want := []EventKind{EventInject, EventRecovering, EventRecovered, EventHealthy}
+	for i, e := range tl.Events {
+		if e.Kind != want[i] {
+			t.Errorf("event %q: kind %q, want %q", e.Name, e.Kind, want[i])
+		}
+	}
+	if at, ok := tl.EventAt(EventRecovering); !ok || at != 300 {
+		t.Fatalf("EventAt(recovering) = %v %v", at, ok)
+	}
+	if _, ok := tl.EventAt(EventInEffect); ok {
 		t.Fatal("an event that never happened was found")
+	}
+	r := NewRecorder()
+	r.Mark(EventInject, "inject x")
+	if got := r.Stop().Events[0]; got.Kind != EventInject || got.Name != "inject x" {
+		t.Fatalf("Mark recorded %+v", got)
 	}
 }
 
