@@ -98,6 +98,25 @@ func (l *Ledger) remove(id string) error {
 type Injector struct {
 	ledger *Ledger
 	nodes  Topology
+	// disabled lists the fault kinds whose Inject does nothing (make chaos-selfcheck):
+	// every spec that uses one must end "fault not in effect".
+	disabled map[string]bool
+}
+
+// DisableEffects makes Inject of the named kinds (AllKinds for every kind) a no-op
+// that only records the fault: the self-check proves that each spec notices.
+func (in *Injector) DisableEffects(kinds []string) {
+	in.disabled = map[string]bool{}
+	for _, k := range kinds {
+		in.disabled[k] = true
+	}
+}
+
+// AllKinds in DisableEffects stands for every fault kind.
+const AllKinds = "all"
+
+func (in *Injector) effectDisabled(kind string) bool {
+	return in.disabled[kind] || in.disabled[AllKinds]
 }
 
 // NewInjector injects into nodes, recording in ledger.
@@ -123,8 +142,11 @@ func (in *Injector) Prepare(f Fault) (*Injected, error) {
 	return &Injected{fault: f, id: id, injector: in}, nil
 }
 
-// Inject breaks the topology.
+// Inject breaks the topology (unless DisableEffects named its kind).
 func (i *Injected) Inject(ctx context.Context) error {
+	if i.injector.effectDisabled(i.fault.Record().Kind) {
+		return nil // the self-check: the fault is recorded and "injected", and does nothing
+	}
 	if err := i.fault.Inject(ctx); err != nil {
 		return fmt.Errorf("inject %s: %w", i.fault.Record(), err)
 	}
