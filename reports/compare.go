@@ -70,8 +70,8 @@ func Compare(baseline, candidate Results, baseLabel, candLabel string, budget Bu
 		delete(cand, bs.Name)
 	}
 	for _, cs := range candidate.Specs {
-		if _, extra := cand[cs.Name]; extra && cs.Verdict() == Failed {
-			c.add(ComparisonRow{Spec: cs.Name, BaselineVerdict: "not run", CandidateVerdict: Failed, Finding: "fails on " + candLabel + " (new spec)", Problem: true})
+		if _, extra := cand[cs.Name]; extra && isFailed(cs.Verdict()) {
+			c.add(ComparisonRow{Spec: cs.Name, BaselineVerdict: "not run", CandidateVerdict: cs.Verdict(), Finding: "fails on " + candLabel + " (new spec)", Problem: true})
 		}
 	}
 	return c
@@ -83,7 +83,7 @@ func (c *Comparison) compareSpec(bs, cs Spec) {
 		bg[c.key(g.Name)] = g
 	}
 	specRow := ComparisonRow{Spec: bs.Name, Guarantee: "(spec)", BaselineVerdict: bs.Verdict(), CandidateVerdict: cs.Verdict()}
-	if cs.Verdict() == Failed {
+	if isFailed(cs.Verdict()) {
 		specRow.Finding, specRow.Problem = "broken on "+c.Candidate+": "+firstLine(cleanText(firstFailure(cs))), true
 	}
 	c.add(specRow)
@@ -150,12 +150,12 @@ func verdictWithin(g Guarantee) string {
 	if g.Within() {
 		return Passed
 	}
-	return Failed
+	return BoundBroken
 }
 
 func firstFailure(s Spec) string {
 	for _, t := range s.Trials {
-		if t.Verdict == Failed {
+		if isFailed(t.Verdict) {
 			return t.Failure
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hachaos/hachaos/probe"
+	"github.com/hachaos/hachaos/verdict"
 )
 
 // The HTML report is one self-contained file: inline CSS and SVG, no script, no font,
@@ -38,10 +39,10 @@ func HTML(res Results, dir string, cmp *Comparison) ([]byte, error) {
 			return nil, err
 		}
 		page.Specs = append(page.Specs, hs)
-		switch s.Verdict() {
-		case Passed:
+		switch v := s.Verdict(); {
+		case v == Passed:
 			page.Passed++
-		case Failed:
+		case isFailed(v):
 			page.Failed++
 		}
 	}
@@ -113,7 +114,7 @@ func summaryRows(s Spec) []summaryRow {
 	for i, g := range gs {
 		verdict := Passed
 		if !g.Within() {
-			verdict = Failed
+			verdict = BoundBroken
 		}
 		measured := num(g.Worst()) + " " + g.Unit
 		if g.Stats.N > 1 {
@@ -129,9 +130,9 @@ func summaryRows(s Spec) []summaryRow {
 	// A spec can fail on a check that is not a measured value (a lost write, failed
 	// requests counted after a window): a row of its own says so, so no measured value
 	// within its bound is shown as failed.
-	if s.Verdict() == Failed {
+	if v := s.Verdict(); isFailed(v) {
 		failure := firstLine(cleanText(firstFailure(s)))
-		rows = append([]summaryRow{{Anchor: anchor(s.Name), Spec: s.Name, Guarantee: "spec failed: " + shorten(failure, 200), Verdict: Failed,
+		rows = append([]summaryRow{{Anchor: anchor(s.Name), Spec: s.Name, Guarantee: v + ": " + shorten(failure, 200), Verdict: v,
 			Measured: "—", Bound: "—", First: true}}, rows...)
 		rows[1].First = false
 		for i := range rows {
@@ -154,7 +155,7 @@ func specSection(s Spec, dir string) (htmlSpec, error) {
 				continue
 			}
 			ht.Timeline = template.HTML(TimelineSVG(tl, hist)) // built from escaped text only
-			if t.Verdict == Failed {
+			if isFailed(t.Verdict) {
 				ht.Diagnostics = diagnose(tl, runDir(dir, t.Timeline))
 			}
 		}
@@ -299,9 +300,17 @@ func distributionSVG(g Guarantee) string {
 }
 
 var pageTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	"verdictClass": func(v string) string { return "v-" + v },
+	"verdictClass": func(v string) string { return "v-" + strings.ReplaceAll(v, " ", "-") },
 	"num":          num,
 	"verdictText": func(v string) string {
-		return map[string]string{Passed: "✔ passed", Failed: "✘ failed", Skipped: "– skipped"}[v]
+		switch {
+		case v == Passed:
+			return "✔ passed"
+		case v == Skipped:
+			return "– skipped"
+		case verdict.Verdict(v).Inconclusive():
+			return "? " + v
+		}
+		return "✘ " + v
 	},
 }).Parse(pageHTML))

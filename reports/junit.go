@@ -6,6 +6,8 @@ import (
 	"os"
 	"regexp"
 	"strings"
+
+	"github.com/hachaos/hachaos/verdict"
 )
 
 // The JUnit XML written here follows the schema Jenkins' xUnit plugin enforces
@@ -46,6 +48,7 @@ type junitCase struct {
 	Name      string        `xml:"name,attr"`
 	Classname string        `xml:"classname,attr"`
 	Time      string        `xml:"time,attr"`
+	Error     *junitFailure `xml:"error,omitempty"`
 	Failure   *junitFailure `xml:"failure,omitempty"`
 	Skipped   *junitSkipped `xml:"skipped,omitempty"`
 	SystemOut string        `xml:"system-out,omitempty"`
@@ -86,11 +89,16 @@ func JUnit(res Results) ([]byte, error) {
 			total += t.Duration
 		}
 		c.Time = seconds(total)
-		switch s.Verdict() {
-		case Failed:
-			c.Failure = caseFailure(s)
+		// A broken promise is a failure; a run that proves nothing (fault not in
+		// effect, environment not ready) is an error of the harness or environment.
+		switch v := verdict.Verdict(s.Verdict()); {
+		case v.Broken():
+			c.Failure = caseFailure(s, v)
 			suite.Failures++
-		case Skipped:
+		case v.Inconclusive():
+			c.Error = caseFailure(s, v)
+			suite.Errors++
+		case v == verdict.Skipped:
 			c.Skipped = &junitSkipped{Message: "did not run"}
 			suite.Skipped++
 		}
@@ -100,7 +108,7 @@ func JUnit(res Results) ([]byte, error) {
 		suite.Cases = append(suite.Cases, c)
 		suite.Tests++
 	}
-	doc := junitSuites{Name: "hachaos", Tests: suite.Tests, Failures: suite.Failures, Time: suite.Time, Suites: []junitSuite{suite}}
+	doc := junitSuites{Name: "hachaos", Tests: suite.Tests, Failures: suite.Failures, Errors: suite.Errors, Time: suite.Time, Suites: []junitSuite{suite}}
 	out, err := xml.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("encode JUnit: %w", err)
@@ -162,11 +170,11 @@ func caseOutput(s Spec) string {
 	return b.String()
 }
 
-func caseFailure(s Spec) *junitFailure {
-	f := &junitFailure{Type: "guarantee broken"}
+func caseFailure(s Spec, v verdict.Verdict) *junitFailure {
+	f := &junitFailure{Type: string(v)}
 	var text strings.Builder
 	for i, t := range s.Trials {
-		if t.Verdict != Failed {
+		if !isFailed(t.Verdict) {
 			continue
 		}
 		msg := cleanText(t.Failure)
@@ -175,11 +183,8 @@ func caseFailure(s Spec) *junitFailure {
 			if len(s.Trials) > 1 {
 				f.Message = fmt.Sprintf("trial %d of %d: %s", i+1, len(s.Trials), f.Message)
 			}
-			if strings.Contains(msg, "environment not ready") {
-				f.Type = "environment not ready"
-			}
 		}
-		fmt.Fprintf(&text, "trial %d: %s\n%s\n\n", i+1, t.Location, msg)
+		fmt.Fprintf(&text, "trial %d: %s: %s\n%s\n\n", i+1, t.Verdict, t.Location, msg)
 	}
 	f.Text = text.String()
 	return f

@@ -3,6 +3,8 @@ package reports
 import (
 	"fmt"
 	"strings"
+
+	"github.com/hachaos/hachaos/verdict"
 )
 
 // Markdown is the summary table for a CI job summary ($GITHUB_STEP_SUMMARY): one row per
@@ -10,14 +12,24 @@ import (
 func Markdown(res Results, cmp *Comparison) string {
 	var b strings.Builder
 	passed, failed := 0, 0
+	counts := map[string]int{}
 	for _, s := range res.Specs {
-		if s.Verdict() == Failed {
+		v := s.Verdict()
+		counts[v]++
+		if isFailed(v) {
 			failed++
-		} else if s.Verdict() == Passed {
+		} else if v == Passed {
 			passed++
 		}
 	}
 	fmt.Fprintf(&b, "## hachaos: %d passed, %d failed\n\n", passed, failed)
+	var parts []string
+	for _, v := range verdict.All {
+		if n := counts[string(v)]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, v))
+		}
+	}
+	fmt.Fprintf(&b, "Verdicts: %s\n\n", strings.Join(parts, ", "))
 	fmt.Fprintf(&b, "Kubernetes %s, etcd %s, %s etcd, profile %s, %d trial(s)\n\n",
 		res.Run.Versions.Kubernetes, res.Run.Versions.Etcd, res.Run.Topology.Etcd, res.Run.Profile, res.Run.Trials)
 	w := res.WallTime

@@ -13,11 +13,12 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 
 	"github.com/hachaos/hachaos/probe"
+	"github.com/hachaos/hachaos/verdict"
 )
 
 // ResultsSchema names the version of Results' JSON. Readers refuse other versions: a
 // comparison between two different layouts would silently compare nothing.
-const ResultsSchema = "hachaos.dev/results/v1"
+const ResultsSchema = "hachaos.dev/results/v2"
 
 // Results is one run's outcome in the form later runs compare against.
 type Results struct {
@@ -70,12 +71,16 @@ type Versions struct {
 	Etcd       string `json:"etcd"`
 }
 
-// Verdicts of a spec or a guarantee.
+// Verdicts of a spec or a guarantee: a spec ends in one of verdict.All. A measured value
+// is Passed or Failed against its bound (BoundBroken).
 const (
-	Passed  = "passed"
-	Failed  = "failed"
-	Skipped = "skipped"
+	Passed      = string(verdict.Passed)
+	Skipped     = string(verdict.Skipped)
+	BoundBroken = "bound broken"
 )
+
+// isFailed reports whether a spec's or trial's verdict is neither passed nor skipped.
+func isFailed(v string) bool { return verdict.Verdict(v).Failed() }
 
 // Spec is one guarantee spec (a Ginkgo It) across its trials.
 type Spec struct {
@@ -104,19 +109,14 @@ type Note struct {
 	Value string `json:"value"`
 }
 
-// Verdict is the spec's verdict over all trials: failed if any trial failed, skipped
-// if none ran.
+// Verdict is the spec's verdict over all trials (verdict.Combine): a broken promise in
+// any trial, then an inconclusive one, then passed; skipped if none ran.
 func (s Spec) Verdict() string {
-	verdict := Skipped
-	for _, t := range s.Trials {
-		switch t.Verdict {
-		case Failed:
-			return Failed
-		case Passed:
-			verdict = Passed
-		}
+	vs := make([]verdict.Verdict, len(s.Trials))
+	for i, t := range s.Trials {
+		vs[i] = verdict.Verdict(t.Verdict)
 	}
-	return verdict
+	return string(verdict.Combine(vs...))
 }
 
 // FromGinkgo builds Results from the Ginkgo reports of one or more trials of a run.
@@ -142,7 +142,7 @@ func FromGinkgo(trials []types.Report, info RunInfo, dir string) (Results, error
 				// show an empty green run
 				name := "[" + sr.LeafNodeType.String() + "]"
 				index[name] = len(res.Specs)
-				res.Specs = append(res.Specs, Spec{Name: name, Trials: []Trial{{Verdict: Failed, Failure: sr.Failure.Message,
+				res.Specs = append(res.Specs, Spec{Name: name, Trials: []Trial{{Verdict: string(verdict.EnvironmentNotReady), Failure: sr.Failure.Message,
 					Location: sr.Failure.Location.String(), Duration: sr.RunTime.Seconds()}}})
 				continue
 			}
@@ -180,7 +180,7 @@ func faultSeconds(dir, timeline string) float64 {
 	}
 	var first, last time.Duration = -1, 0
 	for _, e := range tl.Events {
-		if strings.HasPrefix(e.Name, "inject") && first < 0 {
+		if e.Kind == probe.EventInject && first < 0 {
 			first = e.At
 		}
 		last = max(last, e.At)
@@ -192,13 +192,19 @@ func faultSeconds(dir, timeline string) float64 {
 }
 
 func trialOf(sr types.SpecReport, dir string) (Trial, error) {
-	t := Trial{Verdict: verdictOf(sr.State), Duration: sr.RunTime.Seconds()}
+	v, err := VerdictOf(sr)
+	if err != nil {
+		return Trial{}, err
+	}
+	t := Trial{Verdict: string(v), Duration: sr.RunTime.Seconds()}
 	if sr.State.Is(types.SpecStateFailureStates) {
 		t.Failure = sr.Failure.Message
 		t.Location = sr.Failure.Location.String()
 	}
 	for _, e := range sr.ReportEntries {
 		switch {
+		case e.Name == verdict.EntryName:
+			// read by VerdictOf
 		case e.Name == "timeline":
 			t.Timeline = relativeTo(dir, e.StringRepresentation())
 		case strings.HasPrefix(e.Name, MeasurementEntryPrefix) && strings.HasPrefix(e.Value.AsJSON, "{"):
@@ -214,14 +220,32 @@ func trialOf(sr types.SpecReport, dir string) (Trial, error) {
 	return t, nil
 }
 
-func verdictOf(s types.SpecState) string {
+// VerdictOf is how a spec ended: passed, skipped, or — when it failed — the verdict the
+// last stage it attached stands for (verdict.EntryName); a failed spec without one
+// broke its guarantee. An interrupted or timed-out spec proves nothing: environment
+// not ready, unless it had reached a stage that says more.
+func VerdictOf(sr types.SpecReport) (verdict.Verdict, error) {
 	switch {
-	case s.Is(types.SpecStatePassed):
-		return Passed
-	case s.Is(types.SpecStateFailureStates):
-		return Failed
+	case sr.State.Is(types.SpecStatePassed):
+		return verdict.Passed, nil
+	case !sr.State.Is(types.SpecStateFailureStates):
+		return verdict.Skipped, nil
 	}
-	return Skipped
+	v := verdict.GuaranteeBroken
+	if sr.State.Is(types.SpecStateInterrupted | types.SpecStateAborted | types.SpecStateTimedout) {
+		v = verdict.EnvironmentNotReady
+	}
+	for _, e := range sr.ReportEntries {
+		if e.Name != verdict.EntryName {
+			continue
+		}
+		staged, err := verdict.Parse(e.StringRepresentation())
+		if err != nil {
+			return "", fmt.Errorf("report entry %q: %w", e.Name, err)
+		}
+		v = staged
+	}
+	return v, nil
 }
 
 // relativeTo makes path relative to dir, so an artifacts folder can be moved (uploaded,

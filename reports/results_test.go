@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hachaos/hachaos/verdict"
 	"github.com/onsi/ginkgo/v2/types"
 )
 
@@ -66,7 +67,7 @@ func TestFromGinkgoKeepsMeasurementsPerTrial(t *testing.T) {
 		t.Fatalf("want the skipped spec left out, got %d specs", len(res.Specs))
 	}
 	s := res.Specs[0]
-	if s.Verdict() != Failed || len(s.Trials) != 2 {
+	if s.Verdict() != string(verdict.GuaranteeBroken) || len(s.Trials) != 2 {
 		t.Fatalf("verdict %s over %d trials, want failed over 2", s.Verdict(), len(s.Trials))
 	}
 	g := s.Guarantees()

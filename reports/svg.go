@@ -95,15 +95,15 @@ func timelineEnd(tl probe.Timeline) time.Duration {
 	return end
 }
 
-// faultWindows pairs each "inject …" event with the next "recover" (or the end).
+// faultWindows pairs each inject event with the next recovered one (or the end).
 func faultWindows(events []probe.Event, end time.Duration) [][2]time.Duration {
 	var windows [][2]time.Duration
 	open := time.Duration(-1)
 	for _, e := range events {
 		switch {
-		case strings.HasPrefix(e.Name, "inject") && open < 0:
+		case e.Kind == probe.EventInject && open < 0:
 			open = e.At
-		case e.Name == "recover" && open >= 0:
+		case e.Kind == probe.EventRecovered && open >= 0:
 			windows = append(windows, [2]time.Duration{open, e.At})
 			open = -1
 		}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/anishathalye/porcupine"
@@ -35,12 +34,13 @@ func (in EtcdToleranceSpecInput) validate() {
 // EtcdToleranceSpec asserts etcd's quorum guarantee while a writer and a reader run
 // against every member: with f ≤ ⌊(n−1)/2⌋ members down, writes keep being
 // acknowledged (the longest gap is bounded by the election and the client's timeout), a
-// crashed leader is replaced within the election bound, and the member rejoins and
-// catches up; with a majority down, no write is acknowledged (safely unavailable) and
-// service returns within a bound after restore. In every case no acknowledged write is
-// lost and the history is linearizable (porcupine).
-func EtcdToleranceSpec(ctx context.Context, inputGetter func() EtcdToleranceSpecInput) {
-	It("keeps writes acknowledged and loses none when a follower member is stopped", func() {
+// crashed leader is replaced by a leader of a newer term within the election bound, and
+// the member rejoins and catches up; with a majority down, no write is acknowledged
+// while it is provably down (safely unavailable) and service returns within a bound
+// after restore. In every case no acknowledged write is lost and the history is
+// linearizable (porcupine).
+func EtcdToleranceSpec(inputGetter func() EtcdToleranceSpecInput) {
+	It("keeps writes acknowledged and loses none when a follower member is stopped", func(ctx SpecContext) {
 		in := inputGetter()
 		in.validate()
 		run := startEtcdRun(ctx, in)
@@ -51,15 +51,22 @@ func EtcdToleranceSpec(ctx context.Context, inputGetter func() EtcdToleranceSpec
 		f, err := fault.NewEtcdMemberStop(in.Provider, target, in.Spec.Etcd.Mode)
 		Expect(err).NotTo(HaveOccurred())
 		run.inject(f)
+		bound, why := effectBoundOf(f)
+		run.awaitEffect(bound, why)
 		// The fault lasts twice the write-gap bound: long enough for a stall to show. It
 		// is a fault duration, not a wait for a condition.
 		run.hold(2 * topology.EtcdWriteGapBound(kvOpTimeout))
 		run.recover()
-		run.expectRejoined(target, "stopped follower")
+		run.expectRejoined(target, "stopped follower", run.recoveredAt)
+		tl := run.end()
+		expectJudgement(judgeMemberDown(tl, target, run.window(bound)))
+		run.expectEffectHeld(tl, bound)
+		judging()
 		run.judgeMinorityFault("follower-stopped")
+		run.expectRecovered()
 	})
 
-	It("elects a new leader and loses no write when the leader member crashes", func() {
+	It("elects a new leader and loses no write when the leader member crashes", func(ctx SpecContext) {
 		in := inputGetter()
 		in.validate()
 		run := startEtcdRun(ctx, in)
@@ -67,79 +74,86 @@ func EtcdToleranceSpec(ctx context.Context, inputGetter func() EtcdToleranceSpec
 		f, err := fault.NewEtcdMemberCrash(in.Provider, old, in.Spec.Etcd.Mode)
 		Expect(err).NotTo(HaveOccurred())
 		run.inject(f)
+		// Proven by the process: the running etcd started after the kill (the kubelet may
+		// restart it before a single status request fails).
+		run.awaitEffect(signalEffectBound, "a SIGKILL acts at once")
 		run.hold(2 * topology.EtcdWriteGapBound(kvOpTimeout))
 		run.recover()
-		run.expectRejoined(old, "crashed leader")
+		// A crash is over when the kill is: the rejoin counts from it.
+		run.expectRejoined(old, "crashed leader", run.injectAt)
 		tl := run.end()
-		// The clock starts when the old leader stopped answering, not when the kill was
-		// sent: the docker exec that delivers it takes its own time on a busy machine.
-		// The kubelet may restart it between two samples; then it starts at the kill
-		// (the longer measure). A kill without effect elects no new leader and fails below.
-		crashed, ok := tl.FirstAfter(prefixEtcd+old, run.injectAt, func(s probe.Sample) bool { return !s.OK })
-		if !ok {
-			crashed = run.injectAt
-		}
-		elected, ok := newLeaderAt(tl, run.injectAt, old)
+		expectJudgement(judgeMemberCrashed(tl, old, run.window(signalEffectBound), true))
+		judging()
 		AddReportEntry("measured: etcd leader crash: old leader", old)
-		Expect(ok).To(BeTrue(), "no new etcd leader was elected after leader %s crashed (bound %s = 2 × 2 × election timeout)", old, topology.EtcdElectionBound())
-		took := max(elected-crashed, 0)
-		measure("etcd leader crash: new leader elected after", took, topology.EtcdElectionBound(), "2 × 2 × election timeout 1 s")
-		Expect(took).To(BeNumerically("<=", topology.EtcdElectionBound()),
-			"a new etcd leader took %s after leader %s crashed; bound %s = 2 × 2 × election timeout %s",
-			took.Round(10*time.Millisecond), old, topology.EtcdElectionBound(), topology.EtcdElectionTimeout)
+		// Any member may win the next election, the crashed one too once restarted: the
+		// guarantee is a leader in a newer term, within the bound, from the kill.
+		expectJudgement(judgeNewLeader(tl, run.injectAt, topology.EtcdElectionBound(), electionFormula()))
 		run.judgeMinorityFault("leader-crashed")
+		run.expectRecovered()
 	})
 
-	It("is safely unavailable with a majority of members stopped and recovers after restore", func() {
+	It("is safely unavailable with a majority of members stopped and recovers after restore", func(ctx SpecContext) {
 		in := inputGetter()
 		in.validate()
 		run := startEtcdRun(ctx, in)
 		majority := run.majority()
 		By(fmt.Sprintf("stopping %d of %d members: %v", len(majority), len(run.members), majority))
+		var faults []fault.Fault
 		for _, m := range majority {
 			f, err := fault.NewEtcdMemberStop(in.Provider, m, in.Spec.Etcd.Mode)
 			Expect(err).NotTo(HaveOccurred())
-			run.inject(f)
+			faults = append(faults, f)
 		}
-		effective := run.allUnreachable(majority)
+		run.inject(faults...)
+		bound, why := effectBoundOf(faults[0])
+		run.awaitEffect(bound, why)
 		run.hold(2 * topology.EtcdWriteGapBound(kvOpTimeout))
 		run.recover()
 		for i, m := range majority {
-			run.expectRejoined(m, fmt.Sprintf("stopped member %d of %d", i+1, len(majority)))
+			run.expectRejoined(m, fmt.Sprintf("stopped member %d of %d", i+1, len(majority)), run.recoveredAt)
 		}
-		run.end()
-		acked, failed := run.history.PutsIn(effective, run.recoveredAt)
+		tl := run.end()
+		// From the recording: when the last of them was provably down (a failed request,
+		// and no answer from it until recovery began).
+		down := judgeMajorityDown(tl, majority, run.window(bound))
+		expectJudgement(down)
+		run.expectEffectHeld(tl, bound)
+		judging()
+		acked, failed := run.history.PutsIn(down.At, run.recoveringAt)
 		AddReportEntry("measured: etcd majority down: writes while down", fmt.Sprintf("%d acknowledged, %d failed", acked, failed))
-		Expect(acked).To(BeZero(), "%d writes were acknowledged with %d of %d members down: a minority committed (split brain)", acked, len(majority), len(run.members))
-		Expect(failed).To(BeNumerically(">", 0), "no write was attempted while the majority was down")
+		expectJudgement(judgeSafelyUnavailable(run.history, down.At, run.recoveringAt, len(majority), len(run.members)))
 		back, ok := firstAckAfter(run.history, run.recoveredAt)
-		bound := in.Spec.Waits.ComponentRestart.Duration + topology.EtcdElectionBound()
+		bound = in.Spec.Waits.ComponentRestart.Duration + topology.EtcdElectionBound()
 		Expect(ok).To(BeTrue(), "no write was acknowledged after the members were restored")
-		measure("etcd majority restored: writes acknowledged again after", back-run.recoveredAt, bound, "waits.componentRestart "+in.Spec.Waits.ComponentRestart.Duration.String()+" + etcd election bound 4 s")
+		measure("etcd majority restored: writes acknowledged again after", back-run.recoveredAt, bound, "waits.componentRestart "+in.Spec.Waits.ComponentRestart.Duration.String()+" + etcd election bound "+topology.EtcdElectionBound().String())
 		Expect(back-run.recoveredAt).To(BeNumerically("<=", bound),
 			"writes came back %s after restore; bound %s = waits.componentRestart + etcd election bound", (back - run.recoveredAt).Round(10*time.Millisecond), bound)
 		run.judgeNoLossAndLinearizable("majority-stopped")
+		run.expectRecovered()
 	})
 }
 
-// etcdRun is one etcd fault with its observation.
+func (in EtcdToleranceSpecInput) env() faultEnv {
+	return faultEnv{Spec: in.Spec, Provider: in.Provider, Injector: in.Injector, ArtifactsDir: in.ArtifactsDir}
+}
+
+// electionFormula spells out EtcdElectionBound with the value in use.
+func electionFormula() string {
+	return "2 × 2 × election timeout " + topology.EtcdElectionTimeout.String()
+}
+
+// etcdRun is one etcd fault run: the pipeline with etcd traffic, and the members.
 type etcdRun struct {
-	ctx                   context.Context
-	in                    EtcdToleranceSpecInput
-	obs                   *observation
-	members               []string // member names; each is also its node's name
-	leader                string
-	injected              []*fault.Injected
-	injectAt, recoveredAt time.Duration
-	recoveringAt          time.Duration // when recover() began
-	history               probe.KVHistory
-	isolatedKey           string // a write refused by an isolated member; must never appear
+	*faultRun
+	in          EtcdToleranceSpecInput
+	members     []string // member names; each is also its node's name
+	leader      string
+	history     probe.KVHistory
+	isolatedKey string // a write refused by an isolated member; must never appear
 }
 
 func startEtcdRun(ctx context.Context, in EtcdToleranceSpecInput) *etcdRun {
-	expectEnvironmentReady(ctx, in.Spec, in.Provider)
-	run := &etcdRun{ctx: ctx, in: in}
-	run.obs = startObservation(ctx, observeInput{Spec: in.Spec, Provider: in.Provider, Traffic: true, ArtifactsDir: in.ArtifactsDir})
+	run := &etcdRun{faultRun: startFaultRun(ctx, in.env(), observeInput{Traffic: true}), in: in}
 	for _, name := range run.obs.members {
 		run.members = append(run.members, name)
 	}
@@ -178,7 +192,7 @@ func (r *etcdRun) moveLeader(member string) {
 		}
 	}
 	Expect(id).NotTo(BeZero(), "%s is not an etcd member", member)
-	access, err := r.in.Provider.Etcd(r.ctx)
+	access, err := r.env.Provider.Etcd(r.ctx)
 	Expect(err).NotTo(HaveOccurred())
 	c, err := access.Client(access.Members[r.leader]) // only the leader can hand over
 	Expect(err).NotTo(HaveOccurred())
@@ -223,68 +237,6 @@ func (r *etcdRun) majority() []string {
 	return out
 }
 
-func (r *etcdRun) inject(f fault.Fault) {
-	r.injected = append(r.injected, r.injectAside(f))
-}
-
-// injectAside injects f like inject but leaves it out of recover(): the caller
-// recovers it when its own moment comes. Its Recover is registered with DeferCleanup
-// first all the same, so a failing spec still undoes it.
-func (r *etcdRun) injectAside(f fault.Fault) *fault.Injected {
-	injected, err := r.in.Injector.Prepare(f)
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(injected.Recover) // before Inject: a failing spec still recovers
-	By(fmt.Sprintf("injecting %s", f.Record()))
-	at := r.obs.mark("inject " + f.Record().String())
-	if r.injectAt == 0 {
-		r.injectAt = at
-	}
-	Expect(injected.Inject(r.ctx)).To(Succeed())
-	return injected
-}
-
-func (r *etcdRun) hold(d time.Duration) { holdFault(r.ctx, d) }
-
-func (r *etcdRun) recover() {
-	By("recovering")
-	// The fault may end anywhere inside its Recover (a container starts, rules are
-	// deleted one by one): recovering marks the last moment it surely held.
-	r.recoveringAt = r.obs.mark("recovering")
-	for _, i := range r.injected {
-		Expect(i.Recover(r.ctx)).To(Succeed())
-	}
-	r.recoveredAt = r.obs.mark("recover")
-}
-
-// allUnreachable waits until every named member is down and returns when the last one
-// was (on the recorder's clock): from then on there is no quorum. Down means it does not
-// answer *and* its process is gone: a member too busy to answer within the probe's
-// timeout still commits writes, and counting those as a minority's would be a false
-// split brain.
-func (r *etcdRun) allUnreachable(members []string) time.Duration {
-	access, err := r.in.Provider.Etcd(r.ctx)
-	Expect(err).NotTo(HaveOccurred())
-	Eventually(func(ctx context.Context) []string {
-		var up []string
-		for _, m := range members {
-			if r.answers(ctx, access.Members[m]) || r.etcdProcessRuns(ctx, m) {
-				up = append(up, m)
-			}
-		}
-		return up
-	}).WithContext(r.ctx).WithTimeout(r.in.Spec.Waits.ComponentRestart.Duration).WithPolling(sampleEvery).
-		Should(BeEmpty(), "the stopped members stop answering and their etcd processes end")
-	return r.obs.mark("majority down")
-}
-
-// answers reports whether the member at endpoint answers a status request within 1 s.
-func (r *etcdRun) answers(ctx context.Context, endpoint string) bool {
-	sctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	_, err := r.obs.statusClients[endpoint].Status(sctx)
-	return err == nil
-}
-
 // status asks one member for its status, bounded by the client timeout: a restarted
 // member accepts connections before it serves (it waits for a quorum to publish itself),
 // and an unbounded call to it blocked the whole rejoin check past its bound.
@@ -294,31 +246,17 @@ func (r *etcdRun) status(ctx context.Context, endpoint string) (*clientv3.Status
 	return r.obs.statusClients[endpoint].Status(sctx)
 }
 
-// etcdProcessRuns reports whether an etcd process runs in the member's container (a
-// control-plane node for stacked etcd). A container that is not running runs none. It
-// has its own timeout: a member that stopped answering clients may still be shutting
-// down and replicating (a stopping leader hands its leadership over first), and a
-// check that timed out must not count as "gone".
-func (r *etcdRun) etcdProcessRuns(ctx context.Context, member string) bool {
-	ectx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	out, err := r.in.Provider.Exec(ectx, member, nil, "sh", "-c", "if pgrep -x etcd >/dev/null; then echo running; fi")
-	if err != nil {
-		// a stopped container (external etcd) has no process; any other error is unknown,
-		// which counts as running
-		return !strings.Contains(err.Error(), "not running") && !strings.Contains(err.Error(), "is not running")
-	}
-	return strings.TrimSpace(string(out)) == "running"
-}
-
 // expectRejoined waits until member answers again and its applied index has caught up
-// with the leader's index at the time it was recovered; the time it took is measured.
-func (r *etcdRun) expectRejoined(member, role string) {
-	access, err := r.in.Provider.Etcd(r.ctx)
+// with the leader's index at the time it was recovered; the time it took from since
+// (the recovery, or the crash) is measured. A member that does not rejoin within
+// waits.componentRestart did not recover (reported after the guarantees).
+func (r *etcdRun) expectRejoined(member, role string, since time.Duration) {
+	access, err := r.env.Provider.Etcd(r.ctx)
 	Expect(err).NotTo(HaveOccurred())
-	bound := r.in.Spec.Waits.ComponentRestart.Duration
+	bound := r.env.Spec.Waits.ComponentRestart.Duration
 	var target uint64
-	Eventually(func(ctx context.Context) error {
+	By(fmt.Sprintf("waiting for etcd member %s to rejoin and catch up (bound %s)", member, bound))
+	err = pollUntil(r.ctx, bound, sampleEvery, func(ctx context.Context) error {
 		if target == 0 { // the leader's index at recovery, once a leader answers
 			// Any member may lead, the restarted one too: a crashed leader the kubelet
 			// restarts at once can win the next election (raft only elects a member
@@ -340,24 +278,25 @@ func (r *etcdRun) expectRejoined(member, role string) {
 			return fmt.Errorf("applied index %d behind the leader's %d", st.RaftAppliedIndex, target)
 		}
 		return nil
-	}).WithContext(r.ctx).WithTimeout(bound).WithPolling(sampleEvery).Should(Succeed(),
-		"etcd member %s rejoins and catches up within waits.componentRestart (%s)", member, bound)
-	at := r.obs.mark("rejoined " + member)
-	took := at - r.recoveredAt
+	})
+	at, ok := r.healthyAgain(fmt.Sprintf("etcd member %s rejoined and caught up within waits.componentRestart (%s)", member, bound), err)
+	if !ok {
+		return
+	}
 	// Named by its role, not its node, so trials and certification sides line up.
 	AddReportEntry("measured: etcd "+role, member)
-	measure("etcd "+role+" rejoined and caught up after recover", took, bound, "waits.componentRestart")
-	Expect(took).To(BeNumerically("<=", bound), "etcd member %s rejoined and caught up %s after recover; bound %s = waits.componentRestart", member, took.Round(100*time.Millisecond), bound)
+	measure("etcd "+role+" rejoined and caught up after recover", at-since, bound, "waits.componentRestart")
+	if at-since > bound {
+		r.unhealthy = append(r.unhealthy, fmt.Sprintf("etcd member %s rejoined and caught up %s after recover; bound %s = waits.componentRestart", member, (at-since).Round(100*time.Millisecond), bound))
+	}
 }
 
+// end passes the readiness gate again (every member back is not enough: the API
+// servers must pass their own etcd checks and be back in the LB before the next spec),
+// stops the recording and keeps the etcd history.
 func (r *etcdRun) end() probe.Timeline {
-	// Healthy again: every member back is not enough, the API servers must pass their
-	// own etcd checks and be back in the LB before the next spec.
-	// The same patience as before the fault (waits.clusterReady): this is the
-	// environment's readiness, not a guarantee with a bound (the rejoin is measured above).
-	err := topology.NewGate(r.in.Spec, r.in.Provider).Wait(r.ctx, r.in.Spec.Waits.ClusterReady.Duration, r.in.Spec.Waits.Poll.Duration, progress)
-	Expect(err).NotTo(HaveOccurred(), "the cluster did not pass its readiness gate within waits.clusterReady after the etcd fault was recovered")
-	tl, h := r.obs.end(r.in.ArtifactsDir)
+	r.awaitReady()
+	tl, h := r.faultRun.end()
 	r.history = h
 	return tl
 }
@@ -372,7 +311,7 @@ func (r *etcdRun) judgeMinorityFault(what string) {
 	gap, at := r.history.MaxAckGap(r.injectAt, r.recoveredAt)
 	acked, failed := r.history.PutsIn(r.injectAt, r.recoveredAt)
 	AddReportEntry("measured: etcd "+what+": writes during the fault", fmt.Sprintf("%d acknowledged, %d failed", acked, failed))
-	measure("etcd "+what+": longest time without an acknowledged write", gap, bound, "election bound 4 s + client timeout "+kvOpTimeout.String())
+	measure("etcd "+what+": longest time without an acknowledged write", gap, bound, "election bound "+topology.EtcdElectionBound().String()+" + client timeout "+kvOpTimeout.String())
 	Expect(gap).To(BeNumerically("<=", bound),
 		"no write was acknowledged for %s from %s on the timeline; bound %s = election bound %s + client timeout %s",
 		gap.Round(10*time.Millisecond), at.Round(10*time.Millisecond), bound, topology.EtcdElectionBound(), kvOpTimeout)
@@ -390,27 +329,27 @@ func (r *etcdRun) judgeNoLossAndLinearizable(what string) {
 	Expect(err).NotTo(HaveOccurred(), "read back the acknowledged writes")
 	AddReportEntry("measured: etcd "+what+": acknowledged writes read back", fmt.Sprintf("%d of %d", acked-len(missing), acked))
 	Expect(missing).To(BeEmpty(), "%d of %d acknowledged writes are missing after the fault", len(missing), acked)
-	viz := filepath.Join(r.in.ArtifactsDir, "linearizability", what+".html")
+	viz := filepath.Join(r.env.ArtifactsDir, "linearizability", what+".html")
 	result, err := probe.CheckLinearizable(r.history, time.Minute, viz)
 	Expect(err).NotTo(HaveOccurred())
 	AddReportEntry("measured: etcd "+what+": linearizability", string(result))
 	Expect(result).To(Equal(porcupine.Ok), "the etcd history is not linearizable (%s); visualization in %s", result, viz)
 }
 
-// newLeaderAt is the first time after from when a member other than old reports a
-// leader other than old.
+// newLeaderAt is when a member other than old first answered (a request sent after
+// from) with a leader other than old.
 func newLeaderAt(tl probe.Timeline, from time.Duration, old string) (time.Duration, bool) {
 	first, found := time.Duration(0), false
 	for series := range tl.Series {
 		if len(series) <= len(prefixEtcd) || series[:len(prefixEtcd)] != prefixEtcd || series[len(prefixEtcd):] == old {
 			continue
 		}
-		at, ok := tl.FirstAfter(series, from, func(s probe.Sample) bool {
+		s, ok := tl.FirstAnswerAfter(series, from, func(s probe.Sample) bool {
 			l := etcdField(s.Value, "leader")
 			return s.OK && l != "" && l != "none" && l != old
 		})
-		if ok && (!found || at < first) {
-			first, found = at, true
+		if ok && (!found || s.Answered() < first) {
+			first, found = s.Answered(), true
 		}
 	}
 	return first, found

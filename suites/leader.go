@@ -13,6 +13,7 @@ import (
 	"github.com/hachaos/hachaos/fault"
 	"github.com/hachaos/hachaos/probe"
 	"github.com/hachaos/hachaos/topology"
+	"github.com/hachaos/hachaos/verdict"
 )
 
 // LeaderElectionSpecInput is what LeaderElectionSpec needs.
@@ -37,15 +38,16 @@ func (in LeaderElectionSpecInput) validate() {
 // kube-controller-manager Lease is killed (SIGKILL: it cannot release the Lease), a
 // standby on another control plane holds the Lease within the leader-election bound of
 // the Spec's timeouts, and that scheduling and the controllers work afterwards.
-func LeaderElectionSpec(ctx context.Context, inputGetter func() LeaderElectionSpecInput) {
+func LeaderElectionSpec(inputGetter func() LeaderElectionSpecInput) {
 	for _, component := range leaderElected {
-		It("hands the "+component+" Lease to a standby within its bounds when the leader is killed", func() {
+		It("hands the "+component+" Lease to a standby within its bounds when the leader is killed", func(ctx SpecContext) {
 			in := inputGetter()
 			in.validate()
-			expectEnvironmentReady(ctx, in.Spec, in.Provider)
+			run := startFaultRun(ctx, faultEnv{Spec: in.Spec, Provider: in.Provider, Injector: in.Injector, ArtifactsDir: in.ArtifactsDir}, observeInput{})
+			judging() // taking part in leader election is a guarantee of its own
 			expectEveryInstanceElects(ctx, in.Spec, in.Provider, component)
+			stage(verdict.EnvironmentNotReady)
 			le := leaderElectionOf(in.Spec, component)
-			obs := startObservation(ctx, observeInput{Spec: in.Spec, Provider: in.Provider, ArtifactsDir: in.ArtifactsDir})
 			cfg, err := in.Provider.RESTConfig(ctx)
 			Expect(err).NotTo(HaveOccurred())
 			client := kubernetes.NewForConfigOrDie(cfg)
@@ -55,27 +57,30 @@ func LeaderElectionSpec(ctx context.Context, inputGetter func() LeaderElectionSp
 
 			f, err := fault.NewProcessKill(in.Provider, holder, component)
 			Expect(err).NotTo(HaveOccurred())
-			injected, err := in.Injector.Prepare(f)
-			Expect(err).NotTo(HaveOccurred())
-			DeferCleanup(injected.Recover)
-			By(fmt.Sprintf("killing %s on %s, the Lease holder", component, holder))
-			killedAt := obs.mark("inject " + f.Record().String())
-			Expect(injected.Inject(ctx)).To(Succeed())
-
+			run.inject(f)
+			run.awaitEffect(signalEffectBound, "a SIGKILL acts at once")
 			bound := le.LeaseTakeoverBound()
 			By(fmt.Sprintf("waiting for a standby to hold the %s Lease (bound %s)", component, bound))
-			Eventually(leaseHolder(client, component)).WithContext(ctx).
-				WithTimeout(bound+in.Spec.Waits.ComponentRestart.Duration).WithPolling(sampleEvery).
-				Should(And(Not(BeEmpty()), Not(Equal(holder))), "a standby takes the %s Lease", component)
-			obs.mark("standby holds the Lease")
-			Expect(injected.Recover(ctx)).To(Succeed())
-
+			// Waited for only to end the fault early; the verdict comes from the timeline.
+			if err := pollUntil(ctx, bound+in.Spec.Waits.ComponentRestart.Duration, sampleEvery, func(ctx context.Context) error {
+				h, err := leaseHolder(client, component)(ctx)
+				if err == nil && (h == "" || h == holder) {
+					err = fmt.Errorf("held by %q", h)
+				}
+				return err
+			}); err == nil {
+				run.obs.rec.Mark(probe.EventNote, "standby holds the Lease")
+			}
+			run.recover()
+			run.awaitReady()
+			tl, _ := run.end()
+			run.expectEffectHeld(tl, signalEffectBound)
+			judging()
+			judgeLeaseTakeover(tl, component, holder, run.injectAt, le)
 			By("checking that a new Deployment gets scheduled, created and Ready")
 			after := &workload{Name: "hachaos-after-" + component, Replicas: 2, MinAvailable: 1, Image: in.WorkloadImage}
 			after.deploy(ctx, client, in.Spec.Waits.ComponentRestart.Duration)
-			tl, _ := obs.end(in.ArtifactsDir)
-			judgeLeaseTakeover(tl, component, holder, killedAt, le)
-			expectEnvironmentReady(ctx, in.Spec, in.Provider)
+			run.expectRecovered()
 		})
 	}
 }
@@ -92,7 +97,9 @@ func leaderElectionOf(spec topology.Spec, component string) topology.LeaderElect
 // bound; the holders seen are reported as evidence.
 func judgeLeaseTakeover(tl probe.Timeline, component, old string, killedAt time.Duration, le topology.LeaderElection) {
 	series := prefixLease + component
-	takenAt, ok := tl.FirstAfter(series, killedAt, func(s probe.Sample) bool { return s.OK && s.Value != "" && s.Value != old })
+	// "Taken at" is the first answer that named a standby: when an observer knew.
+	taken, ok := tl.FirstAnswerAfter(series, killedAt, func(s probe.Sample) bool { return s.OK && s.Value != "" && s.Value != old })
+	takenAt := taken.Answered()
 	AddReportEntry("measured: "+component+" Lease holders", holderSequence(tl, series))
 	bound := le.LeaseTakeoverBound()
 	Expect(ok).To(BeTrue(), "%s Lease: no standby took it after %s was killed", component, old)

@@ -3,11 +3,9 @@
 package suites
 
 import (
-	"context"
-
 	. "github.com/onsi/ginkgo/v2"
 )
 
 var _ = Describe("Leader re-election", Label("leader", "disruptive"), Serial, func() {
-	LeaderElectionSpec(context.Background(), leaderInput)
+	LeaderElectionSpec(leaderInput)
 })

@@ -147,11 +147,6 @@ func (o *observation) startEtcd(ctx, rctx context.Context, in observeInput) {
 	Expect(err).NotTo(HaveOccurred(), "start etcd traffic")
 }
 
-// mark records an event on the timeline.
-func (o *observation) mark(name string) time.Duration {
-	return o.rec.Mark(name)
-}
-
 // end stops recording and returns the timeline (and the etcd history, if there was
 // traffic); both are saved to the artifacts folder under the spec's name.
 func (o *observation) end(dir string) (probe.Timeline, probe.KVHistory) {

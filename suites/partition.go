@@ -3,7 +3,6 @@ package suites
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -35,9 +34,9 @@ func (in PartitionSpecInput) validate() {
 // detection window, the etcd leader and the Lease holders end up on the majority side,
 // no acknowledged write is lost and the history stays linearizable (no split brain), the
 // isolated etcd member cannot commit a write; after healing, it rejoins and catches up.
-func PartitionSpec(ctx context.Context, inputGetter func() PartitionSpecInput) {
+func PartitionSpec(inputGetter func() PartitionSpecInput) {
 	for _, dir := range []fault.PartitionDirection{fault.PartitionBoth, fault.PartitionInbound} {
-		It(fmt.Sprintf("keeps the majority serving when a control plane is partitioned (%s); the minority rejoins", dir), func() {
+		It(fmt.Sprintf("keeps the majority serving when a control plane is partitioned (%s); the minority rejoins", dir), func(ctx SpecContext) {
 			in := inputGetter()
 			in.validate()
 			run := startPartitionRun(ctx, in)
@@ -58,6 +57,10 @@ type partitionRun struct {
 	// inPlaceAt is when the partition's Inject returned: the last moment the isolated
 	// side could still reach the majority.
 	inPlaceAt time.Duration
+	// isolatedWrite is what the write through the isolated member returned (judged
+	// after the partition is shown to have held).
+	isolatedWrite error
+	isolatedTried bool
 }
 
 func startPartitionRun(ctx context.Context, in PartitionSpecInput) *partitionRun {
@@ -117,7 +120,7 @@ func (r *partitionRun) partition(dir fault.PartitionDirection) {
 	r.etcd.inject(f)
 	// Injecting takes a while (rules added peer by peer, ~0.5 s here); until it returns
 	// the isolated holders may still renew their Leases.
-	r.inPlaceAt = r.etcd.obs.mark("partition in place")
+	r.inPlaceAt = r.etcd.inPlaceAt
 	var limit *fault.Injected
 	if cpus := r.in.Spec.IsolatedNodeCPUs; cpus > 0 {
 		// The isolated node as a machine of its own (see Spec.IsolatedNodeCPUs): right
@@ -129,13 +132,14 @@ func (r *partitionRun) partition(dir fault.PartitionDirection) {
 		Expect(err).NotTo(HaveOccurred())
 		limit = r.etcd.injectAside(cpuLimit)
 	}
+	r.etcd.awaitEffect(signalEffectBound, "iptables rules act at once")
 	r.etcd.hold(hold)
 	if r.member != "" {
 		r.expectIsolatedMemberCannotCommit()
 	}
 	r.etcd.recover()
 	if r.member != "" {
-		r.etcd.expectRejoined(r.member, "isolated member")
+		r.etcd.expectRejoined(r.member, "isolated member", r.etcd.recoveredAt)
 	}
 	if limit != nil {
 		Expect(limit.Recover(r.ctx)).To(Succeed())
@@ -143,7 +147,8 @@ func (r *partitionRun) partition(dir fault.PartitionDirection) {
 }
 
 // expectIsolatedMemberCannotCommit puts a key through the isolated member alone: it
-// must not be acknowledged, and (checked after healing) must never appear.
+// must not be acknowledged, and (checked after healing) must never appear. The answer
+// is judged with the other guarantees, once the partition is shown to have held.
 func (r *partitionRun) expectIsolatedMemberCannotCommit() {
 	access, err := r.in.Provider.Etcd(r.ctx)
 	Expect(err).NotTo(HaveOccurred())
@@ -155,12 +160,20 @@ func (r *partitionRun) expectIsolatedMemberCannotCommit() {
 	defer cancel()
 	_, err = c.Put(pctx, key, "must-not-commit")
 	AddReportEntry("measured: write through the isolated member "+r.member, fmt.Sprintf("refused: %v", err))
-	Expect(err).To(HaveOccurred(), "a write through the isolated etcd member %s was acknowledged (split brain)", r.member)
+	r.isolatedWrite, r.isolatedTried = err, true
 	r.etcd.isolatedKey = key
 }
 
 func (r *partitionRun) judge(what string) {
 	tl := r.etcd.end()
+	if r.member != "" {
+		expectJudgement(judgePartitionInEffect(tl, r.member, r.etcd.window(topology.EtcdElectionBound())))
+	}
+	r.etcd.expectEffectHeld(tl, signalEffectBound)
+	judging()
+	if r.isolatedTried {
+		Expect(r.isolatedWrite).To(HaveOccurred(), "a write through the isolated etcd member %s was acknowledged (split brain)", r.member)
+	}
 	// The guarantees of the majority side first, then the clients' view through the LB,
 	// so a failure of one still reports the others.
 	r.judgeLeadersMoved(tl, what)
@@ -191,7 +204,7 @@ func (r *partitionRun) judge(what string) {
 		fmt.Sprintf("%d of %d", keepAfter.Failures, keepAfter.Samples))
 	// Healing is a disturbance of its own (the isolated API server relists, its member
 	// catches up): recorded for the reader, not part of the partition's guarantee.
-	if rejoined, ok := eventAt(tl, "rejoined "); ok {
+	if rejoined, ok := tl.EventAt(probe.EventHealthy); ok {
 		rejoin := tl.Between(seriesLB, healing, rejoined)
 		AddReportEntry("measured: partition "+what+": failed requests through the LB while the minority rejoined",
 			fmt.Sprintf("%d of %d; span %s", rejoin.Failures, rejoin.Samples, rejoin.FailureSpan().Round(10*time.Millisecond)))
@@ -202,6 +215,7 @@ func (r *partitionRun) judge(what string) {
 	Expect(keepAfter.Failures).To(BeZero(),
 		"%d requests on a kept-alive connection through the LB failed more than %s (= detection window + client timeout) after the partition",
 		keepAfter.Failures, keepBound)
+	r.etcd.expectRecovered()
 }
 
 // judgeLeadersMoved: at the end of the partition, the etcd leader and every Lease holder
@@ -211,7 +225,7 @@ func (r *partitionRun) judgeLeadersMoved(tl probe.Timeline, what string) {
 	if r.member != "" {
 		at, ok := newLeaderAt(tl, r.etcd.injectAt, r.member)
 		Expect(ok).To(BeTrue(), "the etcd leader stayed on the isolated member %s", r.member)
-		measure("partition "+what+": etcd leader on the majority side after", at-r.etcd.injectAt, topology.EtcdElectionBound(), "2 × 2 × election timeout 1 s")
+		measure("partition "+what+": etcd leader on the majority side after", at-r.etcd.injectAt, topology.EtcdElectionBound(), electionFormula())
 		Expect(at-r.etcd.injectAt).To(BeNumerically("<=", topology.EtcdElectionBound()),
 			"the etcd leader moved to the majority %s after the partition; bound %s = 2 × 2 × election timeout", (at - r.etcd.injectAt).Round(10*time.Millisecond), topology.EtcdElectionBound())
 	}
@@ -223,7 +237,8 @@ func (r *partitionRun) judgeLeadersMoved(tl probe.Timeline, what string) {
 		Expect(last).NotTo(Equal(r.target), "%s Lease still held by the isolated %s at the end of the partition", c, r.target)
 		if r.holders[c] == r.target {
 			le := leaderElectionOf(r.in.Spec, c)
-			at, _ := tl.FirstAfter(series, r.etcd.injectAt, func(s probe.Sample) bool { return s.OK && s.Value != "" && s.Value != r.target })
+			taken, _ := tl.FirstAnswerAfter(series, r.etcd.injectAt, func(s probe.Sample) bool { return s.OK && s.Value != "" && s.Value != r.target })
+			at := taken.Answered()
 			// The isolated holder cannot renew, so a standby takes over once the Lease
 			// expires: the bound of a killed holder, counted from its last renewal that
 			// commits (see lastRenewalBound).
@@ -252,7 +267,7 @@ func (r *partitionRun) judgeLeadersMoved(tl probe.Timeline, what string) {
 // election bound. The formula text ends with " + " when it is not empty.
 func (r *partitionRun) lastRenewalBound(what string) (time.Duration, string) {
 	if what == string(fault.PartitionInbound) && r.member != "" {
-		return topology.EtcdElectionBound(), "renewals committed until the majority's etcd election 4 s + "
+		return topology.EtcdElectionBound(), "renewals committed until the majority's etcd election " + topology.EtcdElectionBound().String() + " + "
 	}
 	return 0, ""
 }
@@ -266,14 +281,4 @@ func lastOKValue(tl probe.Timeline, series string, to time.Duration) string {
 		}
 	}
 	return last
-}
-
-// eventAt is when the first event whose name starts with prefix happened.
-func eventAt(tl probe.Timeline, prefix string) (time.Duration, bool) {
-	for _, e := range tl.Events {
-		if strings.HasPrefix(e.Name, prefix) {
-			return e.At, true
-		}
-	}
-	return 0, false
 }

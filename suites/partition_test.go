@@ -3,11 +3,9 @@
 package suites
 
 import (
-	"context"
-
 	. "github.com/onsi/ginkgo/v2"
 )
 
 var _ = Describe("Control-plane partition", Label("partition", "etcd", "disruptive"), Serial, func() {
-	PartitionSpec(context.Background(), partitionInput)
+	PartitionSpec(partitionInput)
 })

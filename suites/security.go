@@ -45,14 +45,14 @@ func (in SecuritySpecInput) validate() {
 // etcd, no anonymous access beyond health endpoints, end-to-end TLS through the load
 // balancer, and no certificate about to expire. Each check records what was offered to
 // which port and what answered as a report entry.
-func SecuritySpec(ctx context.Context, inputGetter func() SecuritySpecInput) {
+func SecuritySpec(inputGetter func() SecuritySpecInput) {
 	var (
 		in      SecuritySpecInput
 		restCfg *rest.Config
 		client  kubernetes.Interface
 		prober  *probe.Prober
 	)
-	BeforeEach(func() {
+	BeforeEach(func(ctx SpecContext) {
 		in = inputGetter()
 		in.validate()
 		expectEnvironmentReady(ctx, in.Spec, in.Provider) // after a fault spec, wait for the cluster to heal
@@ -61,9 +61,10 @@ func SecuritySpec(ctx context.Context, inputGetter func() SecuritySpecInput) {
 		Expect(err).NotTo(HaveOccurred())
 		client = kubernetes.NewForConfigOrDie(restCfg)
 		prober = topologyProber(ctx, in.Provider)
+		judging() // what fails from here on is a security property
 	})
 
-	It("etcd: the client port refuses plaintext and untrusted clients and accepts the API servers' certificate", func() {
+	It("etcd: the client port refuses plaintext and untrusted clients and accepts the API servers' certificate", func(ctx SpecContext) {
 		access, err := in.Provider.Etcd(ctx)
 		Expect(err).NotTo(HaveOccurred())
 		foreign, err := probe.ForeignClientCertificate()
@@ -93,7 +94,7 @@ func SecuritySpec(ctx context.Context, inputGetter func() SecuritySpecInput) {
 		}
 	})
 
-	It("etcd: the peer port requires a peer certificate from the etcd CA", func() {
+	It("etcd: the peer port requires a peer certificate from the etcd CA", func(ctx SpecContext) {
 		access, err := in.Provider.Etcd(ctx)
 		Expect(err).NotTo(HaveOccurred())
 		foreign, err := probe.ForeignClientCertificate()
@@ -115,7 +116,7 @@ func SecuritySpec(ctx context.Context, inputGetter func() SecuritySpecInput) {
 		}
 	})
 
-	It("kube-apiserver: talks to etcd over TLS only", func() {
+	It("kube-apiserver: talks to etcd over TLS only", func(ctx SpecContext) {
 		for _, node := range nodeNames(ctx, in.Provider, topology.RoleControlPlane) {
 			servers := flagValue(ctx, client, "kube-apiserver-"+node, "--etcd-servers")
 			AddReportEntry("etcd servers of kube-apiserver on "+node, servers)
@@ -125,7 +126,7 @@ func SecuritySpec(ctx context.Context, inputGetter func() SecuritySpecInput) {
 		}
 	})
 
-	It("kube-apiserver: serving certificates chain to the cluster CA, cover every address clients use, and pass through the load balancer", func() {
+	It("kube-apiserver: serving certificates chain to the cluster CA, cover every address clients use, and pass through the load balancer", func(ctx SpecContext) {
 		roots := x509.NewCertPool()
 		Expect(roots.AppendCertsFromPEM(restCfg.CAData)).To(BeTrue(), "cluster CA in the kubeconfig")
 		cfgs, err := in.Provider.APIServerConfigs(ctx)
@@ -145,7 +146,7 @@ func SecuritySpec(ctx context.Context, inputGetter func() SecuritySpecInput) {
 			"the load balancer must pass TLS through: the certificate it presents is not one of the API servers' own")
 	})
 
-	It("kube-apiserver: refuses anonymous requests to resources; only health endpoints answer", func() {
+	It("kube-apiserver: refuses anonymous requests to resources; only health endpoints answer", func(ctx SpecContext) {
 		roots := x509.NewCertPool()
 		roots.AppendCertsFromPEM(restCfg.CAData)
 		anonymous := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
@@ -171,7 +172,7 @@ func SecuritySpec(ctx context.Context, inputGetter func() SecuritySpecInput) {
 		}
 	})
 
-	It("kubelet: serves TLS only and refuses anonymous access", func() {
+	It("kubelet: serves TLS only and refuses anonymous access", func(ctx SpecContext) {
 		nodes, err := in.Provider.Nodes(ctx, "")
 		Expect(err).NotTo(HaveOccurred())
 		for _, n := range nodes {
@@ -184,7 +185,7 @@ func SecuritySpec(ctx context.Context, inputGetter func() SecuritySpecInput) {
 		}
 	})
 
-	It("kube-scheduler and kube-controller-manager: serve TLS only and refuse anonymous access beyond health", func() {
+	It("kube-scheduler and kube-controller-manager: serve TLS only and refuse anonymous access beyond health", func(ctx SpecContext) {
 		for _, node := range nodeNames(ctx, in.Provider, topology.RoleControlPlane) {
 			copyProbe(ctx, in, node)
 			for name, port := range map[string]string{"kube-scheduler": "10259", "kube-controller-manager": "10257"} {
@@ -198,7 +199,7 @@ func SecuritySpec(ctx context.Context, inputGetter func() SecuritySpecInput) {
 		}
 	})
 
-	It("certificates: none expires within the configured window", func() {
+	It("certificates: none expires within the configured window", func(ctx SpecContext) {
 		certs := clusterCertificates(ctx, prober, in)
 		Expect(certs).NotTo(BeEmpty(), "certificates found in the topology")
 		earliest, _ := probe.Earliest(certs)

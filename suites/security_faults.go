@@ -10,6 +10,7 @@ import (
 
 	"github.com/hachaos/hachaos/fault"
 	"github.com/hachaos/hachaos/topology"
+	"github.com/hachaos/hachaos/verdict"
 )
 
 // SecurityFaultsSpecInput is what SecurityFaultsSpec needs.
@@ -29,8 +30,8 @@ func (in SecurityFaultsSpecInput) validate() {
 // ends with the readiness gate. The caller runs SecuritySpec after it (an Ordered
 // container), so a member or component that came back with weaker settings — a
 // plaintext listener, anonymous access, a new certificate — is caught.
-func SecurityFaultsSpec(ctx context.Context, inputGetter func() SecurityFaultsSpecInput) {
-	It("restarts an etcd member and heals a control-plane partition before the checks run again", func() {
+func SecurityFaultsSpec(inputGetter func() SecurityFaultsSpecInput) {
+	It("restarts an etcd member and heals a control-plane partition before the checks run again", func(ctx SpecContext) {
 		in := inputGetter()
 		in.validate()
 		expectEnvironmentReady(ctx, in.Spec, in.Provider)
@@ -60,15 +61,27 @@ func etcdRole(spec topology.Spec) topology.Role {
 	return topology.RoleControlPlane
 }
 
-func injectRecoverAndSettle(ctx context.Context, in SecurityFaultsSpecInput, f fault.Fault, hold time.Duration) {
+// injectRecoverAndSettle injects f, checks that it took effect, holds it, recovers it and
+// waits for the readiness gate. It records no timeline: what it prepares is judged by
+// SecuritySpec afterwards.
+func injectRecoverAndSettle(ctx context.Context, in SecurityFaultsSpecInput, f fault.Observable, hold time.Duration) {
+	stage(verdict.FaultNotInEffect)
 	injected, err := in.Injector.Prepare(f)
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(injected.Recover)
 	By(fmt.Sprintf("injecting %s", f.Record()))
+	since := time.Now()
 	Expect(injected.Inject(ctx)).To(Succeed())
+	if err := pollUntil(ctx, signalEffectBound, in.Spec.Waits.Poll.Duration, func(ctx context.Context) error { return f.InEffect(ctx, since) }); err != nil {
+		failWith(verdict.FaultNotInEffect, "%s not seen in effect within %s: %v", f.Record(), signalEffectBound, err)
+	}
 	if hold > 0 {
 		holdFault(ctx, hold)
 	}
+	stage(verdict.DidNotRecover)
 	Expect(injected.Recover(ctx)).To(Succeed())
-	expectEnvironmentReady(ctx, in.Spec, in.Provider)
+	if err := readinessGate(ctx, in.Spec, in.Provider); err != nil {
+		failWith(verdict.DidNotRecover, "the readiness gate within waits.clusterReady after %s was recovered: %v", f.Record(), err)
+	}
+	stage(verdict.EnvironmentNotReady)
 }

@@ -3,18 +3,16 @@
 package suites
 
 import (
-	"context"
-
 	. "github.com/onsi/ginkgo/v2"
 )
 
 var _ = Describe("Security", Label("security"), func() {
-	SecuritySpec(context.Background(), securityInput)
+	SecuritySpec(securityInput)
 })
 
 // The same checks again after an etcd member restarted and a partition healed: no
 // fallback to weaker settings.
 var _ = Describe("Security after faults", Label("security", "disruptive"), Ordered, Serial, func() {
-	SecurityFaultsSpec(context.Background(), securityFaultsInput)
-	SecuritySpec(context.Background(), securityInput)
+	SecurityFaultsSpec(securityFaultsInput)
+	SecuritySpec(securityInput)
 })

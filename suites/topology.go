@@ -34,12 +34,12 @@ func (in TopologySpecInput) validate() {
 // Each It would fail on a wrong topology: a missing node, a lost etcd member, API servers
 // wired to the wrong etcd endpoints, a load balancer that skips a server, or timeouts the
 // profile did not reach.
-func TopologySpec(ctx context.Context, inputGetter func() TopologySpecInput) {
+func TopologySpec(inputGetter func() TopologySpecInput) {
 	var (
 		in     TopologySpecInput
 		client kubernetes.Interface
 	)
-	BeforeEach(func() {
+	BeforeEach(func(ctx SpecContext) {
 		in = inputGetter()
 		in.validate()
 		// Specs run in random order on one cluster: one that follows a fault waits for
@@ -48,9 +48,10 @@ func TopologySpec(ctx context.Context, inputGetter func() TopologySpecInput) {
 		cfg, err := in.Provider.RESTConfig(ctx)
 		Expect(err).NotTo(HaveOccurred(), "REST config through the load balancer")
 		client = kubernetes.NewForConfigOrDie(cfg)
+		judging() // what fails from here on is the topology the Spec promises
 	})
 
-	It("has the control planes and workers the Spec asks for, all Ready", func() {
+	It("has the control planes and workers the Spec asks for, all Ready", func(ctx SpecContext) {
 		nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 		Expect(err).NotTo(HaveOccurred())
 		var controlPlanes, workers []string
@@ -68,7 +69,7 @@ func TopologySpec(ctx context.Context, inputGetter func() TopologySpecInput) {
 			"the provider's control-plane containers are the cluster's control-plane nodes")
 	})
 
-	It("runs kube-apiserver, kube-scheduler and kube-controller-manager on every control plane", func() {
+	It("runs kube-apiserver, kube-scheduler and kube-controller-manager on every control plane", func(ctx SpecContext) {
 		for _, node := range nodeNames(ctx, in.Provider, topology.RoleControlPlane) {
 			for _, component := range []string{"kube-apiserver", "kube-scheduler", "kube-controller-manager"} {
 				pod, err := client.CoreV1().Pods("kube-system").Get(ctx, component+"-"+node, metav1.GetOptions{})
@@ -79,7 +80,7 @@ func TopologySpec(ctx context.Context, inputGetter func() TopologySpecInput) {
 		}
 	})
 
-	It("has an etcd cluster of the Spec's size, every member healthy, one leader", func() {
+	It("has an etcd cluster of the Spec's size, every member healthy, one leader", func(ctx SpecContext) {
 		access, err := in.Provider.Etcd(ctx)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(access.Members).To(HaveLen(in.Spec.Etcd.Members), "etcd members the provider knows")
@@ -88,7 +89,7 @@ func TopologySpec(ctx context.Context, inputGetter func() TopologySpecInput) {
 		Expect(leaders).To(HaveLen(1), "every member names the same leader")
 	})
 
-	It("wires every API server to etcd as the etcd mode says", func() {
+	It("wires every API server to etcd as the etcd mode says", func(ctx SpecContext) {
 		access, err := in.Provider.Etcd(ctx)
 		Expect(err).NotTo(HaveOccurred())
 		for _, node := range nodeNames(ctx, in.Provider, topology.RoleControlPlane) {
@@ -105,7 +106,7 @@ func TopologySpec(ctx context.Context, inputGetter func() TopologySpecInput) {
 		}
 	})
 
-	It("answers /readyz on every API server directly", func() {
+	It("answers /readyz on every API server directly", func(ctx SpecContext) {
 		cfgs, err := in.Provider.APIServerConfigs(ctx)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(cfgs).To(HaveLen(in.Spec.ControlPlanes))
@@ -114,7 +115,7 @@ func TopologySpec(ctx context.Context, inputGetter func() TopologySpecInput) {
 		}
 	})
 
-	It("reaches every API server through the load balancer", func() {
+	It("reaches every API server through the load balancer", func(ctx SpecContext) {
 		// three distinct identity Leases: three API servers are alive and writing
 		leases, err := client.CoordinationV1().Leases("kube-system").List(ctx,
 			metav1.ListOptions{LabelSelector: "apiserver.kubernetes.io/identity=kube-apiserver"})
@@ -126,7 +127,7 @@ func TopologySpec(ctx context.Context, inputGetter func() TopologySpecInput) {
 		expectEveryBackendServes(ctx, in)
 	})
 
-	It("holds the scheduler and controller-manager Leases with the profile's timings", func() {
+	It("holds the scheduler and controller-manager Leases with the profile's timings", func(ctx SpecContext) {
 		t := in.Spec.ResolvedTimeouts()
 		controlPlanes := nodeNames(ctx, in.Provider, topology.RoleControlPlane)
 		for name, le := range map[string]topology.LeaderElection{"kube-scheduler": t.Scheduler, "kube-controller-manager": t.ControllerManager} {

@@ -3,11 +3,9 @@
 package suites
 
 import (
-	"context"
-
 	. "github.com/onsi/ginkgo/v2"
 )
 
 var _ = Describe("Topology", Label("topology"), func() {
-	TopologySpec(context.Background(), topologyInput)
+	TopologySpec(topologyInput)
 })

@@ -36,8 +36,8 @@ func (in PodReschedulingSpecInput) validate() {
 // drain or the loss of the worker, the workload is back to full Ready replicas on healthy
 // nodes within a bound from the Spec's timeouts; during a drain the PDB is never
 // violated.
-func PodReschedulingSpec(ctx context.Context, inputGetter func() PodReschedulingSpecInput) {
-	It("reschedules the workload onto healthy workers when a worker is lost", func() {
+func PodReschedulingSpec(inputGetter func() PodReschedulingSpecInput) {
+	It("reschedules the workload onto healthy workers when a worker is lost", func(ctx SpecContext) {
 		in := inputGetter()
 		in.validate()
 		run := startWorkerRun(ctx, in)
@@ -51,11 +51,13 @@ func PodReschedulingSpec(ctx context.Context, inputGetter func() PodRescheduling
 			time.Duration(t.UnreachableTolerationSeconds)*time.Second + in.Spec.Waits.PodStartup.Duration
 		formula := fmt.Sprintf("grace %s + monitor period %s + unreachable toleration %ds + Pod startup %s",
 			t.NodeMonitorGracePeriod, t.NodeMonitorPeriod, t.UnreachableTolerationSeconds, in.Spec.Waits.PodStartup)
-		run.injectAndAwaitRescheduled(f, bound, formula)
+		run.injectAndAwaitRescheduled(f, signalEffectBound, bound, formula)
+		judging()
 		run.judgeRescheduled("worker lost", bound, formula)
+		run.expectRecovered()
 	})
 
-	It("drains a worker without violating the PodDisruptionBudget and reschedules its Pods", func() {
+	It("drains a worker without violating the PodDisruptionBudget and reschedules its Pods", func(ctx SpecContext) {
 		in := inputGetter()
 		in.validate()
 		run := startWorkerRun(ctx, in)
@@ -68,7 +70,9 @@ func PodReschedulingSpec(ctx context.Context, inputGetter func() PodRescheduling
 		formula := fmt.Sprintf("%d Pods × (Pod startup %s + eviction retry %s)", run.onTarget, in.Spec.Waits.PodStartup, fault.EvictRetryDelay)
 		f, err := fault.NewWorkerDrain(in.Provider, run.target, bound, GinkgoWriter)
 		Expect(err).NotTo(HaveOccurred())
-		run.injectAndAwaitRescheduled(f, bound, formula)
+		// The drain's Inject returns once the worker is drained: its effect shows by then.
+		run.injectAndAwaitRescheduled(f, bound, bound, formula)
+		judging()
 		tl := run.timeline
 		lowest, at := lowestReady(tl, run.injectAt, run.rescheduledAt)
 		measureAtLeast("drain: fewest Ready replicas during the drain", int(lowest), int(run.w.MinAvailable), "Pods", "the PodDisruptionBudget's minAvailable")
@@ -76,27 +80,29 @@ func PodReschedulingSpec(ctx context.Context, inputGetter func() PodRescheduling
 			"during the drain of %s only %d of %d replicas were Ready (at %.1fs); the PodDisruptionBudget promises at least %d",
 			run.target, lowest, run.w.Replicas, at.Seconds(), run.w.MinAvailable)
 		run.judgeRescheduled("drain", bound, formula)
+		run.expectRecovered()
 	})
 }
 
-// workerRun is one worker fault with the workload and its observation.
+// workerRun is one worker fault run: the pipeline with the workload.
 type workerRun struct {
-	ctx                     context.Context
-	in                      PodReschedulingSpecInput
-	client                  kubernetes.Interface
-	w                       *workload
-	obs                     *observation
-	target                  string // the worker taken away
-	onTarget                int    // workload Pods on it before the fault
-	injectAt, rescheduledAt time.Duration
-	timeline                probe.Timeline
+	*faultRun
+	in            PodReschedulingSpecInput
+	client        kubernetes.Interface
+	w             *workload
+	target        string // the worker taken away
+	onTarget      int    // workload Pods on it before the fault
+	rescheduledAt time.Duration
+	rescheduled   error // why the workload was not back in time, if it was not
+	timeline      probe.Timeline
 }
 
 func startWorkerRun(ctx context.Context, in PodReschedulingSpecInput) *workerRun {
+	env := faultEnv{Spec: in.Spec, Provider: in.Provider, Injector: in.Injector, ArtifactsDir: in.ArtifactsDir}
 	expectEnvironmentReady(ctx, in.Spec, in.Provider)
 	cfg, err := in.Provider.RESTConfig(ctx)
 	Expect(err).NotTo(HaveOccurred())
-	run := &workerRun{ctx: ctx, in: in, client: kubernetes.NewForConfigOrDie(cfg)}
+	run := &workerRun{in: in, client: kubernetes.NewForConfigOrDie(cfg)}
 	workers := nodeNames(ctx, in.Provider, topology.RoleWorker)
 	Expect(len(workers)).To(BeNumerically(">=", 2), "rescheduling needs at least 2 workers")
 	replicas := int32(2 * len(workers))
@@ -111,39 +117,38 @@ func startWorkerRun(ctx context.Context, in PodReschedulingSpecInput) *workerRun
 	run.target = workers[0] // holds Pods either way: spread, or pinned there
 	run.onTarget = perNode[run.target]
 	Expect(run.onTarget).To(BeNumerically(">", 0), "environment not ready: no workload Pod on %s (%v)", run.target, perNode)
-	run.obs = startObservation(ctx, observeInput{Spec: in.Spec, Provider: in.Provider, Workload: run.w, ArtifactsDir: in.ArtifactsDir})
+	run.faultRun = &faultRun{ctx: ctx, env: env, obs: startObservation(ctx, observeInput{Spec: in.Spec, Provider: in.Provider, Workload: run.w, ArtifactsDir: in.ArtifactsDir})}
 	return run
 }
 
-// injectAndAwaitRescheduled injects f and waits, up to bound, for every replica to be
-// Ready on a node other than the target; then it recovers the worker.
-func (r *workerRun) injectAndAwaitRescheduled(f fault.Fault, bound time.Duration, formula string) {
-	injected, err := r.in.Injector.Prepare(f)
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(injected.Recover) // before Inject: a failing spec still recovers
-	By(fmt.Sprintf("injecting %s (%d workload Pods on it)", f.Record(), r.onTarget))
-	r.injectAt = r.obs.mark("inject " + f.Record().String())
-	Expect(injected.Inject(r.ctx)).To(Succeed())
+// injectAndAwaitRescheduled injects f, checks its effect within effectBound, and waits,
+// up to bound, for every replica to be Ready on a node other than the target; then it
+// recovers the worker and the cluster's readiness.
+func (r *workerRun) injectAndAwaitRescheduled(f fault.Fault, effectBound, bound time.Duration, formula string) {
+	r.inject(f)
+	r.awaitEffect(effectBound, "the worker's kubelet stops answering, or the drain is done")
 	By(fmt.Sprintf("waiting for %d Ready replicas off %s (bound %s = %s)", r.w.Replicas, r.target, bound, formula))
-	Eventually(func(ctx context.Context) (string, error) {
+	r.rescheduled = pollUntil(r.ctx, bound-time.Since(r.injectTime), sampleEvery, func(ctx context.Context) error {
 		total, perNode, err := r.w.count(ctx, r.client)
 		if err != nil {
-			return "", err
+			return err
 		}
 		if int32(total) != r.w.Replicas || perNode[r.target] > 0 {
-			return "", fmt.Errorf("%d of %d Ready: %s", total, r.w.Replicas, formatPerNode(perNode))
+			return fmt.Errorf("%d of %d Ready: %s", total, r.w.Replicas, formatPerNode(perNode))
 		}
-		return formatPerNode(perNode), nil
-	}).WithContext(r.ctx).WithTimeout(bound).WithPolling(sampleEvery).ShouldNot(BeEmpty(),
-		"the workload is back to %d Ready replicas on healthy nodes within %s = %s", r.w.Replicas, bound, formula)
-	r.rescheduledAt = r.obs.mark("rescheduled")
-	Expect(injected.Recover(r.ctx)).To(Succeed())
-	r.obs.mark("recover")
-	r.timeline, _ = r.obs.end(r.in.ArtifactsDir)
-	expectEnvironmentReady(r.ctx, r.in.Spec, r.in.Provider)
+		return nil
+	})
+	if r.rescheduled == nil {
+		r.rescheduledAt = r.obs.rec.Mark(probe.EventNote, "rescheduled")
+	}
+	r.recover()
+	r.awaitReady()
+	r.timeline, _ = r.end()
+	r.expectEffectHeld(r.timeline, effectBound)
 }
 
 func (r *workerRun) judgeRescheduled(what string, bound time.Duration, formula string) {
+	Expect(r.rescheduled).NotTo(HaveOccurred(), "%s: the workload is back to %d Ready replicas on healthy nodes within %s = %s", what, r.w.Replicas, bound, formula)
 	took := r.rescheduledAt - r.injectAt
 	measure(what+": workload back to full Ready replicas on healthy nodes after", took, bound, formula)
 	Expect(took).To(BeNumerically("<=", bound), "%s: rescheduling took %s; bound %s = %s", what, took, bound, formula)

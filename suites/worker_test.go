@@ -3,11 +3,9 @@
 package suites
 
 import (
-	"context"
-
 	. "github.com/onsi/ginkgo/v2"
 )
 
 var _ = Describe("Pod rescheduling", Label("worker", "disruptive"), Serial, func() {
-	PodReschedulingSpec(context.Background(), reschedulingInput)
+	PodReschedulingSpec(reschedulingInput)
 })

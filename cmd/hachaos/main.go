@@ -11,6 +11,8 @@
 //	hachaos expect-detected --report R --spec S --reason T
 //	                                          succeed only if spec S failed with a message containing T
 //	                                          in Ginkgo JSON report R (negative controls)
+//	hachaos expect-not-in-effect --report R   succeed only if every fault spec in Ginkgo JSON report R
+//	                                          ended "fault not in effect" (make chaos-selfcheck)
 //	hachaos scan-secrets DIR                  fail if DIR holds a private key, token or credential
 //	hachaos report [--baseline R] DIR         results.json, junit.xml, report.html and summary.md from
 //	                                          the Ginkgo report(s) in artifacts folder DIR
@@ -71,6 +73,9 @@ func run(args []string) error {
 	}
 	if len(args) > 0 && args[0] == "report" {
 		return report(args[1:])
+	}
+	if len(args) == 3 && args[0] == "expect-not-in-effect" && args[1] == "--report" {
+		return expectNotInEffect(args[2])
 	}
 	if len(args) > 0 && args[0] == "derive-config" {
 		return deriveConfig(args[1:])
@@ -247,6 +252,23 @@ func expectDetected(args []string) error {
 		return err
 	}
 	fmt.Printf("detected: %q failed mentioning %q\n", *spec, *reason)
+	return nil
+}
+
+// expectNotInEffect checks the self-check run's report (reports.ExpectNotInEffect).
+func expectNotInEffect(path string) error {
+	r, err := reports.ReadGinkgoJSON(path)
+	if err != nil {
+		return err
+	}
+	right, err := reports.ExpectNotInEffect(r)
+	for _, line := range right {
+		fmt.Println("fault not in effect, as it must be:", line)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Printf("self-check: all %d fault specs reported \"fault not in effect\" with their faults disabled\n", len(right))
 	return nil
 }
 

@@ -1,0 +1,250 @@
+package suites
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/hachaos/hachaos/fault"
+	"github.com/hachaos/hachaos/probe"
+	"github.com/hachaos/hachaos/topology"
+	"github.com/hachaos/hachaos/verdict"
+)
+
+// The fault-run pipeline every fault spec goes through:
+//
+//	gate → record → inject → in effect → hold → recover → healthy again → judge
+//
+// Each step marks a typed event on the timeline and says which verdict a failure in it
+// stands for: the gate "environment not ready", inject until the effect is seen "fault
+// not in effect", the judges "guarantee broken" and, last, a cluster that was not
+// healthy again in time "did not recover" — reported after the guarantees, so it hides
+// none. The judges (judge.go) read only the recording.
+
+// effectSeries is the timeline series of the fault's own effect check (fault.Observable),
+// polled by the recorder while the fault holds; effectEvery is its cadence: each check
+// is a command in a node, so once a second, not ten times.
+const (
+	effectSeries = "effect"
+	effectEvery  = time.Second
+)
+
+// signalEffectBound is how soon after Inject a fault that acts at once (a signal, a
+// rule, a paused container) must be seen in effect: the check's own answer time, one
+// recorder sample timeout.
+const signalEffectBound = sampleTimeout
+
+// faultEnv is what every fault spec gets from its caller.
+type faultEnv struct {
+	Spec         topology.Spec
+	Provider     topology.Provider
+	Injector     *fault.Injector
+	ArtifactsDir string
+}
+
+// faultRun is one fault spec's run of the pipeline.
+type faultRun struct {
+	ctx      context.Context
+	env      faultEnv
+	obs      *observation
+	injected []*fault.Injected
+	observed []fault.Observable // the faults whose effect is checked
+	// the pipeline's instants on the recorder's clock
+	injectAt, inPlaceAt, effectiveAt, recoveringAt, recoveredAt time.Duration
+	injectTime                                                  time.Time // injectAt on the wall clock, for fault.Observable
+	stopEffect                                                  context.CancelFunc
+	unhealthy                                                   []string // recovery problems, reported by expectRecovered
+}
+
+// startFaultRun passes the readiness gate and starts the recording.
+func startFaultRun(ctx context.Context, env faultEnv, oin observeInput) *faultRun {
+	expectEnvironmentReady(ctx, env.Spec, env.Provider)
+	oin.Spec, oin.Provider, oin.ArtifactsDir = env.Spec, env.Provider, env.ArtifactsDir
+	return &faultRun{ctx: ctx, env: env, obs: startObservation(ctx, oin)}
+}
+
+// inject injects the faults one after the other; every one is recovered by recover()
+// and, before Inject, registered for cleanup, so a failing spec still recovers.
+func (r *faultRun) inject(faults ...fault.Fault) {
+	for _, f := range faults {
+		r.injected = append(r.injected, r.injectAside(f))
+	}
+	r.inPlaceAt = r.obs.rec.Mark(probe.EventInPlace, "fault in place")
+}
+
+// injectAside injects f like inject but leaves it out of recover(): the caller recovers
+// it when its moment comes (a CPU limit kept until a member rejoined).
+func (r *faultRun) injectAside(f fault.Fault) *fault.Injected {
+	stage(verdict.FaultNotInEffect)
+	injected, err := r.env.Injector.Prepare(f)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(injected.Recover) // before Inject: a failing spec still recovers
+	By(fmt.Sprintf("injecting %s", f.Record()))
+	at := r.obs.rec.MarkTarget(probe.EventInject, "inject "+f.Record().String(), f.Record().Target)
+	if r.injectTime.IsZero() {
+		r.injectAt, r.injectTime = at, time.Now()
+	}
+	Expect(injected.Inject(r.ctx)).To(Succeed())
+	if o, ok := f.(fault.Observable); ok {
+		r.observed = append(r.observed, o)
+	}
+	return injected
+}
+
+// awaitEffect waits up to bound after the inject for every observable fault's own
+// effect check to pass, then keeps polling it into the timeline (series "effect")
+// until recovery begins. A fault not seen in effect ends the spec "fault not in effect".
+func (r *faultRun) awaitEffect(bound time.Duration, why string) {
+	By(fmt.Sprintf("checking that the fault takes effect within %s (%s)", bound, why))
+	check := r.effectCheck()
+	deadline := r.injectTime.Add(bound)
+	var last error
+	for {
+		cctx, cancel := context.WithTimeout(r.ctx, sampleTimeout)
+		last = check(cctx)
+		cancel()
+		if last == nil || time.Now().After(deadline) || r.ctx.Err() != nil {
+			break
+		}
+		select {
+		case <-r.ctx.Done():
+		case <-time.After(r.env.Spec.Waits.Poll.Duration):
+		}
+	}
+	if last != nil {
+		failWith(verdict.FaultNotInEffect, "not seen in effect within %s of the inject (%s): %v", bound, why, last)
+	}
+	r.effectiveAt = r.obs.rec.Mark(probe.EventInEffect, "fault in effect")
+	ectx, stop := context.WithCancel(context.WithoutCancel(r.ctx))
+	r.stopEffect = stop
+	r.obs.rec.Poll(ectx, effectSeries, effectEvery, sampleTimeout, func(ctx context.Context) (string, error) {
+		return "in effect", check(ctx)
+	})
+}
+
+// effectCheck is nil when every observable fault is in effect.
+func (r *faultRun) effectCheck() func(ctx context.Context) error {
+	observed, since := r.observed, r.injectTime
+	return func(ctx context.Context) error {
+		var problems []string
+		for _, o := range observed {
+			if err := o.InEffect(ctx, since); err != nil {
+				problems = append(problems, err.Error())
+			}
+		}
+		if len(problems) > 0 {
+			return fmt.Errorf("%s", strings.Join(problems, "; "))
+		}
+		return nil
+	}
+}
+
+// hold keeps the fault for d (a fault duration, not a wait for a condition).
+func (r *faultRun) hold(d time.Duration) { holdFault(r.ctx, d) }
+
+// recover undoes every fault inject() injected. recovering marks the last instant the
+// fault surely held: it may end anywhere inside Recover.
+func (r *faultRun) recover() {
+	By("recovering")
+	r.recoveringAt = r.obs.rec.Mark(probe.EventRecovering, "recovering")
+	if r.stopEffect != nil {
+		r.stopEffect()
+	}
+	stage(verdict.DidNotRecover)
+	for _, i := range r.injected {
+		Expect(i.Recover(r.ctx)).To(Succeed(), "undo the fault")
+	}
+	r.recoveredAt = r.obs.rec.Mark(probe.EventRecovered, "recovered")
+}
+
+// healthyAgain records whether the cluster became healthy again in one respect (err
+// is what waiting for it returned); a miss is kept for expectRecovered, after the
+// guarantees are judged.
+func (r *faultRun) healthyAgain(what string, err error) (time.Duration, bool) {
+	if err != nil {
+		r.unhealthy = append(r.unhealthy, fmt.Sprintf("%s: %v", what, err))
+		return 0, false
+	}
+	return r.obs.rec.Mark(probe.EventHealthy, what), true
+}
+
+// awaitReady runs the readiness gate after the fault, with the patience of the one
+// before it (waits.clusterReady).
+func (r *faultRun) awaitReady() {
+	By("waiting for the cluster to pass its readiness gate again")
+	r.healthyAgain("the readiness gate within waits.clusterReady after recovery", readinessGate(r.ctx, r.env.Spec, r.env.Provider))
+}
+
+// end stops the recording and returns it; saved under the spec's name.
+func (r *faultRun) end() (probe.Timeline, probe.KVHistory) {
+	if r.stopEffect != nil {
+		r.stopEffect()
+	}
+	return r.obs.end(r.env.ArtifactsDir)
+}
+
+// window is the fault's effect window on the timeline.
+func (r *faultRun) window(bound time.Duration) effectWindow {
+	until := r.recoveringAt
+	if until == 0 {
+		until = r.obs.rec.Since()
+	}
+	return effectWindow{Inject: r.injectAt, Until: until, Bound: bound}
+}
+
+// expectEffectHeld: the fault's own effect check, as recorded, held from when it was
+// first seen until recovery began.
+func (r *faultRun) expectEffectHeld(tl probe.Timeline, bound time.Duration) {
+	if len(r.observed) == 0 {
+		return
+	}
+	expectJudgement(judgeEffectSeries(tl, effectSeries, r.window(bound), effectEvery))
+}
+
+// judging says that failures from here on are broken guarantees.
+func judging() { stage(verdict.GuaranteeBroken) }
+
+// expectRecovered ends the spec "did not recover" if the cluster was not healthy again
+// in time; called after every guarantee was judged.
+func (r *faultRun) expectRecovered() {
+	if len(r.unhealthy) > 0 {
+		failWith(verdict.DidNotRecover, "%s", strings.Join(r.unhealthy, "; "))
+	}
+}
+
+// expectJudgement reports the judge's measurements and fails with its verdict when it
+// found something wrong.
+func expectJudgement(j judgement) {
+	for _, m := range j.Measured {
+		report(m)
+	}
+	if j.Verdict != verdict.Passed {
+		failWith(j.Verdict, "%s", j.Reason)
+	}
+}
+
+// pollUntil calls check every poll until it returns nil, up to timeout; the last error
+// is returned when time runs out or ctx ends.
+func pollUntil(ctx context.Context, timeout, poll time.Duration, check func(ctx context.Context) error) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		cctx, cancel := context.WithTimeout(ctx, min(timeout, 2*sampleTimeout))
+		err := check(cctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(poll):
+		}
+	}
+}

@@ -1,0 +1,160 @@
+package suites
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"k8s.io/client-go/rest"
+
+	"github.com/hachaos/hachaos/probe"
+	"github.com/hachaos/hachaos/reports"
+	"github.com/hachaos/hachaos/topology"
+	"github.com/hachaos/hachaos/verdict"
+)
+
+// The suites' common helpers: verdicts, measurements, the readiness gate, HTTP checks
+// for the recorder, and artifacts. The fault-run pipeline is in faultrun.go.
+
+// sampleEvery is the recorder's cadence; a request that gets no answer within
+// sampleTimeout is a failure.
+const (
+	sampleEvery   = 100 * time.Millisecond
+	sampleTimeout = 2 * time.Second
+)
+
+// stage says which verdict a failure from here on in the spec stands for (the last
+// stage attached wins). A spec that attaches none and fails broke its guarantee.
+func stage(v verdict.Verdict) {
+	AddReportEntry(verdict.EntryName, string(v), ReportEntryVisibilityNever)
+}
+
+// failWith ends the spec with verdict v and the message.
+func failWith(v verdict.Verdict, format string, args ...any) {
+	stage(v)
+	Fail(fmt.Sprintf("%s: %s", v, fmt.Sprintf(format, args...)), 1)
+}
+
+// holdFault keeps an injected fault in place for d: a fault duration, not a wait for a
+// condition (the verdicts come from the timeline). An interrupt (the spec's context
+// ends: Ctrl-C, a timeout) ends it at once; the spec's cleanups then recover.
+func holdFault(ctx context.Context, d time.Duration) {
+	By(fmt.Sprintf("holding the fault for %s", d))
+	select {
+	case <-ctx.Done():
+		Fail(fmt.Sprintf("interrupted while the fault was held: %v", context.Cause(ctx)))
+	case <-time.After(d):
+	}
+}
+
+// measure reports a measured time and its bound (with the bound's formula) as a
+// report entry; the reports read it back as a reports.Measurement.
+func measure(name string, value, bound time.Duration, formula string) {
+	report(reports.Measurement{Name: name, Value: value.Seconds(), Unit: "s", Bound: bound.Seconds(), Formula: formula})
+}
+
+// measureAtLeast reports a count that must not fall below its bound.
+func measureAtLeast(name string, value, bound int, unit, formula string) {
+	report(reports.Measurement{Name: name, Value: float64(value), Unit: unit, Bound: float64(bound), AtLeast: true, Formula: formula})
+}
+
+func report(m reports.Measurement) {
+	AddReportEntry(reports.MeasurementEntryPrefix+m.Name, m)
+	progress("measured: %s: %s", m.Name, m)
+}
+
+// freshConnectionGet GETs path with cfg's credentials on a new TLS connection each time,
+// as a client arriving at the load balancer would.
+func freshConnectionGet(cfg *rest.Config, path string) func(ctx context.Context) (string, error) {
+	return getter(cfg, path, &http.Transport{DisableKeepAlives: true})
+}
+
+// getter GETs path with cfg's credentials through transport; anything but 200 is an
+// error naming the status (and, for a verbose health endpoint, the failed checks).
+func getter(cfg *rest.Config, path string, transport *http.Transport) func(ctx context.Context) (string, error) {
+	tlsConfig, err := rest.TLSConfigFor(cfg)
+	Expect(err).NotTo(HaveOccurred())
+	transport.TLSClientConfig = tlsConfig
+	client := &http.Client{Transport: transport}
+	return func(ctx context.Context) (string, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, cfg.Host+path, nil)
+		if err != nil {
+			return "", err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return "", fmt.Errorf("HTTP %d%s", resp.StatusCode, failedChecks(resp.Body))
+		}
+		return "ok", nil
+	}
+}
+
+// backendState reads target's state from HAProxy; anything but UP is an error.
+func backendState(statsAddress, target string) func(ctx context.Context) (string, error) {
+	return func(ctx context.Context) (string, error) {
+		states, err := topology.ReadHAProxyBackends(ctx, statsAddress, topology.HAProxyBackend)
+		if err != nil {
+			return "", err
+		}
+		for _, s := range states {
+			if s.Server == target {
+				if !s.Up() {
+					return s.Status, fmt.Errorf("%s is %s", target, s.Status)
+				}
+				return s.Status, nil
+			}
+		}
+		return "", fmt.Errorf("%s is not a server of the load balancer", target)
+	}
+}
+
+// errOnly adapts a recorder check to Gomega's Succeed matcher.
+func errOnly(check func(ctx context.Context) (string, error)) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		_, err := check(ctx)
+		return err
+	}
+}
+
+// expectEnvironmentReady runs the readiness gate before a spec's fault: a failure here
+// is an environment that is not ready, never a broken guarantee.
+func expectEnvironmentReady(ctx context.Context, spec topology.Spec, p topology.Provider) {
+	stage(verdict.EnvironmentNotReady)
+	if err := readinessGate(ctx, spec, p); err != nil {
+		failWith(verdict.EnvironmentNotReady, "the readiness gate before the fault failed within waits.clusterReady (%s): %v", spec.Waits.ClusterReady, err)
+	}
+}
+
+// readinessGate waits up to waits.clusterReady for the topology's readiness gate.
+func readinessGate(ctx context.Context, spec topology.Spec, p topology.Provider) error {
+	return topology.NewGate(spec, p).Wait(ctx, spec.Waits.ClusterReady.Duration, spec.Waits.Poll.Duration, progress)
+}
+
+func progress(format string, args ...any) {
+	GinkgoWriter.Printf("%s %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
+func saveTimeline(dir, specText string, tl probe.Timeline) {
+	AddReportEntry("timeline", saveJSON(dir, "timelines", specText, tl))
+}
+
+// saveJSON writes v to dir/kind/<spec text>.json and returns the path.
+func saveJSON(dir, kind, specText string, v any) string {
+	path := filepath.Join(dir, kind, strings.NewReplacer(" ", "-", "/", "-").Replace(specText)+".json")
+	Expect(os.MkdirAll(filepath.Dir(path), 0o755)).To(Succeed())
+	data, err := json.MarshalIndent(v, "", " ")
+	Expect(err).NotTo(HaveOccurred())
+	Expect(os.WriteFile(path, data, 0o644)).To(Succeed())
+	return path
+}

@@ -1,0 +1,297 @@
+package suites
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hachaos/hachaos/probe"
+	"github.com/hachaos/hachaos/reports"
+	"github.com/hachaos/hachaos/verdict"
+)
+
+// The judges: pure functions of a recording (timeline, etcd history) and the instants
+// the fault run marked, in the manner of etcd robustness's validate package. They hold
+// no Ginkgo and touch no cluster, so recorded runs — ../shared/recordings, copied to
+// testdata — are judged again by unit tests exactly as the live spec judged them.
+
+// judgement is a judge's conclusion: what it measured and, when something is wrong,
+// the verdict and why.
+type judgement struct {
+	Verdict  verdict.Verdict
+	Reason   string
+	Measured []reports.Measurement
+	// At is the instant the judge found (an effect began, a leader was elected).
+	At time.Duration
+}
+
+func passed(at time.Duration, measured ...reports.Measurement) judgement {
+	return judgement{Verdict: verdict.Passed, At: at, Measured: measured}
+}
+
+func judged(v verdict.Verdict, format string, args ...any) judgement {
+	return judgement{Verdict: v, Reason: fmt.Sprintf(format, args...)}
+}
+
+// timeMeasurement is a measured time against an upper bound.
+func timeMeasurement(name string, value, bound time.Duration, formula string) reports.Measurement {
+	return reports.Measurement{Name: name, Value: value.Seconds(), Unit: "s", Bound: bound.Seconds(), Formula: formula}
+}
+
+// effectWindow is where a fault must be seen in effect: from the inject (within the
+// effect bound) until recovery began.
+type effectWindow struct {
+	Inject, Until time.Duration
+	Bound         time.Duration // how long after Inject the effect must show
+}
+
+// minSamples is the fewest samples a judged window of length d must hold at cadence
+// every: half of those the recorder starts in it. Fewer means the recorder was starved
+// and the window says nothing.
+func minSamples(d, every time.Duration) int {
+	return max(1, int(d/every)/2)
+}
+
+// judgeMemberDown: the etcd member stopped answering within the bound after Inject and
+// no answer from it came before recovery began. Its result's At is when it was
+// provably down: not before the first failed status request after which it never
+// answered until recovery (a request sent before that and answered after recovery
+// began proves nothing either way), and not before the fault was seen in effect — its
+// process gone. A request that timed out is no proof alone: a stopping member too slow
+// to answer still replicates (a recording showed writes committed for 7 s after its
+// status requests began to time out).
+func judgeMemberDown(tl probe.Timeline, member string, w effectWindow) judgement {
+	series := prefixEtcd + member
+	samples := tl.Series[series]
+	down, found := time.Duration(0), false
+	for _, s := range samples {
+		if s.At < w.Inject || s.Answered() >= w.Until {
+			continue
+		}
+		switch {
+		case !s.OK && !found:
+			down, found = s.Answered(), true
+		case s.OK && found:
+			return judged(verdict.FaultNotInEffect, "etcd member %s answered again at %s (request sent at %s) while the fault held (until %s): it was not down for the whole hold",
+				member, secs(s.Answered()), secs(s.At), secs(w.Until))
+		}
+	}
+	if !found {
+		return judged(verdict.FaultNotInEffect, "etcd member %s answered every status request from the inject at %s until recovery began at %s (%d samples): the fault did not take effect",
+			member, secs(w.Inject), secs(w.Until), len(inWindow(samples, w.Inject, w.Until)))
+	}
+	if down-w.Inject > w.Bound {
+		return judged(verdict.FaultNotInEffect, "etcd member %s stopped answering only %s after the inject; the fault must show within %s",
+			member, secs(down-w.Inject), w.Bound)
+	}
+	inEffect, ok := tl.EventAt(probe.EventInEffect)
+	if !ok || inEffect >= w.Until {
+		return judged(verdict.FaultNotInEffect, "etcd member %s stopped answering at %s, but its process was never seen gone before recovery began", member, secs(down))
+	}
+	down = max(down, inEffect)
+	if n, need := len(inWindow(samples, down, w.Until)), minSamples(w.Until-down, sampleEvery); n < need {
+		return judged(verdict.FaultNotInEffect, "only %d status samples of etcd member %s while it was down (%s – %s), %d needed: the recorder was starved, nothing proves it stayed down",
+			n, member, secs(down), secs(w.Until), need)
+	}
+	return passed(down)
+}
+
+// judgeMemberCrashed: the crash of member is proven by the recording itself — a status
+// request to it failed after the kill, or a member answered in a raft term newer than
+// the last one seen before it (only a lost leader starts a new term) — or by the
+// process check (restartProven: the running etcd started after the kill). A kill
+// without any of these did nothing.
+func judgeMemberCrashed(tl probe.Timeline, member string, w effectWindow, restartProven bool) judgement {
+	if restartProven {
+		return passed(w.Inject)
+	}
+	if s, ok := tl.FirstAnswerAfter(prefixEtcd+member, w.Inject, func(s probe.Sample) bool { return !s.OK }); ok && s.Answered() < w.Until {
+		return passed(s.Answered())
+	}
+	before := termBefore(tl, w.Inject)
+	if at, term, ok := firstNewerTerm(tl, before, w.Inject, false); ok && at < w.Until {
+		_ = term
+		return passed(at)
+	}
+	return judged(verdict.FaultNotInEffect, "nothing shows that etcd member %s crashed: it answered every status request after the kill at %s, no member entered a term after %d, and its process was not seen restarted",
+		member, secs(w.Inject), before)
+}
+
+// judgeNewLeader: after the leader crashed at crashAt, some member — the restarted one
+// too, raft elects whichever member's log is up to date — answers with a leader in a
+// term newer than the last one before the crash, within the election bound. The
+// instant is the first such *answer*: the first moment an observer knew.
+func judgeNewLeader(tl probe.Timeline, crashAt, bound time.Duration, formula string) judgement {
+	before := termBefore(tl, crashAt)
+	at, term, ok := firstNewerTerm(tl, before, crashAt, true)
+	if !ok {
+		return judged(verdict.GuaranteeBroken, "no etcd member answered with a leader in a term after %d once the leader crashed at %s: no new leader was elected (bound %s = %s)",
+			before, secs(crashAt), bound, formula)
+	}
+	took := at - crashAt
+	m := timeMeasurement("etcd leader crash: new leader elected after", took, bound, formula)
+	if took > bound {
+		j := judged(verdict.GuaranteeBroken, "a leader of term %d was first seen %s after the crash; bound %s = %s", term, secs(took), bound, formula)
+		j.Measured = []reports.Measurement{m}
+		return j
+	}
+	return passed(at, m)
+}
+
+// termBefore is the highest raft term any member answered with before at.
+func termBefore(tl probe.Timeline, at time.Duration) uint64 {
+	var term uint64
+	for _, name := range tl.SeriesWithPrefix(prefixEtcd) {
+		for _, s := range tl.Series[name] {
+			if s.OK && s.Answered() < at {
+				term = max(term, etcdTerm(s.Value))
+			}
+		}
+	}
+	return term
+}
+
+// firstNewerTerm is the first answer (sent at or after from) of any member with a term
+// after term; withLeader asks for one that also names a leader.
+func firstNewerTerm(tl probe.Timeline, term uint64, from time.Duration, withLeader bool) (time.Duration, uint64, bool) {
+	first, firstTerm, found := time.Duration(0), uint64(0), false
+	for _, name := range tl.SeriesWithPrefix(prefixEtcd) {
+		s, ok := tl.FirstAnswerAfter(name, from, func(s probe.Sample) bool {
+			leader := etcdField(s.Value, "leader")
+			return s.OK && etcdTerm(s.Value) > term && (!withLeader || (leader != "" && leader != "none"))
+		})
+		if ok && (!found || s.Answered() < first) {
+			first, firstTerm, found = s.Answered(), etcdTerm(s.Value), true
+		}
+	}
+	return first, firstTerm, found
+}
+
+func etcdTerm(value string) uint64 {
+	t, _ := strconv.ParseUint(etcdField(value, "term"), 10, 64)
+	return t
+}
+
+// judgeMajorityDown: every member of the majority was provably down, each within the
+// bound after its own inject; the result's At is when the last of them was, from which
+// on there is no quorum until recovery.
+func judgeMajorityDown(tl probe.Timeline, majority []string, w effectWindow) judgement {
+	var last time.Duration
+	for _, m := range majority {
+		mw := w
+		if at, ok := tl.TargetEventAt(probe.EventInject, m); ok {
+			mw.Inject = at
+		}
+		j := judgeMemberDown(tl, m, mw)
+		if j.Verdict != verdict.Passed {
+			return j
+		}
+		last = max(last, j.At)
+	}
+	return passed(last)
+}
+
+// judgeSafelyUnavailable: no write was acknowledged while a majority was provably down
+// (from downAt until recovery began at until). A write sent during the outage and
+// acknowledged after recovery began was committed by the restored quorum: not a
+// minority's. At least one write must have been tried in the window.
+func judgeSafelyUnavailable(h probe.KVHistory, downAt, until time.Duration, down, members int) judgement {
+	var acked []probe.KVOperation
+	tried := 0
+	for _, o := range h.Operations {
+		if o.Kind != "put" || o.Return < downAt || o.Call >= until {
+			continue
+		}
+		tried++
+		if o.OK && o.Return < until {
+			acked = append(acked, o)
+		}
+	}
+	if len(acked) > 0 {
+		o := acked[0]
+		return judged(verdict.GuaranteeBroken, "%d writes were acknowledged while %d of %d members were provably down (%s – %s), the first %s sent at %s and acknowledged at %s: a minority committed (split brain)",
+			len(acked), down, members, secs(downAt), secs(until), o.Key, secs(o.Call), secs(o.Return))
+	}
+	if tried == 0 {
+		return judged(verdict.EnvironmentNotReady, "no write was tried while the majority was down (%s – %s): the traffic stalled, nothing was judged", secs(downAt), secs(until))
+	}
+	return passed(downAt)
+}
+
+// judgePartitionInEffect: once the partition had time to act (the bound after it was
+// in place), the isolated member's committed index stood still: a member cut off from
+// the majority can commit nothing, whichever side leads. A partition whose rules do
+// nothing leaves it committing along with the others. (Whether the majority elected a
+// leader is a guarantee, judged apart: a partition in effect where it did not is a
+// broken guarantee, never "not in effect".)
+func judgePartitionInEffect(tl probe.Timeline, isolated string, w effectWindow) judgement {
+	var first, last probe.Sample
+	n := 0
+	for _, s := range tl.Series[prefixEtcd+isolated] {
+		if !s.OK || s.At < w.Inject+w.Bound || s.Answered() >= w.Until {
+			continue
+		}
+		if n == 0 {
+			first = s
+		}
+		last = s
+		n++
+	}
+	from, to := etcdIndex(first.Value), etcdIndex(last.Value)
+	if n >= 2 && to > from {
+		return judged(verdict.FaultNotInEffect, "the isolated etcd member %s kept committing while cut off: its committed index went from %d at %s to %d at %s, which takes a quorum it could not have reached",
+			isolated, from, secs(first.Answered()), to, secs(last.Answered()))
+	}
+	return passed(w.Inject)
+}
+
+func etcdIndex(value string) uint64 {
+	i, _ := strconv.ParseUint(etcdField(value, "index"), 10, 64)
+	return i
+}
+
+// judgeEffectSeries reads the fault's own effect check as the recorder polled it
+// (series effect/<fault>): in effect within the bound after Inject, and never seen out
+// of effect (an answer before recovery began) after that.
+func judgeEffectSeries(tl probe.Timeline, series string, w effectWindow, every time.Duration) judgement {
+	samples := tl.Series[series]
+	if len(samples) == 0 {
+		return judged(verdict.FaultNotInEffect, "the fault's effect check (%s) was never recorded: nothing shows the fault took effect", series)
+	}
+	first, ok := tl.FirstAnswerAfter(series, w.Inject, func(s probe.Sample) bool { return s.OK })
+	if !ok || first.Answered() >= w.Until {
+		last := samples[len(samples)-1]
+		return judged(verdict.FaultNotInEffect, "the fault was never seen in effect between the inject at %s and recovery at %s (%d checks; last: %s)",
+			secs(w.Inject), secs(w.Until), len(samples), last.Error)
+	}
+	if first.Answered()-w.Inject > w.Bound {
+		return judged(verdict.FaultNotInEffect, "the fault was first seen in effect %s after the inject; it must show within %s", secs(first.Answered()-w.Inject), w.Bound)
+	}
+	for _, s := range samples {
+		if s.At >= first.Answered() && s.Answered() < w.Until && !s.OK {
+			return judged(verdict.FaultNotInEffect, "the fault was out of effect at %s, before recovery began at %s: %s", secs(s.Answered()), secs(w.Until), s.Error)
+		}
+	}
+	if n, need := len(inWindow(samples, first.Answered(), w.Until)), minSamples(w.Until-first.Answered(), every); n < need {
+		return judged(verdict.FaultNotInEffect, "only %d effect checks while the fault held (%s – %s), %d needed: nothing proves it held throughout",
+			n, secs(first.Answered()), secs(w.Until), need)
+	}
+	return passed(first.Answered())
+}
+
+// inWindow lists the samples sent in [from, to).
+func inWindow(samples []probe.Sample, from, to time.Duration) []probe.Sample {
+	var out []probe.Sample
+	for _, s := range samples {
+		if s.At >= from && s.At < to {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// secs writes an instant or duration of the timeline as "1.23 s".
+func secs(d time.Duration) string {
+	return strings.TrimSuffix(strconv.FormatFloat(d.Seconds(), 'f', 2, 64), ".00") + " s"
+}

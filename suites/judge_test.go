@@ -1,0 +1,167 @@
+package suites
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hachaos/hachaos/probe"
+	"github.com/hachaos/hachaos/verdict"
+)
+
+// The recordings in testdata/recordings are runs hachaos saved whose verdicts were
+// wrong (see its README); each test gives the verdict the judges must reach now.
+
+func loadRecording(t *testing.T, name string) (probe.Timeline, probe.KVHistory) {
+	t.Helper()
+	dir := filepath.Join("testdata", "recordings")
+	tl, err := probe.Load(filepath.Join(dir, name+".timeline.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h probe.KVHistory
+	if data, err := os.ReadFile(filepath.Join(dir, name+".history.json")); err == nil {
+		if err := json.Unmarshal(data, &h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return tl, h
+}
+
+// windowOf is the recorded fault's effect window: from its first inject until recovery
+// began (or the end of the recording, for a run that never got there).
+func windowOf(t *testing.T, tl probe.Timeline, bound time.Duration) effectWindow {
+	t.Helper()
+	inject, ok := tl.EventAt(probe.EventInject)
+	if !ok {
+		t.Fatal("the recording has no inject event")
+	}
+	until, ok := tl.EventAt(probe.EventRecovering)
+	if !ok {
+		until = recordingEnd(tl)
+	}
+	return effectWindow{Inject: inject, Until: until, Bound: bound}
+}
+
+func recordingEnd(tl probe.Timeline) time.Duration {
+	var end time.Duration
+	for _, samples := range tl.Series {
+		for _, s := range samples {
+			end = max(end, s.Answered())
+		}
+	}
+	return end
+}
+
+func expectVerdict(t *testing.T, what string, j judgement, want verdict.Verdict, reasonHas string) {
+	t.Helper()
+	if j.Verdict != want {
+		t.Fatalf("%s: verdict %q (%s), want %q", what, j.Verdict, j.Reason, want)
+	}
+	if !strings.Contains(j.Reason, reasonHas) {
+		t.Fatalf("%s: reason %q does not say %q", what, j.Reason, reasonHas)
+	}
+}
+
+const testElectionBound = 4 * time.Second // 2 × 2 × etcd's default election timeout 1 s
+
+func TestLeaderCrashReelectedByTheSameMemberPasses(t *testing.T) {
+	for _, c := range []struct {
+		recording, old string
+		took           time.Duration // from the kill to the first answer naming a newer term's leader
+	}{
+		{"leader-crash-reelected-stacked-1", "hachaos-control-plane", 1264 * time.Millisecond},
+		{"leader-crash-reelected-stacked-2", "hachaos-to-control-plane2", 1358 * time.Millisecond},
+	} {
+		t.Run(c.recording, func(t *testing.T) {
+			tl, _ := loadRecording(t, c.recording)
+			w := windowOf(t, tl, sampleTimeout)
+			crashed := judgeMemberCrashed(tl, c.old, w, false)
+			expectVerdict(t, "crash in effect", crashed, verdict.Passed, "")
+			elected := judgeNewLeader(tl, w.Inject, testElectionBound, "2 × 2 × election timeout")
+			expectVerdict(t, "new leader", elected, verdict.Passed, "")
+			took := elected.At - w.Inject
+			if took < c.took-50*time.Millisecond || took > c.took+50*time.Millisecond {
+				t.Fatalf("new leader after %s, want about %s (the first answer in the newer term)", took, c.took)
+			}
+		})
+	}
+}
+
+func TestACrashThatChangedNothingIsNotInEffect(t *testing.T) {
+	// The follower-stop recording is a run where nothing happened to any member.
+	tl, _ := loadRecording(t, "follower-stop-not-in-effect-stacked")
+	w := windowOf(t, tl, sampleTimeout)
+	expectVerdict(t, "crash", judgeMemberCrashed(tl, "hachaos-control-plane", w, false), verdict.FaultNotInEffect, "nothing shows")
+	expectVerdict(t, "new leader", judgeNewLeader(tl, w.Inject, testElectionBound, "f"), verdict.GuaranteeBroken, "no new leader")
+}
+
+func TestMajorityStopWithWritesAckedAfterRestorePasses(t *testing.T) {
+	tl, h := loadRecording(t, "majority-stop-acked-after-restore-external")
+	w := windowOf(t, tl, time.Minute)
+	majority := []string{"hachaos-ext-etcd3", "hachaos-ext-etcd1"}
+	down := judgeMajorityDown(tl, majority, w)
+	expectVerdict(t, "majority down", down, verdict.Passed, "")
+	// Its status requests timed out from 8.72 s, but writes were committed until 15.62 s:
+	// provably down only once the harness saw both processes gone (18.32 s).
+	if down.At != 18320*time.Millisecond/time.Millisecond*time.Millisecond && (down.At < 18310*time.Millisecond || down.At > 18330*time.Millisecond) {
+		t.Fatalf("majority provably down at %s, want 18.32 s (both processes seen gone)", secs(down.At))
+	}
+	expectVerdict(t, "safety", judgeSafelyUnavailable(h, down.At, w.Until, len(majority), 3), verdict.Passed, "")
+	// The same history judged as if recovery had begun only after those two writes came
+	// back: they would be a minority's, and the judge must say so.
+	expectVerdict(t, "safety, late recovery", judgeSafelyUnavailable(h, down.At, 31500*time.Millisecond, len(majority), 3),
+		verdict.GuaranteeBroken, "split brain")
+}
+
+func TestFollowerStopThatDidNothingIsNotInEffect(t *testing.T) {
+	tl, _ := loadRecording(t, "follower-stop-not-in-effect-stacked")
+	w := windowOf(t, tl, time.Minute)
+	expectVerdict(t, "follower down", judgeMemberDown(tl, "hachaos-control-plane2", w), verdict.FaultNotInEffect, "answered every status request")
+}
+
+func TestPartitionThatDidNothingIsNotInEffect(t *testing.T) {
+	tl, _ := loadRecording(t, "partition-not-in-effect-stacked")
+	w := windowOf(t, tl, testElectionBound)
+	expectVerdict(t, "partition", judgePartitionInEffect(tl, "hachaos-control-plane", w), verdict.FaultNotInEffect, "kept committing")
+	expectVerdict(t, "partition effect check", judgeEffectSeries(tl, effectSeries, w, effectEvery), verdict.FaultNotInEffect, "never recorded")
+}
+
+func TestWorkerLossThatDidNothingIsNotInEffect(t *testing.T) {
+	tl, _ := loadRecording(t, "worker-loss-not-in-effect-stacked")
+	w := windowOf(t, tl, sampleTimeout)
+	expectVerdict(t, "worker loss", judgeEffectSeries(tl, effectSeries, w, effectEvery), verdict.FaultNotInEffect, "never recorded")
+	// With the worker's effect check recorded and failing throughout, the reason names it.
+	tl.Series[effectSeries] = []probe.Sample{{At: w.Inject + time.Second, Latency: 10 * time.Millisecond, Error: "the kubelet of hachaos-worker still answers"}}
+	expectVerdict(t, "worker loss, checked", judgeEffectSeries(tl, effectSeries, w, effectEvery), verdict.FaultNotInEffect, "still answers")
+}
+
+func TestEffectSeriesMustHoldUntilRecovery(t *testing.T) {
+	ok := func(at int) probe.Sample {
+		return probe.Sample{At: time.Duration(at) * time.Second, Latency: 10 * time.Millisecond, OK: true}
+	}
+	bad := func(at int) probe.Sample {
+		return probe.Sample{At: time.Duration(at) * time.Second, Latency: 10 * time.Millisecond, Error: "rules gone"}
+	}
+	w := effectWindow{Inject: time.Second, Until: 10 * time.Second, Bound: 2 * time.Second}
+	cases := []struct {
+		name    string
+		samples []probe.Sample
+		want    verdict.Verdict
+	}{
+		{"held throughout", []probe.Sample{bad(0), ok(1), ok(2), ok(3), ok(4), ok(5), ok(6), ok(7), ok(8), ok(9)}, verdict.Passed},
+		{"lapsed during the hold", []probe.Sample{ok(1), ok(2), ok(3), bad(4), ok(5), ok(6), ok(7), ok(8), ok(9)}, verdict.FaultNotInEffect},
+		{"too late", []probe.Sample{bad(1), bad(2), bad(3), bad(4), ok(5), ok(6), ok(7), ok(8), ok(9)}, verdict.FaultNotInEffect},
+		{"too few checks", []probe.Sample{ok(1), ok(9)}, verdict.FaultNotInEffect},
+		{"out of effect after recovery is fine", []probe.Sample{ok(1), ok(2), ok(3), ok(4), ok(5), ok(6), ok(7), ok(8), ok(9), bad(10)}, verdict.Passed},
+	}
+	for _, c := range cases {
+		tl := probe.Timeline{Series: map[string][]probe.Sample{effectSeries: c.samples}}
+		if got := judgeEffectSeries(tl, effectSeries, w, effectEvery); got.Verdict != c.want {
+			t.Errorf("%s: %q (%s), want %q", c.name, got.Verdict, got.Reason, c.want)
+		}
+	}
+}
