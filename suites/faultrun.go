@@ -33,10 +33,15 @@ const (
 	effectEvery  = time.Second
 )
 
-// signalEffectBound is how soon after Inject a fault that acts at once (a signal, a
-// rule, a paused container) must be seen in effect: the check's own answer time, one
-// recorder sample timeout.
-const signalEffectBound = sampleTimeout
+// signalEffectBound is how soon after its Inject returned a fault that acts at once (a
+// signal, a rule, a paused container) must be seen in effect: two checks' answer times
+// (a check is a command in a node, and one may time out on a busy node; the next must
+// answer).
+const signalEffectBound = 2 * sampleTimeout
+
+// effectUnknown is the value of an effect check that gave no answer in time: neither
+// proof that the fault holds nor that it lapsed.
+const effectUnknown = "unknown"
 
 // faultEnv is what every fault spec gets from its caller.
 type faultEnv struct {
@@ -56,6 +61,7 @@ type faultRun struct {
 	// the pipeline's instants on the recorder's clock
 	injectAt, inPlaceAt, effectiveAt, recoveringAt, recoveredAt time.Duration
 	injectTime                                                  time.Time // injectAt on the wall clock, for fault.Observable
+	inPlaceTime                                                 time.Time // when the last Inject returned
 	stopEffect                                                  context.CancelFunc
 	unhealthy                                                   []string // recovery problems, reported by expectRecovered
 }
@@ -89,19 +95,20 @@ func (r *faultRun) injectAside(f fault.Fault) *fault.Injected {
 		r.injectAt, r.injectTime = at, time.Now()
 	}
 	Expect(injected.Inject(r.ctx)).To(Succeed())
+	r.inPlaceTime = time.Now()
 	if o, ok := f.(fault.Observable); ok {
 		r.observed = append(r.observed, o)
 	}
 	return injected
 }
 
-// awaitEffect waits up to bound after the inject for every observable fault's own
-// effect check to pass, then keeps polling it into the timeline (series "effect")
+// awaitEffect waits up to bound after the last Inject returned for every observable
+// fault's own effect check to pass, then keeps polling it into the timeline (series "effect")
 // until recovery begins. A fault not seen in effect ends the spec "fault not in effect".
 func (r *faultRun) awaitEffect(bound time.Duration, why string) {
 	By(fmt.Sprintf("checking that the fault takes effect within %s (%s)", bound, why))
 	check := r.effectCheck()
-	deadline := r.injectTime.Add(bound)
+	deadline := r.inPlaceTime.Add(bound)
 	var last error
 	for {
 		cctx, cancel := context.WithTimeout(r.ctx, sampleTimeout)
@@ -116,13 +123,19 @@ func (r *faultRun) awaitEffect(bound time.Duration, why string) {
 		}
 	}
 	if last != nil {
-		failWith(verdict.FaultNotInEffect, "not seen in effect within %s of the inject (%s): %v", bound, why, last)
+		failWith(verdict.FaultNotInEffect, "not seen in effect within %s of its Inject (%s): %v", bound, why, last)
 	}
 	r.effectiveAt = r.obs.rec.Mark(probe.EventInEffect, "fault in effect")
 	ectx, stop := context.WithCancel(context.WithoutCancel(r.ctx))
 	r.stopEffect = stop
 	r.obs.rec.Poll(ectx, effectSeries, effectEvery, sampleTimeout, func(ctx context.Context) (string, error) {
-		return "in effect", check(ctx)
+		if err := check(ctx); err != nil {
+			if ctx.Err() != nil {
+				return effectUnknown, err
+			}
+			return "", err
+		}
+		return "in effect", nil
 	})
 }
 

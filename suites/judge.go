@@ -252,8 +252,9 @@ func etcdIndex(value string) uint64 {
 }
 
 // judgeEffectSeries reads the fault's own effect check as the recorder polled it
-// (series effect/<fault>): in effect within the bound after Inject, and never seen out
-// of effect (an answer before recovery began) after that.
+// (series "effect"): in effect within the bound after Inject, and never seen out of
+// effect (an answer before recovery began) after that. A check that timed out
+// (effectUnknown) proves neither.
 func judgeEffectSeries(tl probe.Timeline, series string, w effectWindow, every time.Duration) judgement {
 	samples := tl.Series[series]
 	if len(samples) == 0 {
@@ -269,7 +270,7 @@ func judgeEffectSeries(tl probe.Timeline, series string, w effectWindow, every t
 		return judged(verdict.FaultNotInEffect, "the fault was first seen in effect %s after the inject; it must show within %s", secs(first.Answered()-w.Inject), w.Bound)
 	}
 	for _, s := range samples {
-		if s.At >= first.Answered() && s.Answered() < w.Until && !s.OK {
+		if s.At >= first.Answered() && s.Answered() < w.Until && !s.OK && s.Value != effectUnknown {
 			return judged(verdict.FaultNotInEffect, "the fault was out of effect at %s, before recovery began at %s: %s", secs(s.Answered()), secs(w.Until), s.Error)
 		}
 	}
