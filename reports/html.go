@@ -7,7 +7,6 @@ import (
 	"html/template"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -220,7 +219,7 @@ func diagnose(tl probe.Timeline, dir string) []diagnostic {
 	ds = append(ds, diagnostic{"events", events.String()})
 	windows := faultWindows(tl.Events, timelineEnd(tl))
 	var status strings.Builder
-	for _, name := range sortedSeries(tl, "etcd/") {
+	for _, name := range tl.SeriesWithPrefix("etcd/") {
 		samples := tl.Series[name]
 		if len(samples) > 0 {
 			last := samples[len(samples)-1]
@@ -231,7 +230,7 @@ func diagnose(tl probe.Timeline, dir string) []diagnostic {
 		ds = append(ds, diagnostic{"etcd member status at the end", status.String()})
 	}
 	var checks strings.Builder
-	for _, name := range append(sortedSeries(tl, "apiserver/"), "lb") {
+	for _, name := range append(tl.SeriesWithPrefix("apiserver/"), "lb") {
 		seen := map[string]bool{}
 		for _, s := range tl.Series[name] {
 			if !s.OK && !seen[s.Error] && inWindows(s.At, windows) {
@@ -251,17 +250,6 @@ func diagnose(tl probe.Timeline, dir string) []diagnostic {
 		}
 	}
 	return ds
-}
-
-func sortedSeries(tl probe.Timeline, prefix string) []string {
-	var names []string
-	for n := range tl.Series {
-		if strings.HasPrefix(n, prefix) {
-			names = append(names, n)
-		}
-	}
-	sort.Strings(names)
-	return names
 }
 
 func inWindows(at time.Duration, windows [][2]time.Duration) bool {
