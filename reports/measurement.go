@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+
+	"github.com/hachaos/hachaos/topology"
 )
 
 // Measurement is one measured value of a guarantee against its bound. Suites attach it to
@@ -19,6 +21,9 @@ type Measurement struct {
 	AtLeast bool `json:"atLeast,omitempty"`
 	// Formula says where the bound comes from, e.g. "lease 6 s + 2 × retry 1 s × 2.2".
 	Formula string `json:"formula,omitempty"`
+	// Inputs are the formula's inputs with where each was read (the Spec, a running
+	// component's flag, a default).
+	Inputs []topology.BoundInput `json:"inputs,omitempty"`
 }
 
 // MeasurementEntryPrefix starts the name of every report entry that carries a Measurement.

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -86,7 +87,7 @@ func TestResultsRoundTripAndSchemaCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	back, err := ReadResults(path)
-	if err != nil || back.Specs[0].Trials[0].Measurements[0] != leaderCrash {
+	if err != nil || !reflect.DeepEqual(back.Specs[0].Trials[0].Measurements[0], leaderCrash) {
 		t.Fatalf("round trip: %v %+v", err, back)
 	}
 	os.WriteFile(path, []byte(`{"schema":"hachaos.dev/results/v0"}`), 0o644)

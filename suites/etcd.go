@@ -55,7 +55,7 @@ func EtcdToleranceSpec(inputGetter func() EtcdToleranceSpecInput) {
 		run.awaitEffect(bound, why)
 		// The fault lasts twice the write-gap bound: long enough for a stall to show. It
 		// is a fault duration, not a wait for a condition.
-		run.hold(2 * topology.EtcdWriteGapBound(kvOpTimeout))
+		run.hold(2 * run.bounds.EtcdWriteGap(kvOpTimeout).Value)
 		run.recover()
 		run.expectRejoined(target, "stopped follower", run.recoveredAt)
 		tl := run.end()
@@ -77,17 +77,18 @@ func EtcdToleranceSpec(inputGetter func() EtcdToleranceSpecInput) {
 		// Proven by the process: the running etcd started after the kill (the kubelet may
 		// restart it before a single status request fails).
 		run.awaitEffect(signalEffectBound, "a SIGKILL acts at once")
-		run.hold(2 * topology.EtcdWriteGapBound(kvOpTimeout))
-		run.recover()
-		// A crash is over when the kill is: the rejoin counts from it.
+		// A crash is over when the kill is: the rejoin counts from it, and is waited
+		// for before the hold (which only keeps the traffic observed for the write gap).
 		run.expectRejoined(old, "crashed leader", run.injectAt)
+		run.hold(2 * run.bounds.EtcdWriteGap(kvOpTimeout).Value)
+		run.recover()
 		tl := run.end()
 		expectJudgement(judgeMemberCrashed(tl, old, run.window(signalEffectBound), true))
 		judging()
 		AddReportEntry("measured: etcd leader crash: old leader", old)
 		// Any member may win the next election, the crashed one too once restarted: the
 		// guarantee is a leader in a newer term, within the bound, from the kill.
-		expectJudgement(judgeNewLeader(tl, run.injectAt, topology.EtcdElectionBound(), electionFormula()))
+		expectJudgement(judgeNewLeader(tl, run.injectAt, run.bounds.EtcdElection()))
 		run.judgeMinorityFault("leader-crashed")
 		run.expectRecovered()
 	})
@@ -107,7 +108,7 @@ func EtcdToleranceSpec(inputGetter func() EtcdToleranceSpecInput) {
 		run.inject(faults...)
 		bound, why := effectBoundOf(faults[0])
 		run.awaitEffect(bound, why)
-		run.hold(2 * topology.EtcdWriteGapBound(kvOpTimeout))
+		run.hold(2 * run.bounds.EtcdWriteGap(kvOpTimeout).Value)
 		run.recover()
 		for i, m := range majority {
 			run.expectRejoined(m, fmt.Sprintf("stopped member %d of %d", i+1, len(majority)), run.recoveredAt)
@@ -123,11 +124,12 @@ func EtcdToleranceSpec(inputGetter func() EtcdToleranceSpecInput) {
 		AddReportEntry("measured: etcd majority down: writes while down", fmt.Sprintf("%d acknowledged, %d failed", acked, failed))
 		expectJudgement(judgeSafelyUnavailable(run.history, down.At, run.recoveringAt, len(majority), len(run.members)))
 		back, ok := firstAckAfter(run.history, run.recoveredAt)
-		bound = in.Spec.Waits.ComponentRestart.Duration + topology.EtcdElectionBound()
+		restore := topology.Bound{Value: in.Spec.Waits.ComponentRestart.Duration, Formula: "waits.componentRestart",
+			Inputs: []topology.BoundInput{{Name: "component restart", Value: in.Spec.Waits.ComponentRestart.Duration.String(), Source: "Spec waits.componentRestart"}}}.Plus(run.bounds.EtcdElection())
 		Expect(ok).To(BeTrue(), "no write was acknowledged after the members were restored")
-		measure("etcd majority restored: writes acknowledged again after", back-run.recoveredAt, bound, "waits.componentRestart "+in.Spec.Waits.ComponentRestart.Duration.String()+" + etcd election bound "+topology.EtcdElectionBound().String())
-		Expect(back-run.recoveredAt).To(BeNumerically("<=", bound),
-			"writes came back %s after restore; bound %s = waits.componentRestart + etcd election bound", (back - run.recoveredAt).Round(10*time.Millisecond), bound)
+		measureBound("etcd majority restored: writes acknowledged again after", back-run.recoveredAt, restore)
+		Expect(back-run.recoveredAt).To(BeNumerically("<=", restore.Value),
+			"writes came back %s after restore; bound %s", (back - run.recoveredAt).Round(10*time.Millisecond), restore)
 		run.judgeNoLossAndLinearizable("majority-stopped")
 		run.expectRecovered()
 	})
@@ -135,11 +137,6 @@ func EtcdToleranceSpec(inputGetter func() EtcdToleranceSpecInput) {
 
 func (in EtcdToleranceSpecInput) env() faultEnv {
 	return faultEnv{Spec: in.Spec, Provider: in.Provider, Injector: in.Injector, ArtifactsDir: in.ArtifactsDir}
-}
-
-// electionFormula spells out EtcdElectionBound with the value in use.
-func electionFormula() string {
-	return "2 × 2 × election timeout " + topology.EtcdElectionTimeout.String()
 }
 
 // etcdRun is one etcd fault run: the pipeline with etcd traffic, and the members.
@@ -197,7 +194,8 @@ func (r *etcdRun) moveLeader(member string) {
 	c, err := access.Client(access.Members[r.leader]) // only the leader can hand over
 	Expect(err).NotTo(HaveOccurred())
 	defer c.Close()
-	mctx, cancel := context.WithTimeout(r.ctx, topology.EtcdElectionBound())
+	election := r.bounds.EtcdElection().Value
+	mctx, cancel := context.WithTimeout(r.ctx, election)
 	defer cancel()
 	_, err = c.MoveLeader(mctx, id)
 	Expect(err).NotTo(HaveOccurred(), "move the etcd leadership to %s", member)
@@ -210,7 +208,7 @@ func (r *etcdRun) moveLeader(member string) {
 			}
 		}
 		return others
-	}).WithContext(r.ctx).WithTimeout(topology.EtcdElectionBound()).WithPolling(sampleEvery).
+	}).WithContext(r.ctx).WithTimeout(election).WithPolling(sampleEvery).
 		Should(BeEmpty(), "every etcd member sees %s as the leader", member)
 	r.leader = member
 }
@@ -285,10 +283,18 @@ func (r *etcdRun) expectRejoined(member, role string, since time.Duration) {
 	}
 	// Named by its role, not its node, so trials and certification sides line up.
 	AddReportEntry("measured: etcd "+role, member)
-	measure("etcd "+role+" rejoined and caught up after recover", at-since, bound, "waits.componentRestart")
+	measure("etcd "+role+" rejoined and caught up after "+sinceWhat(since, r.recoveredAt), at-since, bound, "waits.componentRestart")
 	if at-since > bound {
 		r.unhealthy = append(r.unhealthy, fmt.Sprintf("etcd member %s rejoined and caught up %s after recover; bound %s = waits.componentRestart", member, (at-since).Round(100*time.Millisecond), bound))
 	}
+}
+
+// sinceWhat names the instant a rejoin is counted from.
+func sinceWhat(since, recovered time.Duration) string {
+	if since == recovered {
+		return "recover"
+	}
+	return "the crash"
 }
 
 // end passes the readiness gate again (every member back is not enough: the API
@@ -307,14 +313,14 @@ func (r *etcdRun) judgeMinorityFault(what string) {
 	if r.history.Operations == nil {
 		r.end()
 	}
-	bound := topology.EtcdWriteGapBound(kvOpTimeout)
+	bound := r.bounds.EtcdWriteGap(kvOpTimeout)
 	gap, at := r.history.MaxAckGap(r.injectAt, r.recoveredAt)
 	acked, failed := r.history.PutsIn(r.injectAt, r.recoveredAt)
 	AddReportEntry("measured: etcd "+what+": writes during the fault", fmt.Sprintf("%d acknowledged, %d failed", acked, failed))
-	measure("etcd "+what+": longest time without an acknowledged write", gap, bound, "election bound "+topology.EtcdElectionBound().String()+" + client timeout "+kvOpTimeout.String())
-	Expect(gap).To(BeNumerically("<=", bound),
-		"no write was acknowledged for %s from %s on the timeline; bound %s = election bound %s + client timeout %s",
-		gap.Round(10*time.Millisecond), at.Round(10*time.Millisecond), bound, topology.EtcdElectionBound(), kvOpTimeout)
+	measureBound("etcd "+what+": longest time without an acknowledged write", gap, bound)
+	Expect(gap).To(BeNumerically("<=", bound.Value),
+		"no write was acknowledged for %s from %s on the timeline; bound %s",
+		gap.Round(10*time.Millisecond), at.Round(10*time.Millisecond), bound)
 	r.judgeNoLossAndLinearizable(what)
 }
 

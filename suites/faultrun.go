@@ -64,13 +64,14 @@ type faultRun struct {
 	inPlaceTime                                                 time.Time // when the last Inject returned
 	stopEffect                                                  context.CancelFunc
 	unhealthy                                                   []string // recovery problems, reported by expectRecovered
+	bounds                                                      topology.Bounds
 }
 
 // startFaultRun passes the readiness gate and starts the recording.
 func startFaultRun(ctx context.Context, env faultEnv, oin observeInput) *faultRun {
 	expectEnvironmentReady(ctx, env.Spec, env.Provider)
 	oin.Spec, oin.Provider, oin.ArtifactsDir = env.Spec, env.Provider, env.ArtifactsDir
-	return &faultRun{ctx: ctx, env: env, obs: startObservation(ctx, oin)}
+	return &faultRun{ctx: ctx, env: env, bounds: boundsOf(ctx, env.Spec, env.Provider), obs: startObservation(ctx, oin)}
 }
 
 // inject injects the faults one after the other; every one is recovered by recover()

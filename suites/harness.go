@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -58,6 +59,38 @@ func holdFault(ctx context.Context, d time.Duration) {
 // report entry; the reports read it back as a reports.Measurement.
 func measure(name string, value, bound time.Duration, formula string) {
 	report(reports.Measurement{Name: name, Value: value.Seconds(), Unit: "s", Bound: bound.Seconds(), Formula: formula})
+}
+
+// measureBound reports a measured time against a typed bound (its formula and inputs).
+func measureBound(name string, value time.Duration, b topology.Bound) {
+	report(reports.Measurement{Name: name, Value: value.Seconds(), Unit: "s", Bound: b.Value.Seconds(), Formula: b.FormulaText(), Inputs: b.Inputs})
+}
+
+// componentTimings caches what the running components were started with, per topology:
+// flags do not change while a suite runs (a restarted component keeps its manifest).
+var componentTimings = struct {
+	sync.Mutex
+	byTopology map[string]topology.ComponentTimings
+}{byTopology: map[string]topology.ComponentTimings{}}
+
+// boundsOf derives the bounds from the Spec and the running components' own flags; a
+// cluster whose flags cannot be read is not ready.
+func boundsOf(ctx context.Context, spec topology.Spec, p topology.Provider) topology.Bounds {
+	componentTimings.Lock()
+	defer componentTimings.Unlock()
+	t, ok := componentTimings.byTopology[spec.Name]
+	if !ok {
+		var err error
+		t, err = topology.ReadComponentTimings(ctx, p, nodeNames(ctx, p, etcdRole(spec)), nodeNames(ctx, p, topology.RoleControlPlane))
+		if err != nil {
+			failWith(verdict.EnvironmentNotReady, "read the running components' timing flags: %v", err)
+		}
+		componentTimings.byTopology[spec.Name] = t
+		progress("component timings: etcd election timeout %s (%s), heartbeat %s (%s), API server etcd check timeout %s (%s)",
+			t.EtcdElectionTimeout.Value, t.EtcdElectionTimeout.Source, t.EtcdHeartbeatInterval.Value, t.EtcdHeartbeatInterval.Source,
+			t.APIServerEtcdCheckTimeout.Value, t.APIServerEtcdCheckTimeout.Source)
+	}
+	return topology.NewBounds(spec, t)
 }
 
 // measureAtLeast reports a count that must not fall below its bound.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hachaos/hachaos/probe"
 	"github.com/hachaos/hachaos/reports"
+	"github.com/hachaos/hachaos/topology"
 	"github.com/hachaos/hachaos/verdict"
 )
 
@@ -34,9 +35,9 @@ func judged(v verdict.Verdict, format string, args ...any) judgement {
 	return judgement{Verdict: v, Reason: fmt.Sprintf(format, args...)}
 }
 
-// timeMeasurement is a measured time against an upper bound.
-func timeMeasurement(name string, value, bound time.Duration, formula string) reports.Measurement {
-	return reports.Measurement{Name: name, Value: value.Seconds(), Unit: "s", Bound: bound.Seconds(), Formula: formula}
+// boundMeasurement is a measured time against a typed upper bound.
+func boundMeasurement(name string, value time.Duration, b topology.Bound) reports.Measurement {
+	return reports.Measurement{Name: name, Value: value.Seconds(), Unit: "s", Bound: b.Value.Seconds(), Formula: b.FormulaText(), Inputs: b.Inputs}
 }
 
 // effectWindow is where a fault must be seen in effect: from the inject (within the
@@ -122,17 +123,17 @@ func judgeMemberCrashed(tl probe.Timeline, member string, w effectWindow, restar
 // too, raft elects whichever member's log is up to date — answers with a leader in a
 // term newer than the last one before the crash, within the election bound. The
 // instant is the first such *answer*: the first moment an observer knew.
-func judgeNewLeader(tl probe.Timeline, crashAt, bound time.Duration, formula string) judgement {
+func judgeNewLeader(tl probe.Timeline, crashAt time.Duration, bound topology.Bound) judgement {
 	before := termBefore(tl, crashAt)
 	at, term, ok := firstNewerTerm(tl, before, crashAt, true)
 	if !ok {
-		return judged(verdict.GuaranteeBroken, "no etcd member answered with a leader in a term after %d once the leader crashed at %s: no new leader was elected (bound %s = %s)",
-			before, secs(crashAt), bound, formula)
+		return judged(verdict.GuaranteeBroken, "no etcd member answered with a leader in a term after %d once the leader crashed at %s: no new leader was elected (bound %s)",
+			before, secs(crashAt), bound)
 	}
 	took := at - crashAt
-	m := timeMeasurement("etcd leader crash: new leader elected after", took, bound, formula)
-	if took > bound {
-		j := judged(verdict.GuaranteeBroken, "a leader of term %d was first seen %s after the crash; bound %s = %s", term, secs(took), bound, formula)
+	m := boundMeasurement("etcd leader crash: new leader elected after", took, bound)
+	if took > bound.Value {
+		j := judged(verdict.GuaranteeBroken, "a leader of term %d was first seen %s after the crash; bound %s", term, secs(took), bound)
 		j.Measured = []reports.Measurement{m}
 		return j
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hachaos/hachaos/probe"
+	"github.com/hachaos/hachaos/topology"
 	"github.com/hachaos/hachaos/verdict"
 )
 
@@ -66,7 +67,8 @@ func expectVerdict(t *testing.T, what string, j judgement, want verdict.Verdict,
 	}
 }
 
-const testElectionBound = 4 * time.Second // 2 × 2 × etcd's default election timeout 1 s
+// testElectionBound is 2 × 2 × etcd's default election timeout 1 s.
+var testElectionBound = topology.NewBounds(topology.Default(), topology.DefaultComponentTimings()).EtcdElection()
 
 func TestLeaderCrashReelectedByTheSameMemberPasses(t *testing.T) {
 	for _, c := range []struct {
@@ -81,7 +83,7 @@ func TestLeaderCrashReelectedByTheSameMemberPasses(t *testing.T) {
 			w := windowOf(t, tl, sampleTimeout)
 			crashed := judgeMemberCrashed(tl, c.old, w, false)
 			expectVerdict(t, "crash in effect", crashed, verdict.Passed, "")
-			elected := judgeNewLeader(tl, w.Inject, testElectionBound, "2 × 2 × election timeout")
+			elected := judgeNewLeader(tl, w.Inject, testElectionBound)
 			expectVerdict(t, "new leader", elected, verdict.Passed, "")
 			took := elected.At - w.Inject
 			if took < c.took-50*time.Millisecond || took > c.took+50*time.Millisecond {
@@ -96,7 +98,7 @@ func TestACrashThatChangedNothingIsNotInEffect(t *testing.T) {
 	tl, _ := loadRecording(t, "follower-stop-not-in-effect-stacked")
 	w := windowOf(t, tl, sampleTimeout)
 	expectVerdict(t, "crash", judgeMemberCrashed(tl, "hachaos-control-plane", w, false), verdict.FaultNotInEffect, "nothing shows")
-	expectVerdict(t, "new leader", judgeNewLeader(tl, w.Inject, testElectionBound, "f"), verdict.GuaranteeBroken, "no new leader")
+	expectVerdict(t, "new leader", judgeNewLeader(tl, w.Inject, testElectionBound), verdict.GuaranteeBroken, "no new leader")
 }
 
 func TestMajorityStopWithWritesAckedAfterRestorePasses(t *testing.T) {
@@ -125,7 +127,7 @@ func TestFollowerStopThatDidNothingIsNotInEffect(t *testing.T) {
 
 func TestPartitionThatDidNothingIsNotInEffect(t *testing.T) {
 	tl, _ := loadRecording(t, "partition-not-in-effect-stacked")
-	w := windowOf(t, tl, testElectionBound)
+	w := windowOf(t, tl, testElectionBound.Value)
 	expectVerdict(t, "partition", judgePartitionInEffect(tl, "hachaos-control-plane", w), verdict.FaultNotInEffect, "kept committing")
 	expectVerdict(t, "partition effect check", judgeEffectSeries(tl, effectSeries, w, effectEvery), verdict.FaultNotInEffect, "never recorded")
 }

@@ -117,7 +117,7 @@ func runAPIServerFault(run *faultRun, in LBReroutingSpecInput, targets []string,
 	// The fault lasts twice the LB's detection window plus a sample timeout from when it
 	// took effect: long enough to see the LB take the server out and clients keep
 	// working after that. A fault duration, not a wait for a condition.
-	run.hold(2*in.Spec.LoadBalancer.DetectionWindow() + sampleTimeout)
+	run.hold(2*run.bounds.LBDetection().Value + sampleTimeout)
 	run.recover()
 	for _, target := range targets {
 		run.healthyAgain(target+" back in the load balancer's rotation within waits.componentRestart",
@@ -134,9 +134,8 @@ func runAPIServerFault(run *faultRun, in LBReroutingSpecInput, targets []string,
 // held; clients through the LB fail for at most the detection window after that, and
 // not at all after it; the LB marked each target DOWN within the window.
 func judgeLBRerouting(in LBReroutingSpecInput, run *faultRun, tl probe.Timeline, targets []string, what string) {
-	// bound = inter + fall×(min(timeout connect, inter) + timeout check) + (fall−1)×fastinter
-	window := in.Spec.LoadBalancer.DetectionWindow()
-	const formula = "LB detection window = inter + fall × (min(connect, inter) + check) + (fall − 1) × fastinter"
+	detection := run.bounds.LBDetection()
+	window := detection.Value
 	until := run.recoveringAt
 	stopped := map[string]time.Duration{}
 	var effective time.Duration
@@ -157,7 +156,7 @@ func judgeLBRerouting(in LBReroutingSpecInput, run *faultRun, tl probe.Timeline,
 	}
 	AddReportEntry("measured: "+what+": failed requests through the LB",
 		fmt.Sprintf("%d of %d while the fault lasted (counted; the bound is on their span)", during.Failures, during.Samples))
-	measure(what+": LB failure span", during.FailureSpan(), window, formula)
+	measureBound(what+": LB failure span", during.FailureSpan(), detection)
 	var neverDown, lateDown []string
 	for i, target := range targets {
 		// Named by position, not node, so trials and certification sides line up.
@@ -175,7 +174,7 @@ func judgeLBRerouting(in LBReroutingSpecInput, run *faultRun, tl probe.Timeline,
 			continue
 		}
 		took := down.Answered() - stopped[target]
-		measure(name, took, window, "LB detection window")
+		measureBound(name, took, detection)
 		if took > window {
 			lateDown = append(lateDown, fmt.Sprintf("%s after %s", target, took.Round(10*time.Millisecond)))
 		}

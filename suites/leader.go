@@ -59,10 +59,10 @@ func LeaderElectionSpec(inputGetter func() LeaderElectionSpecInput) {
 			Expect(err).NotTo(HaveOccurred())
 			run.inject(f)
 			run.awaitEffect(signalEffectBound, "a SIGKILL acts at once")
-			bound := le.LeaseTakeoverBound()
-			By(fmt.Sprintf("waiting for a standby to hold the %s Lease (bound %s)", component, bound))
+			bound := run.bounds.LeaseTakeover(component, le)
+			By(fmt.Sprintf("waiting for a standby to hold the %s Lease (bound %s)", component, bound.Value))
 			// Waited for only to end the fault early; the verdict comes from the timeline.
-			if err := pollUntil(ctx, bound+in.Spec.Waits.ComponentRestart.Duration, sampleEvery, func(ctx context.Context) error {
+			if err := pollUntil(ctx, bound.Value+in.Spec.Waits.ComponentRestart.Duration, sampleEvery, func(ctx context.Context) error {
 				h, err := leaseHolder(client, component)(ctx)
 				if err == nil && (h == "" || h == holder) {
 					err = fmt.Errorf("held by %q", h)
@@ -76,7 +76,7 @@ func LeaderElectionSpec(inputGetter func() LeaderElectionSpecInput) {
 			tl, _ := run.end()
 			run.expectEffectHeld(tl, signalEffectBound)
 			judging()
-			judgeLeaseTakeover(tl, component, holder, run.injectAt, le)
+			judgeLeaseTakeover(tl, component, holder, run.injectAt, bound)
 			By("checking that a new Deployment gets scheduled, created and Ready")
 			after := &workload{Name: "hachaos-after-" + component, Replicas: 2, MinAvailable: 1, Image: in.WorkloadImage}
 			after.deploy(ctx, client, in.Spec.Waits.ComponentRestart.Duration)
@@ -95,25 +95,19 @@ func leaderElectionOf(spec topology.Spec, component string) topology.LeaderElect
 
 // judgeLeaseTakeover: the first holder after the kill is another instance, within the
 // bound; the holders seen are reported as evidence.
-func judgeLeaseTakeover(tl probe.Timeline, component, old string, killedAt time.Duration, le topology.LeaderElection) {
+func judgeLeaseTakeover(tl probe.Timeline, component, old string, killedAt time.Duration, bound topology.Bound) {
 	series := prefixLease + component
 	// "Taken at" is the first answer that named a standby: when an observer knew.
 	taken, ok := tl.FirstAnswerAfter(series, killedAt, func(s probe.Sample) bool { return s.OK && s.Value != "" && s.Value != old })
 	takenAt := taken.Answered()
 	AddReportEntry("measured: "+component+" Lease holders", holderSequence(tl, series))
-	bound := le.LeaseTakeoverBound()
 	Expect(ok).To(BeTrue(), "%s Lease: no standby took it after %s was killed", component, old)
 	took := takenAt - killedAt
 	nobody := tl.Between(series, killedAt, takenAt)
-	measure(component+" Lease taken over after the leader was killed", took, bound, leaseFormula(le))
-	Expect(took).To(BeNumerically("<=", bound),
-		"%s Lease taken over %s after its holder %s was killed (%d samples held by nobody); bound %s = lease %s + 2 × retry %s × (1 + jitter 1.2)",
-		component, took.Round(100*time.Millisecond), old, nobody.Failures, bound, le.LeaseDuration, le.RetryPeriod)
-}
-
-// leaseFormula spells out LeaseTakeoverBound with the values in use.
-func leaseFormula(le topology.LeaderElection) string {
-	return fmt.Sprintf("lease %s + 2 × retry %s × (1 + jitter 1.2)", le.LeaseDuration, le.RetryPeriod)
+	measureBound(component+" Lease taken over after the leader was killed", took, bound)
+	Expect(took).To(BeNumerically("<=", bound.Value),
+		"%s Lease taken over %s after its holder %s was killed (%d samples held by nobody); bound %s",
+		component, took.Round(100*time.Millisecond), old, nobody.Failures, bound)
 }
 
 // holderSequence lists the distinct holders in the order they were seen, with when.

@@ -107,8 +107,9 @@ func (r *partitionRun) partition(dir fault.PartitionDirection) {
 	// the LB's detection window and the etcd election bound before it. A fault
 	// duration, not a wait for a condition.
 	t := r.in.Spec.ResolvedTimeouts()
+	b := r.etcd.bounds
 	hold := max(t.Scheduler.LeaseTakeoverBound(), t.ControllerManager.LeaseTakeoverBound()) +
-		r.in.Spec.LoadBalancer.DetectionWindow() + topology.EtcdElectionBound()
+		b.LBDetection().Value + b.EtcdElection().Value
 	// The isolated Lease holders' logs are followed from before the cut until the
 	// standbys must have taken over (see leadershipWatch).
 	r.watches = map[string]*leadershipWatch{}
@@ -167,7 +168,7 @@ func (r *partitionRun) expectIsolatedMemberCannotCommit() {
 func (r *partitionRun) judge(what string) {
 	tl := r.etcd.end()
 	if r.member != "" {
-		expectJudgement(judgePartitionInEffect(tl, r.member, r.etcd.window(topology.EtcdElectionBound())))
+		expectJudgement(judgePartitionInEffect(tl, r.member, r.etcd.window(r.etcd.bounds.EtcdElection().Value)))
 	}
 	r.etcd.expectEffectHeld(tl, signalEffectBound)
 	judging()
@@ -188,13 +189,14 @@ func (r *partitionRun) judge(what string) {
 	// Unlike a stopped one, the isolated API server keeps answering /readyz with its
 	// last etcd check for a while, so the LB's health checks can only start failing
 	// after that: window = API server unready bound + LB detection window.
-	detection := r.in.Spec.LoadBalancer.DetectionWindow()
-	window := topology.APIServerEtcdUnreadyBound() + detection
+	unready := r.etcd.bounds.APIServerEtcdUnready()
+	windowBound := unready.Plus(r.etcd.bounds.LBDetection())
+	window := windowBound.Value
 	after := tl.Between(seriesLB, r.etcd.injectAt+window, healing)
 	during := tl.Between(seriesLB, r.etcd.injectAt, healing)
 	AddReportEntry("measured: partition "+what+": failed requests through the LB",
 		fmt.Sprintf("%d of %d (new connections); span %s", during.Failures, during.Samples, during.FailureSpan().Round(10*time.Millisecond)))
-	measure("partition "+what+": LB failure span", during.FailureSpan(), window, "API server unready bound 3 s (etcd check timeout/2 + timeout) + LB detection window")
+	measureBound("partition "+what+": LB failure span", during.FailureSpan(), windowBound)
 	// A request in flight on a kept-alive connection to the isolated server fails at
 	// the client's timeout once the LB cuts the connection:
 	// bound = unready bound + detection window + sample timeout.
@@ -210,8 +212,8 @@ func (r *partitionRun) judge(what string) {
 			fmt.Sprintf("%d of %d; span %s", rejoin.Failures, rejoin.Samples, rejoin.FailureSpan().Round(10*time.Millisecond)))
 	}
 	Expect(after.Failures).To(BeZero(),
-		"%d of %d requests through the load balancer failed more than %s after %s was partitioned; bound = API server still ready on its last etcd check %s + LB detection window %s",
-		after.Failures, after.Samples, window, r.target, topology.APIServerEtcdUnreadyBound(), detection)
+		"%d of %d requests through the load balancer failed more than %s after %s was partitioned; bound %s (the API server still ready on its last etcd check, then the LB's detection window)",
+		after.Failures, after.Samples, window, r.target, windowBound)
 	Expect(keepAfter.Failures).To(BeZero(),
 		"%d requests on a kept-alive connection through the LB failed more than %s (= detection window + client timeout) after the partition",
 		keepAfter.Failures, keepBound)
@@ -225,9 +227,10 @@ func (r *partitionRun) judgeLeadersMoved(tl probe.Timeline, what string) {
 	if r.member != "" {
 		at, ok := newLeaderAt(tl, r.etcd.injectAt, r.member)
 		Expect(ok).To(BeTrue(), "the etcd leader stayed on the isolated member %s", r.member)
-		measure("partition "+what+": etcd leader on the majority side after", at-r.etcd.injectAt, topology.EtcdElectionBound(), electionFormula())
-		Expect(at-r.etcd.injectAt).To(BeNumerically("<=", topology.EtcdElectionBound()),
-			"the etcd leader moved to the majority %s after the partition; bound %s = 2 × 2 × election timeout", (at - r.etcd.injectAt).Round(10*time.Millisecond), topology.EtcdElectionBound())
+		election := r.etcd.bounds.EtcdElection()
+		measureBound("partition "+what+": etcd leader on the majority side after", at-r.etcd.injectAt, election)
+		Expect(at-r.etcd.injectAt).To(BeNumerically("<=", election.Value),
+			"the etcd leader moved to the majority %s after the partition; bound %s", (at - r.etcd.injectAt).Round(10*time.Millisecond), election)
 	}
 	for _, c := range leaderElected {
 		series := prefixLease + c
@@ -241,16 +244,18 @@ func (r *partitionRun) judgeLeadersMoved(tl probe.Timeline, what string) {
 			at := taken.Answered()
 			// The isolated holder cannot renew, so a standby takes over once the Lease
 			// expires: the bound of a killed holder, counted from its last renewal that
-			// commits (see lastRenewalBound).
+			// commits (see lastRenewal below).
 			// Counted from when the partition was in place: until then the holder could
 			// still renew.
-			renewal, renewalFormula := r.lastRenewalBound(what)
-			bound := renewal + le.LeaseTakeoverBound()
+			bound := r.etcd.bounds.LeaseTakeover(c, le)
+			if what == string(fault.PartitionInbound) && r.member != "" {
+				bound = r.etcd.bounds.EtcdElection().Plus(bound) // see lastRenewal
+			}
 			took := at - r.inPlaceAt
-			measure("partition "+what+": "+c+" Lease on the majority side after", took, bound, "from the partition in place: "+renewalFormula+leaseFormula(le))
-			Expect(took).To(BeNumerically("<=", bound),
-				"%s Lease moved off the isolated %s %s after the partition was in place; bound %s = %slease %s + 2 × retry %s × (1 + jitter 1.2)",
-				c, r.target, took.Round(100*time.Millisecond), bound, renewalFormula, le.LeaseDuration, le.RetryPeriod)
+			measureBound("partition "+what+": "+c+" Lease on the majority side after", took, bound)
+			Expect(took).To(BeNumerically("<=", bound.Value),
+				"%s Lease moved off the isolated %s %s after the partition was in place; bound %s",
+				c, r.target, took.Round(100*time.Millisecond), bound)
 			// The isolated leader still runs: it must have stopped leading before its
 			// successor started.
 			expectNoTwoLeaders(r.watches[c], "partition "+what, r.target, tl.Start.Add(r.etcd.injectAt), le)
@@ -258,19 +263,13 @@ func (r *partitionRun) judgeLeadersMoved(tl probe.Timeline, what string) {
 	}
 }
 
-// lastRenewalBound is how long after the cut the isolated holder's last Lease renewal can
-// still commit. Cut off both ways, nothing it writes reaches the majority: 0. Cut off
-// inbound only while its etcd member leads (stacked), the member still sends: entries it
-// appends on the followers before it steps down are committed by the next leader with
-// its first entry (raft), so a renewal made up to the majority's election commits — seen:
-// a Lease that expired 8.5 s after the cut, renewed 2.5 s after it. Bound: the etcd
-// election bound. The formula text ends with " + " when it is not empty.
-func (r *partitionRun) lastRenewalBound(what string) (time.Duration, string) {
-	if what == string(fault.PartitionInbound) && r.member != "" {
-		return topology.EtcdElectionBound(), "renewals committed until the majority's etcd election " + topology.EtcdElectionBound().String() + " + "
-	}
-	return 0, ""
-}
+// lastRenewal: how long after the cut the isolated holder's last Lease renewal can still
+// commit. Cut off both ways, nothing it writes reaches the majority: 0. Cut off inbound
+// only while its etcd member leads (stacked), the member still sends: entries it appends
+// on the followers before it steps down are committed by the next leader with its first
+// entry (raft), so a renewal made up to the majority's election commits — seen: a Lease
+// that expired 8.5 s after the cut, renewed 2.5 s after it. Then the Lease bound starts
+// one etcd election bound later.
 
 // lastOKValue is the value of the last successful sample of series before to.
 func lastOKValue(tl probe.Timeline, series string, to time.Duration) string {

@@ -48,7 +48,7 @@ func SecurityFaultsSpec(inputGetter func() SecurityFaultsSpecInput) {
 		Expect(err).NotTo(HaveOccurred())
 		// Held past the etcd election bound, so the isolated side really loses its
 		// peers before it is healed (a fault duration, not a wait).
-		injectRecoverAndSettle(ctx, in, part, 2*topology.EtcdElectionBound())
+		injectRecoverAndSettle(ctx, in, part, 2*boundsOf(ctx, in.Spec, in.Provider).EtcdElection().Value)
 	})
 }
 

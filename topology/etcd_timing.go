@@ -1,49 +1,148 @@
 package topology
 
-import "time"
-
-// etcd's raft timing. hachaos runs etcd with etcd's defaults for --heartbeat-interval
-// and --election-timeout, as kubeadm does (neither sets them), so the bounds of the etcd
-// guarantees derive from these values.
-const (
-	EtcdHeartbeatInterval = 100 * time.Millisecond
-	EtcdElectionTimeout   = 1000 * time.Millisecond
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
 )
 
-// EtcdElectionBound is how long after a leader dies a new leader is elected, at worst
-// with one split vote: a follower's election timer fires at a random point in
-// [electionTimeout, 2×electionTimeout) after the last heartbeat, and a split vote
-// restarts the timers once more. bound = 2 × 2 × electionTimeout = 4s.
-func EtcdElectionBound() time.Duration { return 2 * 2 * EtcdElectionTimeout }
+// The defaults of the timing flags the bounds depend on, for a component started without
+// the flag (kubeadm sets none of them, nor does hachaos): etcd's --heartbeat-interval and
+// --election-timeout, and kube-apiserver's --etcd-healthcheck-timeout and
+// --etcd-readycheck-timeout (the `etcd` and `etcd-readiness` checks of /readyz).
+const (
+	EtcdHeartbeatInterval     = 100 * time.Millisecond
+	EtcdElectionTimeout       = 1000 * time.Millisecond
+	APIServerEtcdCheckTimeout = 2 * time.Second
+)
 
-// EtcdWriteGapBound is the longest a client with every member's endpoint may go without
-// an acknowledged write while a minority of members fails: a new leader is elected
-// within EtcdElectionBound, and a write stuck on the dead member is abandoned after
-// opTimeout and retried elsewhere. bound = EtcdElectionBound + opTimeout.
-func EtcdWriteGapBound(opTimeout time.Duration) time.Duration {
-	return EtcdElectionBound() + opTimeout
+// Setting is one timing a running component uses, and where it was read.
+type Setting struct {
+	Value  time.Duration
+	Source string // e.g. "etcd --election-timeout on node1, node2, node3", or "etcd default (flag not set)"
 }
 
-// LeaseTakeoverBound is how long after a leader dies (without releasing its Lease) a
-// standby holds it: the standby takes over once LeaseDuration has passed since it last
-// saw the Lease renewed, and it looks every RetryPeriod with client-go's jitter (up to
-// 1.2 × RetryPeriod more); one more attempt may be lost to an update conflict.
-// bound = LeaseDuration + 2 × RetryPeriod × (1 + JitterFactor).
-func (l LeaderElection) LeaseTakeoverBound() time.Duration {
-	return l.LeaseDuration.Duration + time.Duration(2*(1+jitterFactor)*float64(l.RetryPeriod.Duration))
+// ComponentTimings are the timing flags the running etcd members and API servers were
+// started with: the bounds are derived from them, not from what a Spec or a manual says.
+type ComponentTimings struct {
+	EtcdHeartbeatInterval     Setting
+	EtcdElectionTimeout       Setting
+	APIServerEtcdCheckTimeout Setting // --etcd-readycheck-timeout (what /readyz waits for)
 }
 
-// APIServerEtcdCheckTimeout is kube-apiserver's --etcd-healthcheck-timeout and
-// --etcd-readycheck-timeout. hachaos keeps their default (neither kubeadm nor hachaos
-// sets them); the `etcd` and `etcd-readiness` checks of /readyz use them.
-const APIServerEtcdCheckTimeout = 2 * time.Second
+// DefaultComponentTimings are the components' defaults, for unit tests and as the
+// values a component started without the flags runs with.
+func DefaultComponentTimings() ComponentTimings {
+	return ComponentTimings{
+		EtcdHeartbeatInterval:     Setting{EtcdHeartbeatInterval, "etcd default (flag not set)"},
+		EtcdElectionTimeout:       Setting{EtcdElectionTimeout, "etcd default (flag not set)"},
+		APIServerEtcdCheckTimeout: Setting{APIServerEtcdCheckTimeout, "kube-apiserver default (flag not set)"},
+	}
+}
 
-// APIServerEtcdUnreadyBound is how long an API server cut off from etcd may still answer
-// /readyz with "ok": its etcd checks probe etcd at most every timeout/2 and answer with
-// the last probe's result in between (k8s.io/apiserver, storagebackend/factory
-// newETCD3Check), so the first probe to see the loss starts up to timeout/2 after it and
-// fails after timeout. bound = timeout/2 + timeout = 3s. Only then can the load balancer's
-// health checks begin to fail.
-func APIServerEtcdUnreadyBound() time.Duration {
-	return APIServerEtcdCheckTimeout/2 + APIServerEtcdCheckTimeout
+// ReadComponentTimings reads the timing flags from the command lines of the etcd process
+// on every etcd node and the kube-apiserver process on every control plane. Every member
+// must run with the same values: a cluster whose members disagree has no one bound.
+func ReadComponentTimings(ctx context.Context, p Provider, etcdNodes, controlPlanes []string) (ComponentTimings, error) {
+	etcd, err := commandLines(ctx, p, etcdNodes, "etcd")
+	if err != nil {
+		return ComponentTimings{}, err
+	}
+	apiservers, err := commandLines(ctx, p, controlPlanes, "kube-apiserver")
+	if err != nil {
+		return ComponentTimings{}, err
+	}
+	return ParseComponentTimings(etcd, apiservers)
+}
+
+// commandLines is the command line of process (its newest instance) on each node.
+func commandLines(ctx context.Context, p Provider, nodes []string, process string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, n := range nodes {
+		script := fmt.Sprintf(`pid=$(pgrep -n -f '^%s( |$)') && tr '\0' ' ' </proc/$pid/cmdline`, process)
+		line, err := p.Exec(ctx, n, nil, "sh", "-c", script)
+		if err != nil {
+			return nil, fmt.Errorf("read the %s command line on %s: %w", process, n, err)
+		}
+		out[n] = string(line)
+	}
+	return out, nil
+}
+
+// ParseComponentTimings reads the timings from the etcd and kube-apiserver command lines
+// (by node). etcd takes milliseconds (--election-timeout=1000), kube-apiserver Go
+// durations (--etcd-readycheck-timeout=2s).
+func ParseComponentTimings(etcd, apiservers map[string]string) (ComponentTimings, error) {
+	t := DefaultComponentTimings()
+	var errs []string
+	read := func(s *Setting, lines map[string]string, component, flag string, parse func(string) (time.Duration, error)) {
+		got, err := agreedFlag(lines, flag, parse)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s %s: %v", component, flag, err))
+			return
+		}
+		if got > 0 {
+			*s = Setting{got, fmt.Sprintf("%s %s on %s", component, flag, strings.Join(sortedKeys(lines), ", "))}
+		}
+	}
+	millis := func(v string) (time.Duration, error) {
+		var ms int
+		if _, err := fmt.Sscanf(v, "%d", &ms); err != nil || ms <= 0 {
+			return 0, fmt.Errorf("%q is not a positive number of milliseconds", v)
+		}
+		return time.Duration(ms) * time.Millisecond, nil
+	}
+	read(&t.EtcdHeartbeatInterval, etcd, "etcd", "--heartbeat-interval", millis)
+	read(&t.EtcdElectionTimeout, etcd, "etcd", "--election-timeout", millis)
+	read(&t.APIServerEtcdCheckTimeout, apiservers, "kube-apiserver", "--etcd-readycheck-timeout", time.ParseDuration)
+	if len(errs) > 0 {
+		return ComponentTimings{}, fmt.Errorf("component timings: %s", strings.Join(errs, "; "))
+	}
+	return t, nil
+}
+
+// agreedFlag is flag's value on every command line (0 when no line sets it); lines that
+// disagree, or set it on some nodes only, are an error naming each.
+func agreedFlag(lines map[string]string, flag string, parse func(string) (time.Duration, error)) (time.Duration, error) {
+	values := map[string]string{}
+	for node, line := range lines {
+		values[node] = flagIn(line, flag)
+	}
+	var first string
+	for i, node := range sortedKeys(lines) {
+		if i == 0 {
+			first = values[node]
+		} else if values[node] != first {
+			return 0, fmt.Errorf("the members disagree: %v", values)
+		}
+	}
+	if first == "" {
+		return 0, nil
+	}
+	return parse(first)
+}
+
+// flagIn is the value of --flag=value or --flag value on a command line, "" if absent.
+func flagIn(line, flag string) string {
+	fields := strings.Fields(line)
+	for i, f := range fields {
+		if v, ok := strings.CutPrefix(f, flag+"="); ok {
+			return v
+		}
+		if f == flag && i+1 < len(fields) {
+			return fields[i+1]
+		}
+	}
+	return ""
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

@@ -1,0 +1,137 @@
+package topology
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Bound is a limit a measured value is held to, as a value: the number, the formula it
+// comes from and every input with where it was read. Failure messages, reports and
+// comparisons render this value; no bound is typed into a message.
+type Bound struct {
+	Value   time.Duration
+	Formula string // e.g. "2 × 2 × election timeout"
+	Inputs  []BoundInput
+}
+
+// BoundInput is one input of a bound's formula.
+type BoundInput struct {
+	Name   string `json:"name"`
+	Value  string `json:"value"`
+	Source string `json:"source"`
+}
+
+// String is "4s = 2 × 2 × election timeout (election timeout 1s: etcd default (flag not set))".
+func (b Bound) String() string {
+	var in []string
+	for _, i := range b.Inputs {
+		in = append(in, fmt.Sprintf("%s %s: %s", i.Name, i.Value, i.Source))
+	}
+	s := fmt.Sprintf("%s = %s", b.Value, b.Formula)
+	if len(in) > 0 {
+		s += " (" + strings.Join(in, "; ") + ")"
+	}
+	return s
+}
+
+// FormulaText is the formula with the inputs' values: "2 × 2 × election timeout 1s".
+func (b Bound) FormulaText() string {
+	var in []string
+	for _, i := range b.Inputs {
+		in = append(in, i.Name+" "+i.Value)
+	}
+	if len(in) == 0 {
+		return b.Formula
+	}
+	return b.Formula + " with " + strings.Join(in, ", ")
+}
+
+// Bounds derives every timing bound of the guarantees from one place: the Spec (the
+// load balancer's settings, the profile's timeouts, the waits) and the timings the
+// running components were started with.
+type Bounds struct {
+	spec    Spec
+	running ComponentTimings
+}
+
+// NewBounds derives the bounds of spec on a cluster running with timings.
+func NewBounds(spec Spec, timings ComponentTimings) Bounds {
+	return Bounds{spec: spec, running: timings}
+}
+
+func input(name string, s Setting) BoundInput {
+	return BoundInput{Name: name, Value: s.Value.String(), Source: s.Source}
+}
+
+func specInput(name string, d time.Duration, field string) BoundInput {
+	return BoundInput{Name: name, Value: d.String(), Source: "Spec " + field}
+}
+
+// EtcdElection is how long after a leader dies a new leader is elected, at worst with
+// one split vote: a follower's election timer fires at a random point in
+// [electionTimeout, 2×electionTimeout) after the last heartbeat, and a split vote
+// restarts the timers once more. bound = 2 × 2 × electionTimeout.
+func (b Bounds) EtcdElection() Bound {
+	et := b.running.EtcdElectionTimeout
+	return Bound{Value: 4 * et.Value, Formula: "2 × 2 × election timeout", Inputs: []BoundInput{input("election timeout", et)}}
+}
+
+// EtcdWriteGap is the longest a client with every member's endpoint may go without an
+// acknowledged write while a minority of members fails: a new leader within the election
+// bound, and a write stuck on the dead member abandoned after opTimeout and retried
+// elsewhere. bound = election bound + opTimeout.
+func (b Bounds) EtcdWriteGap(opTimeout time.Duration) Bound {
+	e := b.EtcdElection()
+	return Bound{Value: e.Value + opTimeout, Formula: "2 × 2 × election timeout + client timeout",
+		Inputs: append(e.Inputs, BoundInput{Name: "client timeout", Value: opTimeout.String(), Source: "hachaos' etcd traffic (kvOpTimeout)"})}
+}
+
+// APIServerEtcdUnready is how long an API server cut off from etcd may still answer
+// /readyz with "ok": its etcd checks probe etcd at most every timeout/2 and answer with
+// the last probe's result in between (k8s.io/apiserver, storagebackend/factory
+// newETCD3Check), so the first probe to see the loss starts up to timeout/2 after it and
+// fails after timeout. bound = timeout/2 + timeout.
+func (b Bounds) APIServerEtcdUnready() Bound {
+	t := b.running.APIServerEtcdCheckTimeout
+	return Bound{Value: t.Value/2 + t.Value, Formula: "etcd check timeout/2 + etcd check timeout", Inputs: []BoundInput{input("etcd check timeout", t)}}
+}
+
+// LBDetection is the load balancer's detection window (LoadBalancerSpec.DetectionWindow).
+func (b Bounds) LBDetection() Bound {
+	l := b.spec.LoadBalancer
+	return Bound{Value: l.DetectionWindow(), Formula: "inter + fall × (min(connect, inter) + check) + (fall − 1) × fastinter",
+		Inputs: []BoundInput{
+			specInput("inter", l.CheckInterval.Duration, "loadBalancer.checkInterval"),
+			{Name: "fall", Value: fmt.Sprint(l.Fall), Source: "Spec loadBalancer.fall"},
+			specInput("connect", l.ConnectTimeout.Duration, "loadBalancer.connectTimeout"),
+			specInput("check", l.CheckTimeout.Duration, "loadBalancer.checkTimeout"),
+			specInput("fastinter", l.FastInterval.Duration, "loadBalancer.fastInterval"),
+		}}
+}
+
+// LeaseTakeover is how long after the holder of component's Lease dies (without
+// releasing it) a standby holds it, from the Spec's leader-election timings (which the
+// topology suite checks the components run with): LeaseTakeoverBound.
+func (b Bounds) LeaseTakeover(component string, le LeaderElection) Bound {
+	field := "timeouts." + component
+	return Bound{Value: le.LeaseTakeoverBound(), Formula: "lease duration + 2 × retry period × (1 + jitter 1.2)",
+		Inputs: []BoundInput{
+			specInput("lease duration", le.LeaseDuration.Duration, field+".leaseDuration"),
+			specInput("retry period", le.RetryPeriod.Duration, field+".retryPeriod"),
+		}}
+}
+
+// Plus is b + c: a bound made of two.
+func (b Bound) Plus(c Bound) Bound {
+	return Bound{Value: b.Value + c.Value, Formula: "(" + b.Formula + ") + (" + c.Formula + ")", Inputs: append(append([]BoundInput{}, b.Inputs...), c.Inputs...)}
+}
+
+// LeaseTakeoverBound is how long after a leader dies (without releasing its Lease) a
+// standby holds it: the standby takes over once LeaseDuration has passed since it last
+// saw the Lease renewed, and it looks every RetryPeriod with client-go's jitter (up to
+// 1.2 × RetryPeriod more); one more attempt may be lost to an update conflict.
+// bound = LeaseDuration + 2 × RetryPeriod × (1 + JitterFactor).
+func (l LeaderElection) LeaseTakeoverBound() time.Duration {
+	return l.LeaseDuration.Duration + time.Duration(2*(1+jitterFactor)*float64(l.RetryPeriod.Duration))
+}
