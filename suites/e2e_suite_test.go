@@ -29,6 +29,8 @@ import (
 //	                  is kept for the next run to reuse (make chaos)
 //	ARTIFACTS         where the run's artifacts go (the Spec, a redacted kubeconfig, node
 //	                  and component logs); default ../_artifacts/<time>
+//	HACHAOS_SABOTAGE  a negative control on the running topology (see sabotages): applied
+//	                  before the suite, shown in effect, undone after it
 //	HACHAOS_DISABLE_FAULTS  fault kinds (comma-separated, or "all") whose Inject does
 //	                  nothing: make chaos-selfcheck, where every fault spec must end
 //	                  "fault not in effect"
@@ -72,6 +74,9 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	recoverLeftovers(ctx)
 	_, err = topology.Up(ctx, spec, provider, progress)
 	Expect(err).NotTo(HaveOccurred(), "bring up topology %q from %s", spec.Name, config)
+	if name := os.Getenv("HACHAOS_SABOTAGE"); name != "" {
+		applySabotage(ctx, name, &spec, provider, injector)
+	}
 	recordVersions(ctx, artifacts)
 }, NodeTimeout(20*time.Minute))
 

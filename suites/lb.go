@@ -98,7 +98,7 @@ func effectBoundOf(f fault.Fault) (time.Duration, string) {
 	case fault.KindAPIServerStop, fault.KindEtcdMemberStop:
 		return staticPodStopBound, "kubelet file check 20 s + termination grace 30 s"
 	}
-	return signalEffectBound, "acts at once: one check's answer time"
+	return signalEffectBound, "acts at once: two checks' answer times"
 }
 
 // runAPIServerFault runs the pipeline for faults that take API servers away, then judges.

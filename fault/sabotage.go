@@ -1,0 +1,118 @@
+package fault
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Sabotages break a property on purpose on the running topology, for negative controls:
+// the suite run afterwards must fail in the right spec, for the right reason. They are
+// faults like any other — ledgered, recovered by the next run if this one dies — so a
+// control needs no cluster of its own. Each shows it took effect (the component runs
+// with the sabotaged flags) before the suite starts: a sabotage that did not apply is
+// never "detected".
+
+func init() {
+	register(KindManifestFlags, func(t Topology, r Record) Fault {
+		return ManifestFlags{topo: t, Node: r.Target, Component: r.Params["component"], Flags: splitFlags(r.Params["flags"])}
+	})
+}
+
+// KindManifestFlags is the registry key of ManifestFlags.
+const KindManifestFlags = "manifest-flags"
+
+// ManifestFlags restarts a control-plane component (a static Pod) on one node with some
+// of its flags set to other values: the kubelet restarts it from the edited manifest.
+// Recover puts the original manifest back (kept beside it while the sabotage lasts).
+type ManifestFlags struct {
+	topo      Topology
+	Node      string
+	Component string            // kube-scheduler or kube-controller-manager
+	Flags     map[string]string // flag (without "--") → value
+}
+
+// NewManifestFlags sets flags of component on node.
+func NewManifestFlags(t Topology, node, component string, flags map[string]string) (ManifestFlags, error) {
+	if node == "" || len(flags) == 0 {
+		return ManifestFlags{}, fmt.Errorf("manifest flags: node and at least one flag are required")
+	}
+	if component != ProcessScheduler && component != ProcessControllerManager {
+		return ManifestFlags{}, fmt.Errorf("manifest flags: component %q is not %s or %s", component, ProcessScheduler, ProcessControllerManager)
+	}
+	return ManifestFlags{topo: t, Node: node, Component: component, Flags: flags}, nil
+}
+
+// Record implements Fault.
+func (f ManifestFlags) Record() Record {
+	return Record{Kind: KindManifestFlags, Target: f.Node, Params: map[string]string{"component": f.Component, "flags": joinFlags(f.Flags)}}
+}
+
+func (f ManifestFlags) paths() (manifest, original string) {
+	return "/etc/kubernetes/manifests/" + f.Component + ".yaml", parkedManifestDir + "/" + f.Component + ".yaml.orig"
+}
+
+// Inject implements Fault. The edited manifest is written beside and renamed into place:
+// the kubelet would read a half-written file in its folder as a static Pod of its own.
+func (f ManifestFlags) Inject(ctx context.Context) error {
+	manifest, original := f.paths()
+	var sed []string
+	for flag, value := range f.Flags {
+		sed = append(sed, fmt.Sprintf("-e 's|--%[1]s=[^\"]*|--%[1]s=%[2]s|'", flag, value))
+	}
+	// a flag the manifest lacks cannot be replaced: refuse rather than do nothing
+	var checks []string
+	for flag := range f.Flags {
+		checks = append(checks, fmt.Sprintf("grep -q -- '--%s=' %s || { echo 'no --%s in %s' >&2; exit 1; }", flag, manifest, flag, manifest))
+	}
+	script := fmt.Sprintf(`set -e
+%s
+mkdir -p %s
+[ -f %s ] || cp %s %s
+sed %s %s > /etc/kubernetes/%s.sabotaged
+mv /etc/kubernetes/%s.sabotaged %s`, strings.Join(checks, "\n"), parkedManifestDir, original, manifest, original,
+		strings.Join(sed, " "), original, f.Component, f.Component, manifest)
+	return shIn(ctx, f.topo, f.Node, script)
+}
+
+// Recover implements Fault: the original manifest goes back; without one there is
+// nothing to undo.
+func (f ManifestFlags) Recover(ctx context.Context) error {
+	manifest, original := f.paths()
+	return shIn(ctx, f.topo, f.Node, fmt.Sprintf("if [ -f %[1]s ]; then cp %[1]s /etc/kubernetes/%[3]s.restored && mv /etc/kubernetes/%[3]s.restored %[2]s && rm %[1]s; fi", original, manifest, f.Component))
+}
+
+// InEffect implements Observable: the running component's command line has every flag
+// with its sabotaged value.
+func (f ManifestFlags) InEffect(ctx context.Context, _ time.Time) error {
+	out, err := f.topo.Exec(ctx, f.Node, nil, "sh", "-c", fmt.Sprintf(`pid=$(pgrep -n -f '^%s( |$)') && tr '\0' ' ' </proc/$pid/cmdline`, f.Component))
+	if err != nil {
+		return fmt.Errorf("read %s's command line on %s: %w", f.Component, f.Node, err)
+	}
+	line := " " + string(out) + " "
+	for flag, value := range f.Flags {
+		if !strings.Contains(line, " --"+flag+"="+value+" ") {
+			return fmt.Errorf("%s on %s does not run with --%s=%s yet", f.Component, f.Node, flag, value)
+		}
+	}
+	return nil
+}
+
+func joinFlags(flags map[string]string) string {
+	var parts []string
+	for k, v := range flags {
+		parts = append(parts, k+"="+v)
+	}
+	return strings.Join(parts, ",")
+}
+
+func splitFlags(s string) map[string]string {
+	flags := map[string]string{}
+	for _, p := range strings.Split(s, ",") {
+		if k, v, ok := strings.Cut(p, "="); ok {
+			flags[k] = v
+		}
+	}
+	return flags
+}

@@ -1,0 +1,50 @@
+package fault
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestManifestFlagsEditsAManifestBesideAndPutsItBack(t *testing.T) {
+	topo := &fakeTopology{}
+	f, err := NewManifestFlags(topo, "cp3", ProcessScheduler, map[string]string{"leader-elect": "false"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rebuilt, err := Rebuild(topo, f.Record())
+	if err != nil || rebuilt.(ManifestFlags).Flags["leader-elect"] != "false" || rebuilt.(ManifestFlags).Component != ProcessScheduler {
+		t.Fatalf("the ledger's record does not rebuild the sabotage: %+v, %v", rebuilt, err)
+	}
+	if err := f.Inject(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	inject := topo.commands[0]
+	for _, want := range []string{"grep -q -- '--leader-elect='", "s|--leader-elect=[^\"]*|--leader-elect=false|", "mv /etc/kubernetes/kube-scheduler.sabotaged /etc/kubernetes/manifests/kube-scheduler.yaml"} {
+		if !strings.Contains(inject, want) {
+			t.Errorf("inject script lacks %q:\n%s", want, inject)
+		}
+	}
+	if err := f.Recover(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(topo.commands[1], "kube-scheduler.yaml.orig") {
+		t.Errorf("recover does not restore the original: %s", topo.commands[1])
+	}
+	if _, err := NewManifestFlags(topo, "cp3", "etcd", map[string]string{"x": "y"}); err == nil {
+		t.Error("a component that is not scheduler or controller-manager was accepted")
+	}
+}
+
+func TestManifestFlagsIsInEffectOnlyWithEveryFlagRunning(t *testing.T) {
+	f := ManifestFlags{Node: "cp3", Component: ProcessScheduler, Flags: map[string]string{"leader-elect": "false"}}
+	f.topo = &fakeTopology{outputs: map[string]string{"cmdline": "kube-scheduler --leader-elect=true --bind-address=127.0.0.1"}}
+	if err := f.InEffect(context.Background(), time.Now()); err == nil {
+		t.Fatal("a scheduler still electing counted as sabotaged")
+	}
+	f.topo = &fakeTopology{outputs: map[string]string{"cmdline": "kube-scheduler --leader-elect=false --bind-address=127.0.0.1"}}
+	if err := f.InEffect(context.Background(), time.Now()); err != nil {
+		t.Fatalf("sabotaged scheduler not seen: %v", err)
+	}
+}

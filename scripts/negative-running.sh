@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Negative control on the running topology: apply one sabotage (HACHAOS_SABOTAGE, shown
+# in effect before any spec runs, undone after the suite and by the next run if this one
+# dies), run a suite, and succeed only if it FAILS in the expected spec with the
+# expected reason and the verdict "guarantee broken". The topology is brought up or
+# reused by the suite, and kept.
+# Usage: scripts/negative-running.sh CONFIG SABOTAGE LABEL SPEC_TEXT REASON_TEXT
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+. "$here/lib/common.sh"
+[ $# -eq 5 ] || die "usage: $0 CONFIG SABOTAGE LABEL SPEC_TEXT REASON_TEXT"
+config=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+sabotage=$2 label=$3 spec=$4 reason=$5
+bin=$repo/_output/bin/hachaos
+report=$(mktemp --suffix=.json)
+trap 'rm -f "$report" "$report.log"' EXIT
+cd "$repo"
+log "negative control $sabotage on the running topology: the $label suite must fail"
+if HACHAOS_CONFIG=$config HACHAOS_SABOTAGE=$sabotage go test -tags e2e -count=1 -timeout 30m ./suites -args \
+	-ginkgo.label-filter="$label" -ginkgo.json-report="$report" >"$report.log" 2>&1; then
+	tail -20 "$report.log" >&2
+	die "NOT DETECTED: the $label suite passed with the sabotage $sabotage"
+fi
+"$bin" expect-detected --report "$report" --spec "$spec" --reason "$reason" || { tail -40 "$report.log" >&2; exit 1; }
+log "negative control $sabotage detected"

@@ -1,0 +1,94 @@
+package suites
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/hachaos/hachaos/fault"
+	"github.com/hachaos/hachaos/topology"
+)
+
+// Negative controls on the running topology: a sabotage named in HACHAOS_SABOTAGE is
+// applied before the suite runs and undone after it, so a control needs no cluster of its
+// own. Workload sabotages change only what the suite deploys; the others are ledgered
+// faults (fault.ManifestFlags) that must be seen in effect before any spec runs.
+var sabotages = map[string]func(ctx context.Context, spec *topology.Spec, p topology.Provider) []fault.Observable{
+	"workloadPinned": func(_ context.Context, spec *topology.Spec, _ topology.Provider) []fault.Observable {
+		spec.Sabotage.WorkloadPinned = true
+		return nil
+	},
+	"workloadWithoutPDB": func(_ context.Context, spec *topology.Spec, _ topology.Provider) []fault.Observable {
+		spec.Sabotage.WorkloadWithoutPDB = true
+		return nil
+	},
+	// The last control plane's scheduler outside leader election: it schedules beside
+	// whichever instance holds the Lease. Only one: with every scheduler outside it,
+	// nobody holds the Lease and the readiness gate refuses the cluster.
+	"schedulerOutsideLeaderElection": func(ctx context.Context, _ *topology.Spec, p topology.Provider) []fault.Observable {
+		planes := nodeNames(ctx, p, topology.RoleControlPlane)
+		f, err := fault.NewManifestFlags(p, planes[len(planes)-1], fault.ProcessScheduler, map[string]string{"leader-elect": "false"})
+		Expect(err).NotTo(HaveOccurred())
+		return []fault.Observable{f}
+	},
+	// Scheduler and controller-manager restarted with upstream's leader-election timings
+	// while the Spec promises its profile's: flags that drifted from what was certified.
+	"staleLeaseTimings": func(ctx context.Context, _ *topology.Spec, p topology.Provider) []fault.Observable {
+		upstream, err := topology.Profile(topology.ProfileUpstream)
+		Expect(err).NotTo(HaveOccurred())
+		var out []fault.Observable
+		for _, node := range nodeNames(ctx, p, topology.RoleControlPlane) {
+			for component, le := range map[string]topology.LeaderElection{fault.ProcessScheduler: upstream.Scheduler, fault.ProcessControllerManager: upstream.ControllerManager} {
+				f, err := fault.NewManifestFlags(p, node, component, map[string]string{
+					"leader-elect-lease-duration": le.LeaseDuration.Duration.String(),
+					"leader-elect-renew-deadline": le.RenewDeadline.Duration.String(),
+					"leader-elect-retry-period":   le.RetryPeriod.Duration.String(),
+				})
+				Expect(err).NotTo(HaveOccurred())
+				out = append(out, f)
+			}
+		}
+		return out
+	},
+}
+
+// SabotageNames lists the sabotages HACHAOS_SABOTAGE accepts.
+func SabotageNames() []string {
+	var names []string
+	for n := range sabotages {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// applySabotage applies the named sabotage to spec (workload sabotages) or the running
+// topology (ledgered faults, recovered by a cleanup), waits until each is in effect and
+// the cluster is ready again.
+func applySabotage(ctx context.Context, name string, spec *topology.Spec, p topology.Provider, injector *fault.Injector) {
+	apply, ok := sabotages[name]
+	Expect(ok).To(BeTrue(), "HACHAOS_SABOTAGE %q is not one of %s", name, strings.Join(SabotageNames(), ", "))
+	progress("SABOTAGE (negative control): %s", name)
+	faults := apply(ctx, spec, p)
+	for _, f := range faults {
+		injected, err := injector.Prepare(f)
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(injected.Recover)
+		Expect(injected.Inject(ctx)).To(Succeed())
+	}
+	since := time.Now()
+	for _, f := range faults {
+		err := pollUntil(ctx, spec.Waits.ComponentRestart.Duration, spec.Waits.Poll.Duration, func(ctx context.Context) error { return f.InEffect(ctx, since) })
+		Expect(err).NotTo(HaveOccurred(), "the sabotage %s is not in effect: a control that did not apply detects nothing", f.Record())
+		progress("sabotage in effect: %s", f.Record())
+	}
+	if len(faults) > 0 {
+		Expect(readinessGate(ctx, *spec, p)).To(Succeed(), "the cluster is ready again after the sabotage %s", name)
+	}
+	AddReportEntry("sabotage", fmt.Sprintf("%s (%d faults, each seen in effect)", name, len(faults)))
+}
