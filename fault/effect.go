@@ -10,10 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hachaos/hachaos/topology"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/hachaos/hachaos/internal/exec"
 )
 
 // Observable is a fault that can show, from outside the harness's own bookkeeping,
@@ -30,12 +29,14 @@ type Observable interface {
 }
 
 // processAbsent is nil when no process whose command line starts with process runs in
-// node. A container that is not running runs none.
+// node. A machine that is not running runs none.
 func processAbsent(ctx context.Context, t Topology, node, process string) error {
-	out, err := t.Exec(ctx, node, nil, "sh", "-c", fmt.Sprintf("pgrep -f '^%s( |$)' | head -1", process))
-	if containerNotRunning(err) {
+	if st, err := t.NodeState(ctx, node); err != nil {
+		return err
+	} else if !st.Running {
 		return nil
 	}
+	out, err := t.Exec(ctx, node, nil, "sh", "-c", fmt.Sprintf("pgrep -f '^%s( |$)' | head -1", process))
 	if err != nil {
 		return fmt.Errorf("look for %s on %s: %w", process, node, err)
 	}
@@ -52,12 +53,14 @@ func processAbsent(ctx context.Context, t Topology, node, process string) error 
 // measured *before* the check ran, which no command latency can make true by mistake.
 func restartedSince(ctx context.Context, t Topology, node, process string, since time.Time) error {
 	elapsed := time.Since(since)
+	if st, err := t.NodeState(ctx, node); err != nil {
+		return err
+	} else if !st.Running {
+		return nil
+	}
 	script := fmt.Sprintf(`pid=$(pgrep -o -f '^%s( |$)'); [ -n "$pid" ] || exit 0
 echo "$pid $(cut -d' ' -f22 /proc/$pid/stat) $(cut -d' ' -f1 /proc/uptime)"`, process)
 	out, err := t.Exec(ctx, node, nil, "sh", "-c", script)
-	if containerNotRunning(err) {
-		return nil
-	}
 	if err != nil {
 		return fmt.Errorf("look for %s on %s: %w", process, node, err)
 	}
@@ -93,11 +96,30 @@ func processAge(fields []string) (time.Duration, error) {
 	return time.Duration((uptime - ticks/clockTicks) * float64(time.Second)), nil
 }
 
-// containerNotRunning reports whether err is docker exec's refusal for a container that
-// is not running (a stopped external etcd member), read from its exit code and stderr.
-func containerNotRunning(err error) bool {
-	var run *exec.RunError
-	return errors.As(err, &run) && run.ExitCode() != 0 && strings.Contains(run.Stderr, "is not running")
+// machineRestartedSince is nil when node's machine is not running or was (re)started
+// after since: an external etcd member is its machine, and its image has no shell to
+// look inside with.
+func machineRestartedSince(ctx context.Context, t Topology, node string, since time.Time) error {
+	st, err := t.NodeState(ctx, node)
+	if err != nil {
+		return err
+	}
+	if st.Running && !st.StartedAt.After(since) {
+		return fmt.Errorf("%s has run since %s, before the kill at %s: it was not killed", node, st.StartedAt.Format("15:04:05.000"), since.Format("15:04:05.000"))
+	}
+	return nil
+}
+
+// machineStopped is nil when node's machine is not running.
+func machineStopped(ctx context.Context, t Topology, node string) error {
+	st, err := t.NodeState(ctx, node)
+	if err != nil {
+		return err
+	}
+	if st.Running {
+		return fmt.Errorf("%s still runs", node)
+	}
+	return nil
 }
 
 // InEffect implements Observable: no kube-apiserver process runs on the node.
@@ -128,15 +150,21 @@ func (f ProcessKill) InEffect(ctx context.Context, since time.Time) error {
 	return restartedSince(ctx, f.topo, f.Node, f.Process, since)
 }
 
-// InEffect implements Observable: the member's etcd process is gone (its container
+// InEffect implements Observable: the member's etcd process is gone (its machine
 // stopped, for external etcd).
 func (f EtcdMemberStop) InEffect(ctx context.Context, _ time.Time) error {
+	if f.Mode == topology.EtcdExternal {
+		return machineStopped(ctx, f.topo, f.Node)
+	}
 	return processAbsent(ctx, f.topo, f.Node, "etcd")
 }
 
-// InEffect implements Observable: the member's etcd process is gone or was restarted
-// after the crash.
+// InEffect implements Observable: the member's etcd process (its machine, for external
+// etcd) is gone or was restarted after the crash.
 func (f EtcdMemberCrash) InEffect(ctx context.Context, since time.Time) error {
+	if f.Mode == topology.EtcdExternal {
+		return machineRestartedSince(ctx, f.topo, f.Node, since)
+	}
 	return restartedSince(ctx, f.topo, f.Node, "etcd", since)
 }
 

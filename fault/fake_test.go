@@ -52,6 +52,13 @@ func (f *fakeTopology) LimitCPUs(_ context.Context, node string, cpus float64) e
 	return nil
 }
 
+func (f *fakeTopology) NodeState(_ context.Context, node string) (topology.NodeState, error) {
+	if f.fail {
+		return topology.NodeState{}, errors.New("state failed")
+	}
+	return topology.NodeState{Running: true}, nil
+}
+
 func (f *fakeTopology) Nodes(_ context.Context, role topology.Role) ([]topology.Node, error) {
 	var out []topology.Node
 	for _, n := range f.nodes {

@@ -37,6 +37,7 @@ type Topology interface {
 	Exec(ctx context.Context, node string, stdin io.Reader, cmd ...string) ([]byte, error)
 	NodeAction(ctx context.Context, node string, action topology.NodeAction) error
 	LimitCPUs(ctx context.Context, node string, cpus float64) error
+	NodeState(ctx context.Context, node string) (topology.NodeState, error)
 	Nodes(ctx context.Context, role topology.Role) ([]topology.Node, error)
 	RESTConfig(ctx context.Context) (*rest.Config, error)
 }

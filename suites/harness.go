@@ -81,7 +81,7 @@ func boundsOf(ctx context.Context, spec topology.Spec, p topology.Provider) topo
 	t, ok := componentTimings.byTopology[spec.Name]
 	if !ok {
 		var err error
-		t, err = topology.ReadComponentTimings(ctx, p, nodeNames(ctx, p, etcdRole(spec)), nodeNames(ctx, p, topology.RoleControlPlane))
+		t, err = topology.ReadComponentTimings(ctx, p)
 		if err != nil {
 			failWith(verdict.EnvironmentNotReady, "read the running components' timing flags: %v", err)
 		}

@@ -42,15 +42,30 @@ func DefaultComponentTimings() ComponentTimings {
 	}
 }
 
-// ReadComponentTimings reads the timing flags from the command lines of the etcd process
-// on every etcd node and the kube-apiserver process on every control plane. Every member
-// must run with the same values: a cluster whose members disagree has no one bound.
-func ReadComponentTimings(ctx context.Context, p Provider, etcdNodes, controlPlanes []string) (ComponentTimings, error) {
-	etcd, err := commandLines(ctx, p, etcdNodes, "etcd")
+// ReadComponentTimings reads the timing flags from the command lines of the etcd members
+// (external ones: as the provider started them, their image has no shell; stacked ones:
+// the running process on each control plane) and the kube-apiserver process on every
+// control plane. Every member must run with the same values: a cluster whose members
+// disagree has no one bound.
+func ReadComponentTimings(ctx context.Context, p Provider) (ComponentTimings, error) {
+	planes, err := p.Nodes(ctx, RoleControlPlane)
 	if err != nil {
 		return ComponentTimings{}, err
 	}
-	apiservers, err := commandLines(ctx, p, controlPlanes, "kube-apiserver")
+	external, err := p.Nodes(ctx, RoleEtcd)
+	if err != nil {
+		return ComponentTimings{}, err
+	}
+	etcd := map[string]string{}
+	for _, n := range external {
+		etcd[n.Name] = n.Command
+	}
+	if len(external) == 0 {
+		if etcd, err = commandLines(ctx, p, planes, "etcd"); err != nil {
+			return ComponentTimings{}, err
+		}
+	}
+	apiservers, err := commandLines(ctx, p, planes, "kube-apiserver")
 	if err != nil {
 		return ComponentTimings{}, err
 	}
@@ -58,9 +73,10 @@ func ReadComponentTimings(ctx context.Context, p Provider, etcdNodes, controlPla
 }
 
 // commandLines is the command line of process (its newest instance) on each node.
-func commandLines(ctx context.Context, p Provider, nodes []string, process string) (map[string]string, error) {
+func commandLines(ctx context.Context, p Provider, nodes []Node, process string) (map[string]string, error) {
 	out := map[string]string{}
-	for _, n := range nodes {
+	for _, node := range nodes {
+		n := node.Name
 		script := fmt.Sprintf(`pid=$(pgrep -n -f '^%s( |$)') && tr '\0' ' ' </proc/$pid/cmdline`, process)
 		line, err := p.Exec(ctx, n, nil, "sh", "-c", script)
 		if err != nil {

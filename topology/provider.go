@@ -140,10 +140,21 @@ type Provider interface {
 	NodeAction(ctx context.Context, node string, action NodeAction) error
 	// LimitCPUs caps a node's machine at cpus cores; 0 lifts the cap.
 	LimitCPUs(ctx context.Context, node string, cpus float64) error
+	// NodeState is the lifecycle state of a node's machine, as its runtime reports it.
+	NodeState(ctx context.Context, node string) (NodeState, error)
 	// CollectLogs writes node, component and container logs below dir.
 	CollectLogs(ctx context.Context, dir string) error
 	// Recorded is the Spec the existing cluster was created from, if hachaos created it.
 	Recorded() (Spec, bool)
+}
+
+// NodeState is a node machine's lifecycle state: whether it runs (a paused machine
+// runs), is paused, and when its main process last started (a restart policy that
+// brought a crashed machine back moves it).
+type NodeState struct {
+	Running   bool
+	Paused    bool
+	StartedAt time.Time
 }
 
 // NodeAction is a lifecycle change of a node's machine (container).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"syscall"
+	"time"
 
 	"github.com/moby/moby/client"
 
@@ -79,4 +80,23 @@ func (p *Provider) unpause(ctx context.Context, node string) error {
 func (p *Provider) ownsNode(ctx context.Context, node string) bool {
 	nodes, err := p.Nodes(ctx, "")
 	return err == nil && containsNode(nodes, node)
+}
+
+// NodeState implements topology.Provider from the container's state.
+func (p *Provider) NodeState(ctx context.Context, node string) (topology.NodeState, error) {
+	if !p.ownsNode(ctx, node) {
+		return topology.NodeState{}, fmt.Errorf("state of %s: not a node of topology %q", node, p.spec.Name)
+	}
+	c, err := p.docker.inspect(ctx, node)
+	if err != nil {
+		return topology.NodeState{}, err
+	}
+	if c.State == nil {
+		return topology.NodeState{}, fmt.Errorf("state of %s: the runtime reports none", node)
+	}
+	started, err := time.Parse(time.RFC3339Nano, c.State.StartedAt)
+	if err != nil {
+		return topology.NodeState{}, fmt.Errorf("state of %s: start time %q: %w", node, c.State.StartedAt, err)
+	}
+	return topology.NodeState{Running: c.State.Running, Paused: c.State.Paused, StartedAt: started}, nil
 }
