@@ -313,14 +313,9 @@ func (r *etcdRun) judgeMinorityFault(what string) {
 	if r.history.Operations == nil {
 		r.end()
 	}
-	bound := r.bounds.EtcdWriteGap(kvOpTimeout)
-	gap, at := r.history.MaxAckGap(r.injectAt, r.recoveredAt)
 	acked, failed := r.history.PutsIn(r.injectAt, r.recoveredAt)
 	AddReportEntry("measured: etcd "+what+": writes during the fault", fmt.Sprintf("%d acknowledged, %d failed", acked, failed))
-	measureBound("etcd "+what+": longest time without an acknowledged write", gap, bound)
-	Expect(gap).To(BeNumerically("<=", bound.Value),
-		"no write was acknowledged for %s from %s on the timeline; bound %s",
-		gap.Round(10*time.Millisecond), at.Round(10*time.Millisecond), bound)
+	expectJudgement(judgeWriteGap(r.history, "etcd "+what, r.injectAt, r.recoveredAt, r.bounds.EtcdWriteGap(kvOpTimeout)))
 	r.judgeNoLossAndLinearizable(what)
 }
 

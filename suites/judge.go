@@ -140,6 +140,19 @@ func judgeNewLeader(tl probe.Timeline, crashAt time.Duration, bound topology.Bou
 	return passed(at, m)
 }
 
+// judgeWriteGap: between from and to, writes kept being acknowledged: no gap between two
+// acknowledgements (or the window's ends) longer than the bound.
+func judgeWriteGap(h probe.KVHistory, what string, from, to time.Duration, bound topology.Bound) judgement {
+	gap, at := h.MaxAckGap(from, to)
+	m := boundMeasurement(what+": longest time without an acknowledged write", gap, bound)
+	if gap > bound.Value {
+		j := judged(verdict.GuaranteeBroken, "no write was acknowledged for %s from %s on the timeline; bound %s", secs(gap), secs(at), bound)
+		j.Measured = []reports.Measurement{m}
+		return j
+	}
+	return passed(at, m)
+}
+
 // termBefore is the highest raft term any member answered with before at.
 func termBefore(tl probe.Timeline, at time.Duration) uint64 {
 	var term uint64

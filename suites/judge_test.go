@@ -167,3 +167,35 @@ func TestEffectSeriesMustHoldUntilRecovery(t *testing.T) {
 		}
 	}
 }
+
+// Judge-level negative controls: the recordings doctored so that exactly one guarantee
+// is broken; the judge must say so, for that reason.
+
+func TestWriteGapJudgeCatchesADoctoredStall(t *testing.T) {
+	tl, h := loadRecording(t, "leader-crash-reelected-stacked-1")
+	w := windowOf(t, tl, sampleTimeout)
+	bound := topology.NewBounds(topology.Default(), topology.DefaultComponentTimings()).EtcdWriteGap(kvOpTimeout)
+	expectVerdict(t, "recorded", judgeWriteGap(h, "etcd", w.Inject, w.Until, bound), verdict.Passed, "")
+	var stalled probe.KVHistory
+	for _, o := range h.Operations {
+		if o.OK && o.Return > w.Inject+time.Second && o.Return < w.Inject+9*time.Second {
+			o.OK = false // no acknowledgement for 8 s
+		}
+		stalled.Operations = append(stalled.Operations, o)
+	}
+	expectVerdict(t, "doctored", judgeWriteGap(stalled, "etcd", w.Inject, w.Until, bound), verdict.GuaranteeBroken, "no write was acknowledged for")
+}
+
+func TestNewLeaderJudgeCatchesADoctoredSlowElection(t *testing.T) {
+	tl, _ := loadRecording(t, "leader-crash-reelected-stacked-1")
+	w := windowOf(t, tl, sampleTimeout)
+	late := w.Inject + testElectionBound.Value + time.Second
+	for name, samples := range tl.Series {
+		for i, s := range samples {
+			if strings.HasPrefix(name, prefixEtcd) && s.OK && s.Answered() < late && etcdTerm(s.Value) > 2 {
+				samples[i].Value = "leader=none term=2 index=0" // the election only ends after the bound
+			}
+		}
+	}
+	expectVerdict(t, "doctored", judgeNewLeader(tl, w.Inject, testElectionBound), verdict.GuaranteeBroken, "first seen")
+}

@@ -1,0 +1,48 @@
+package suites
+
+import (
+	"fmt"
+	"strings"
+)
+
+// NegativeControl is how one guarantee is shown able to fail: what breaks it, where that
+// runs, and what the failure must say (with the verdict "guarantee broken"). The README's
+// table of controls is rendered from NegativeControls (a unit test keeps them equal), so
+// a guarantee without a control says so.
+type NegativeControl struct {
+	Guarantee string
+	Control   string // the sabotage, or the doctored recording; "" for none yet
+	RunsIn    string // the make target or unit test
+	Reason    string // what the failure message must contain
+}
+
+// NegativeControls lists every fault guarantee and its control.
+var NegativeControls = []NegativeControl{
+	{"every fault spec: its fault in effect for the whole hold", "every fault's Inject a no-op (`HACHAOS_DISABLE_FAULTS=all`)", "`make chaos-selfcheck`", "fault not in effect"},
+	{"LB: clients fail for at most the detection window (API server frozen)", "HAProxy without health checks (`controls/lb-no-healthcheck.yaml`)", "`make chaos-negative-own`", "more than the detection window"},
+	{"LB: API server killed, stopped, all but one stopped; marked DOWN in time; back in rotation", "", "", ""},
+	{"etcd: a leader of a newer term within the election bound after the leader crashed", "recording doctored: the election ends after the bound", "`TestNewLeaderJudgeCatchesADoctoredSlowElection`", "first seen"},
+	{"etcd: longest time without an acknowledged write", "recording doctored: no acknowledgement for 8 s", "`TestWriteGapJudgeCatchesADoctoredStall`", "no write was acknowledged for"},
+	{"etcd: no write acknowledged while a majority is provably down", "recording judged with recovery beginning after two writes were acknowledged", "`TestMajorityStopWithWritesAckedAfterRestorePasses`", "split brain"},
+	{"etcd: the history is linearizable", "history doctored: a stale read after an acknowledged write", "`TestCheckLinearizable` (probe)", "Illegal"},
+	{"etcd: acknowledged writes read back; a member rejoins; writes return after restore", "", "", ""},
+	{"leader: a standby holds the Lease within its bound", "`staleLeaseTimings`: upstream's lease timings while the Spec promises the profile's", "`make chaos-negative-running`", "Lease taken over"},
+	{"leader: every instance takes part in leader election (never two leaders)", "`schedulerOutsideLeaderElection`: the last control plane's scheduler with `--leader-elect=false`", "`make chaos-negative-running`", "runs without leader election"},
+	{"worker lost: back to full Ready replicas on healthy nodes within the bound", "`workloadPinned`: the workload pinned to the lost worker", "`make chaos-negative-running`", "back to 4 Ready replicas on healthy nodes"},
+	{"drain: never fewer Ready replicas than the PDB allows", "`workloadWithoutPDB`: the workload without its PDB", "`make chaos-negative-running`", "the PodDisruptionBudget promises"},
+	{"drain duration; every partition guarantee (LB, leaders moved, isolated write refused, deposed leader stops first)", "", "", ""},
+}
+
+// NegativeControlsTable renders NegativeControls as the README's Markdown table.
+func NegativeControlsTable() string {
+	var b strings.Builder
+	b.WriteString("| guarantee | negative control | runs in | detected by |\n|---|---|---|---|\n")
+	for _, c := range NegativeControls {
+		control, runs, reason := c.Control, c.RunsIn, fmt.Sprintf("%q", c.Reason)
+		if control == "" {
+			control, runs, reason = "none yet", "—", "—"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", c.Guarantee, control, runs, reason)
+	}
+	return b.String()
+}
