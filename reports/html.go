@@ -45,6 +45,7 @@ func HTML(res Results, dir string, cmp *Comparison) ([]byte, error) {
 			page.Failed++
 		}
 	}
+	page.Verdicts = verdictCounts(res)
 	var b bytes.Buffer
 	if err := pageTemplate.Execute(&b, page); err != nil {
 		return nil, fmt.Errorf("render HTML report: %w", err)
@@ -59,6 +60,7 @@ type htmlPage struct {
 	Rows           []summaryRow
 	Specs          []htmlSpec
 	Passed, Failed int
+	Verdicts       string // "36 passed, 1 fault not in effect"
 }
 
 type summaryRow struct {

@@ -14,6 +14,7 @@ th, td { border: 1px solid #d6d6d6; padding: 4px 8px; text-align: left; vertical
 th { background: #f3f3f3; }
 td.num { text-align: right; white-space: nowrap; }
 .v-passed { color: #1e7b3a; font-weight: 600; } .v-failed { color: #c0281d; font-weight: 600; } .v-skipped { color: #777; }
+.v-guarantee-broken, .v-did-not-recover, .v-bound-broken { color: #c0281d; font-weight: 600; } .v-fault-not-in-effect, .v-environment-not-ready { color: #a15c00; font-weight: 600; }
 .muted { color: #666; } .formula { color: #555; font-size: 12px; }
 section.spec { border-top: 2px solid #ddd; margin-top: 28px; }
 pre { background: #f7f7f7; border: 1px solid #e1e1e1; padding: 8px; overflow-x: auto; font-size: 12px; white-space: pre-wrap; }
@@ -25,7 +26,7 @@ svg text { font: 11px system-ui, sans-serif; } svg text.seg { fill: #fff; } svg 
 <body>
 <header>
 <h1>hachaos report: {{.Res.Run.Topology.Name}}</h1>
-<p id="verdict" class="{{if .Failed}}v-failed{{else}}v-passed{{end}}">{{.Passed}} passed, {{.Failed}} failed of {{len .Res.Specs}} specs{{if gt .Res.Run.Trials 1}} ({{.Res.Run.Trials}} trials each){{end}}</p>
+<p id="verdict" class="{{if .Failed}}v-failed{{else}}v-passed{{end}}">{{.Passed}} passed, {{.Failed}} failed of {{len .Res.Specs}} specs{{if gt .Res.Run.Trials 1}} ({{.Res.Run.Trials}} trials each){{end}}{{with .Verdicts}} — {{.}}{{end}}</p>
 <table id="run">
 <tr><th>topology</th><td>{{with .Res.Run.Topology}}{{.ControlPlanes}} control planes, {{.Workers}} workers, {{.Etcd}} etcd ({{.EtcdMembers}} members), {{.LoadBalancer}} load balancer; provider {{.Provider}}, node image {{.NodeImage}}{{end}}</td></tr>
 <tr><th>versions</th><td>Kubernetes {{.Res.Run.Versions.Kubernetes}}, etcd {{.Res.Run.Versions.Etcd}}</td></tr>

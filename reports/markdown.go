@@ -7,29 +7,35 @@ import (
 	"github.com/hachaos/hachaos/verdict"
 )
 
-// Markdown is the summary table for a CI job summary ($GITHUB_STEP_SUMMARY): one row per
-// guarantee with its verdict, measured value, bound and margin.
-func Markdown(res Results, cmp *Comparison) string {
-	var b strings.Builder
-	passed, failed := 0, 0
+// verdictCounts says how many specs ended in each verdict: "36 passed, 1 fault not in effect".
+func verdictCounts(res Results) string {
 	counts := map[string]int{}
 	for _, s := range res.Specs {
-		v := s.Verdict()
-		counts[v]++
-		if isFailed(v) {
-			failed++
-		} else if v == Passed {
-			passed++
-		}
+		counts[s.Verdict()]++
 	}
-	fmt.Fprintf(&b, "## hachaos: %d passed, %d failed\n\n", passed, failed)
 	var parts []string
 	for _, v := range verdict.All {
 		if n := counts[string(v)]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, v))
 		}
 	}
-	fmt.Fprintf(&b, "Verdicts: %s\n\n", strings.Join(parts, ", "))
+	return strings.Join(parts, ", ")
+}
+
+// Markdown is the summary table for a CI job summary ($GITHUB_STEP_SUMMARY): one row per
+// guarantee with its verdict, measured value, bound and margin.
+func Markdown(res Results, cmp *Comparison) string {
+	var b strings.Builder
+	passed, failed := 0, 0
+	for _, s := range res.Specs {
+		if v := s.Verdict(); isFailed(v) {
+			failed++
+		} else if v == Passed {
+			passed++
+		}
+	}
+	fmt.Fprintf(&b, "## hachaos: %d passed, %d failed\n\n", passed, failed)
+	fmt.Fprintf(&b, "Verdicts: %s\n\n", verdictCounts(res))
 	fmt.Fprintf(&b, "Kubernetes %s, etcd %s, %s etcd, profile %s, %d trial(s)\n\n",
 		res.Run.Versions.Kubernetes, res.Run.Versions.Etcd, res.Run.Topology.Etcd, res.Run.Profile, res.Run.Trials)
 	w := res.WallTime
