@@ -3,6 +3,7 @@ package fault
 import (
 	"context"
 	"fmt"
+	"path"
 )
 
 // Where the kubelet reads the API server's static Pod, and where a stopped one is parked.
@@ -40,13 +41,25 @@ func (f APIServerStop) Record() Record { return Record{Kind: KindAPIServerStop, 
 
 // Inject implements Fault.
 func (f APIServerStop) Inject(ctx context.Context) error {
-	return shIn(ctx, f.nodes, f.Node, fmt.Sprintf("mkdir -p %s && mv %s %s/", parkedManifestDir, apiServerManifest, parkedManifestDir))
+	return parkStaticPod(ctx, f.nodes, f.Node, apiServerManifest)
 }
 
 // Recover implements Fault; with no parked manifest there is nothing to undo.
 func (f APIServerStop) Recover(ctx context.Context) error {
-	parked := parkedManifestDir + "/kube-apiserver.yaml"
-	return shIn(ctx, f.nodes, f.Node, fmt.Sprintf("if [ -f %s ]; then mv %s %s; fi", parked, parked, apiServerManifest))
+	return unparkStaticPod(ctx, f.nodes, f.Node, apiServerManifest)
+}
+
+// parkStaticPod stops a static Pod the way an operator does: its manifest moves out of
+// the kubelet's folder, and the kubelet stops the Pod.
+func parkStaticPod(ctx context.Context, t Topology, node, manifest string) error {
+	return shIn(ctx, t, node, fmt.Sprintf("mkdir -p %s && mv %s %s/", parkedManifestDir, manifest, parkedManifestDir))
+}
+
+// unparkStaticPod moves a parked manifest back (the kubelet starts the Pod again); with
+// none parked there is nothing to undo.
+func unparkStaticPod(ctx context.Context, t Topology, node, manifest string) error {
+	parked := parkedManifestDir + "/" + path.Base(manifest)
+	return shIn(ctx, t, node, fmt.Sprintf("if [ -f %s ]; then mv %s %s; fi", parked, parked, manifest))
 }
 
 // APIServerFreeze stops the API server process with SIGSTOP: it stays alive and the

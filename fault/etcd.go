@@ -54,7 +54,7 @@ func (f EtcdMemberStop) Inject(ctx context.Context) error {
 	if f.Mode == topology.EtcdExternal {
 		return f.topo.NodeAction(ctx, f.Node, topology.NodeStop)
 	}
-	return shIn(ctx, f.topo, f.Node, fmt.Sprintf("mkdir -p %s && mv %s %s/", parkedManifestDir, etcdManifest, parkedManifestDir))
+	return parkStaticPod(ctx, f.topo, f.Node, etcdManifest)
 }
 
 // Recover implements Fault; a member that is running (manifest in place, container
@@ -63,8 +63,7 @@ func (f EtcdMemberStop) Recover(ctx context.Context) error {
 	if f.Mode == topology.EtcdExternal {
 		return f.topo.NodeAction(ctx, f.Node, topology.NodeStart)
 	}
-	parked := parkedManifestDir + "/etcd.yaml"
-	return shIn(ctx, f.topo, f.Node, fmt.Sprintf("if [ -f %s ]; then mv %s %s; fi", parked, parked, etcdManifest))
+	return unparkStaticPod(ctx, f.topo, f.Node, etcdManifest)
 }
 
 // EtcdMemberCrash kills one etcd member with SIGKILL, as a crash would: no leadership
@@ -95,10 +94,8 @@ func (f EtcdMemberCrash) Inject(ctx context.Context) error {
 	if f.Mode == topology.EtcdExternal {
 		return f.topo.NodeAction(ctx, f.Node, topology.NodeCrash)
 	}
-	if _, err := f.topo.Exec(ctx, f.Node, nil, "pkill", "-KILL", "-x", "etcd"); err != nil {
-		return fmt.Errorf("kill etcd on %s: %w", f.Node, err)
-	}
-	return nil
+	// a stacked member is a control-plane process like the others
+	return ProcessKill{topo: f.topo, Node: f.Node, Process: ProcessEtcd}.Inject(ctx)
 }
 
 // Recover implements Fault: the member restarts by itself.

@@ -23,7 +23,7 @@ func TestEtcdFaultsActPerMode(t *testing.T) {
 		{"external stop", func(tp Topology) (Fault, error) { return NewEtcdMemberStop(tp, "etcd1", topology.EtcdExternal) },
 			"", "", "stop etcd1", "start etcd1"},
 		{"stacked crash", func(tp Topology) (Fault, error) { return NewEtcdMemberCrash(tp, "cp1", topology.EtcdStacked) },
-			"pkill -KILL -x etcd", "", "", ""},
+			"pkill -KILL -f ^etcd( |$)", "", "", ""},
 		{"external crash", func(tp Topology) (Fault, error) { return NewEtcdMemberCrash(tp, "etcd1", topology.EtcdExternal) },
 			"", "", "crash etcd1", ""},
 	}
