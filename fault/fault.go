@@ -32,7 +32,7 @@ type Record struct {
 func (r Record) String() string { return fmt.Sprintf("%s on %s", r.Kind, r.Target) }
 
 // Topology is what faults need of the topology: commands in its nodes, their
-// lifecycle, the node list (addresses) and an API client. topology.Provider has it all.
+// lifecycle, the node list (addresses) and an API client. cluster.Provider has it all.
 type Topology interface {
 	Exec(ctx context.Context, node string, stdin io.Reader, cmd ...string) ([]byte, error)
 	NodeAction(ctx context.Context, node string, action topology.NodeAction) error

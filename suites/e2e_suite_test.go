@@ -19,6 +19,7 @@ import (
 	"github.com/hachaos/hachaos/internal/exec"
 	"github.com/hachaos/hachaos/reports"
 	"github.com/hachaos/hachaos/topology"
+	"github.com/hachaos/hachaos/topology/cluster"
 	"github.com/hachaos/hachaos/topology/kind"
 )
 
@@ -36,7 +37,7 @@ import (
 //	                  "fault not in effect"
 var (
 	spec        topology.Spec
-	provider    topology.Provider
+	provider    cluster.Provider
 	probeBinary string
 	injector    *fault.Injector
 	artifacts   string
@@ -72,7 +73,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		injector.DisableEffects(strings.Split(disabled, ","))
 	}
 	recoverLeftovers(ctx)
-	_, err = topology.Up(ctx, spec, provider, progress)
+	_, err = cluster.Up(ctx, spec, provider, progress)
 	Expect(err).NotTo(HaveOccurred(), "bring up topology %q from %s", spec.Name, config)
 	if name := os.Getenv("HACHAOS_SABOTAGE"); name != "" {
 		applySabotage(ctx, name, &spec, provider, injector)

@@ -15,12 +15,13 @@ import (
 	"github.com/hachaos/hachaos/fault"
 	"github.com/hachaos/hachaos/probe"
 	"github.com/hachaos/hachaos/topology"
+	"github.com/hachaos/hachaos/topology/cluster"
 )
 
 // EtcdToleranceSpecInput is what EtcdToleranceSpec needs.
 type EtcdToleranceSpecInput struct {
 	Spec         topology.Spec
-	Provider     topology.Provider
+	Provider     cluster.Provider
 	Injector     *fault.Injector
 	ArtifactsDir string
 }

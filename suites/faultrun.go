@@ -12,6 +12,7 @@ import (
 	"github.com/hachaos/hachaos/fault"
 	"github.com/hachaos/hachaos/probe"
 	"github.com/hachaos/hachaos/topology"
+	"github.com/hachaos/hachaos/topology/cluster"
 	"github.com/hachaos/hachaos/verdict"
 )
 
@@ -46,7 +47,7 @@ const effectUnknown = "unknown"
 // faultEnv is what every fault spec gets from its caller.
 type faultEnv struct {
 	Spec         topology.Spec
-	Provider     topology.Provider
+	Provider     cluster.Provider
 	Injector     *fault.Injector
 	ArtifactsDir string
 }

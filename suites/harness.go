@@ -18,6 +18,7 @@ import (
 	"github.com/hachaos/hachaos/probe"
 	"github.com/hachaos/hachaos/reports"
 	"github.com/hachaos/hachaos/topology"
+	"github.com/hachaos/hachaos/topology/cluster"
 	"github.com/hachaos/hachaos/verdict"
 )
 
@@ -75,13 +76,13 @@ var componentTimings = struct {
 
 // boundsOf derives the bounds from the Spec and the running components' own flags; a
 // cluster whose flags cannot be read is not ready.
-func boundsOf(ctx context.Context, spec topology.Spec, p topology.Provider) topology.Bounds {
+func boundsOf(ctx context.Context, spec topology.Spec, p cluster.Provider) topology.Bounds {
 	componentTimings.Lock()
 	defer componentTimings.Unlock()
 	t, ok := componentTimings.byTopology[spec.Name]
 	if !ok {
 		var err error
-		t, err = topology.ReadComponentTimings(ctx, p)
+		t, err = cluster.ReadComponentTimings(ctx, p)
 		if err != nil {
 			failWith(verdict.EnvironmentNotReady, "read the running components' timing flags: %v", err)
 		}
@@ -136,7 +137,7 @@ func getter(cfg *rest.Config, path string, transport *http.Transport) func(ctx c
 // backendState reads target's state from HAProxy; anything but UP is an error.
 func backendState(statsAddress, target string) func(ctx context.Context) (string, error) {
 	return func(ctx context.Context) (string, error) {
-		states, err := topology.ReadHAProxyBackends(ctx, statsAddress, topology.HAProxyBackend)
+		states, err := topology.ReadHAProxyBackends(ctx, statsAddress, cluster.HAProxyBackend)
 		if err != nil {
 			return "", err
 		}
@@ -162,7 +163,7 @@ func errOnly(check func(ctx context.Context) (string, error)) func(ctx context.C
 
 // expectEnvironmentReady runs the readiness gate before a spec's fault: a failure here
 // is an environment that is not ready, never a broken guarantee.
-func expectEnvironmentReady(ctx context.Context, spec topology.Spec, p topology.Provider) {
+func expectEnvironmentReady(ctx context.Context, spec topology.Spec, p cluster.Provider) {
 	stage(verdict.EnvironmentNotReady)
 	if err := readinessGate(ctx, spec, p); err != nil {
 		failWith(verdict.EnvironmentNotReady, "the readiness gate before the fault failed within waits.clusterReady (%s): %v", spec.Waits.ClusterReady, err)
@@ -170,8 +171,8 @@ func expectEnvironmentReady(ctx context.Context, spec topology.Spec, p topology.
 }
 
 // readinessGate waits up to waits.clusterReady for the topology's readiness gate.
-func readinessGate(ctx context.Context, spec topology.Spec, p topology.Provider) error {
-	return topology.NewGate(spec, p).Wait(ctx, spec.Waits.ClusterReady.Duration, spec.Waits.Poll.Duration, progress)
+func readinessGate(ctx context.Context, spec topology.Spec, p cluster.Provider) error {
+	return cluster.NewGate(spec, p).Wait(ctx, spec.Waits.ClusterReady.Duration, spec.Waits.Poll.Duration, progress)
 }
 
 func progress(format string, args ...any) {

@@ -11,13 +11,14 @@ import (
 	"github.com/hachaos/hachaos/fault"
 	"github.com/hachaos/hachaos/probe"
 	"github.com/hachaos/hachaos/topology"
+	"github.com/hachaos/hachaos/topology/cluster"
 	"github.com/hachaos/hachaos/verdict"
 )
 
 // LBReroutingSpecInput is what LBReroutingSpec needs.
 type LBReroutingSpecInput struct {
 	Spec         topology.Spec
-	Provider     topology.Provider
+	Provider     cluster.Provider
 	Injector     *fault.Injector
 	ArtifactsDir string
 }

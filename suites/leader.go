@@ -13,13 +13,14 @@ import (
 	"github.com/hachaos/hachaos/fault"
 	"github.com/hachaos/hachaos/probe"
 	"github.com/hachaos/hachaos/topology"
+	"github.com/hachaos/hachaos/topology/cluster"
 	"github.com/hachaos/hachaos/verdict"
 )
 
 // LeaderElectionSpecInput is what LeaderElectionSpec needs.
 type LeaderElectionSpecInput struct {
 	Spec         topology.Spec
-	Provider     topology.Provider
+	Provider     cluster.Provider
 	Injector     *fault.Injector
 	ArtifactsDir string
 	// WorkloadImage is an image present on every node, for the Pods that prove

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hachaos/hachaos/reports"
 	"github.com/hachaos/hachaos/topology"
+	"github.com/hachaos/hachaos/topology/cluster"
 )
 
 // The Lease object shows one holder per read; it cannot show a deposed leader that
@@ -48,7 +49,7 @@ type leadershipWatch struct {
 
 // watchLeadership starts following component's current log files on every control
 // plane for d; each follower ends by itself.
-func watchLeadership(ctx context.Context, provider topology.Provider, component string, d time.Duration) *leadershipWatch {
+func watchLeadership(ctx context.Context, provider cluster.Provider, component string, d time.Duration) *leadershipWatch {
 	nodes, err := provider.Nodes(ctx, topology.RoleControlPlane)
 	Expect(err).NotTo(HaveOccurred())
 	w := &leadershipWatch{component: component}
@@ -156,7 +157,7 @@ func expectNoTwoLeaders(w *leadershipWatch, what, old string, since time.Time, l
 // instance started without it (--leader-elect=false) leads on its own beside the Lease
 // holder: two leaders that no read of the Lease shows. An instance that has just been
 // restarted gets waits.podStartup to log its first attempt.
-func expectEveryInstanceElects(ctx context.Context, spec topology.Spec, provider topology.Provider, component string) {
+func expectEveryInstanceElects(ctx context.Context, spec topology.Spec, provider cluster.Provider, component string) {
 	nodes, err := provider.Nodes(ctx, topology.RoleControlPlane)
 	Expect(err).NotTo(HaveOccurred())
 	var outside []string
@@ -179,7 +180,7 @@ func expectEveryInstanceElects(ctx context.Context, spec topology.Spec, provider
 
 // instanceElects reports whether the running instance of component on node (the newest
 // log file of its static Pod) logged an attempt to acquire its Lease.
-func instanceElects(ctx context.Context, provider topology.Provider, node, component string) (bool, error) {
+func instanceElects(ctx context.Context, provider cluster.Provider, node, component string) (bool, error) {
 	script := fmt.Sprintf(`f=$(ls -t %s 2>/dev/null | head -1)
 if [ -z "$f" ]; then echo 0; else grep -c -i 'attempting to acquire leader lease' "$f" || true; fi`, staticPodLogs(component, node))
 	out, err := provider.Exec(ctx, node, nil, "sh", "-c", script)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/hachaos/hachaos/probe"
 	"github.com/hachaos/hachaos/topology"
+	"github.com/hachaos/hachaos/topology/cluster"
 )
 
 // Series names of the standard observation. A series' sample Value says what was seen.
@@ -60,7 +61,7 @@ type observation struct {
 	etcd *clientv3.Client
 	// statusClients asks each member (by client URL) for its status on a kept-alive
 	// connection of its own.
-	statusClients map[string]*topology.MemberClient
+	statusClients map[string]*cluster.MemberClient
 	members       map[uint64]string // etcd member ID → name
 	traffic       *probe.KVTraffic
 	prefix        string
@@ -73,7 +74,7 @@ type observation struct {
 // observeInput says what to record besides the standard series.
 type observeInput struct {
 	Spec     topology.Spec
-	Provider topology.Provider
+	Provider cluster.Provider
 	// Traffic starts etcd traffic (a writer and reader with a recorded history).
 	Traffic bool
 	// Workload records the test workload's ready Pods per node.
@@ -130,7 +131,7 @@ func (o *observation) startEtcd(ctx, rctx context.Context, in observeInput) {
 	for _, m := range list.Members {
 		o.members[m.ID] = m.Name
 	}
-	o.statusClients = map[string]*topology.MemberClient{}
+	o.statusClients = map[string]*cluster.MemberClient{}
 	for name, url := range access.Members {
 		mc, err := access.MemberClient(url)
 		Expect(err).NotTo(HaveOccurred(), "etcd client for member %s", name)
@@ -244,7 +245,7 @@ func leaseHolder(c kubernetes.Interface, name string) func(ctx context.Context) 
 
 // etcdMemberStatus asks one member for its status: who it thinks leads, raft term and
 // applied index.
-func etcdMemberStatus(c *topology.MemberClient, names map[uint64]string) func(ctx context.Context) (string, error) {
+func etcdMemberStatus(c *cluster.MemberClient, names map[uint64]string) func(ctx context.Context) (string, error) {
 	return func(ctx context.Context) (string, error) {
 		st, err := c.Status(ctx)
 		if err != nil {

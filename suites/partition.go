@@ -12,12 +12,13 @@ import (
 	"github.com/hachaos/hachaos/fault"
 	"github.com/hachaos/hachaos/probe"
 	"github.com/hachaos/hachaos/topology"
+	"github.com/hachaos/hachaos/topology/cluster"
 )
 
 // PartitionSpecInput is what PartitionSpec needs.
 type PartitionSpecInput struct {
 	Spec         topology.Spec
-	Provider     topology.Provider
+	Provider     cluster.Provider
 	Injector     *fault.Injector
 	ArtifactsDir string
 }

@@ -12,25 +12,26 @@ import (
 
 	"github.com/hachaos/hachaos/fault"
 	"github.com/hachaos/hachaos/topology"
+	"github.com/hachaos/hachaos/topology/cluster"
 )
 
 // Negative controls on the running topology: a sabotage named in HACHAOS_SABOTAGE is
 // applied before the suite runs and undone after it, so a control needs no cluster of its
 // own. Workload sabotages change only what the suite deploys; the others are ledgered
 // faults (fault.ManifestFlags) that must be seen in effect before any spec runs.
-var sabotages = map[string]func(ctx context.Context, spec *topology.Spec, p topology.Provider) []fault.Observable{
-	"workloadPinned": func(_ context.Context, spec *topology.Spec, _ topology.Provider) []fault.Observable {
+var sabotages = map[string]func(ctx context.Context, spec *topology.Spec, p cluster.Provider) []fault.Observable{
+	"workloadPinned": func(_ context.Context, spec *topology.Spec, _ cluster.Provider) []fault.Observable {
 		spec.Sabotage.WorkloadPinned = true
 		return nil
 	},
-	"workloadWithoutPDB": func(_ context.Context, spec *topology.Spec, _ topology.Provider) []fault.Observable {
+	"workloadWithoutPDB": func(_ context.Context, spec *topology.Spec, _ cluster.Provider) []fault.Observable {
 		spec.Sabotage.WorkloadWithoutPDB = true
 		return nil
 	},
 	// The last control plane's scheduler outside leader election: it schedules beside
 	// whichever instance holds the Lease. Only one: with every scheduler outside it,
 	// nobody holds the Lease and the readiness gate refuses the cluster.
-	"schedulerOutsideLeaderElection": func(ctx context.Context, _ *topology.Spec, p topology.Provider) []fault.Observable {
+	"schedulerOutsideLeaderElection": func(ctx context.Context, _ *topology.Spec, p cluster.Provider) []fault.Observable {
 		planes := nodeNames(ctx, p, topology.RoleControlPlane)
 		f, err := fault.NewManifestFlags(p, planes[len(planes)-1], fault.ProcessScheduler, map[string]string{"leader-elect": "false"})
 		Expect(err).NotTo(HaveOccurred())
@@ -38,7 +39,7 @@ var sabotages = map[string]func(ctx context.Context, spec *topology.Spec, p topo
 	},
 	// Scheduler and controller-manager restarted with upstream's leader-election timings
 	// while the Spec promises its profile's: flags that drifted from what was certified.
-	"staleLeaseTimings": func(ctx context.Context, _ *topology.Spec, p topology.Provider) []fault.Observable {
+	"staleLeaseTimings": func(ctx context.Context, _ *topology.Spec, p cluster.Provider) []fault.Observable {
 		upstream, err := topology.Profile(topology.ProfileUpstream)
 		Expect(err).NotTo(HaveOccurred())
 		var out []fault.Observable
@@ -70,7 +71,7 @@ func SabotageNames() []string {
 // applySabotage applies the named sabotage to spec (workload sabotages) or the running
 // topology (ledgered faults, recovered by a cleanup), waits until each is in effect and
 // the cluster is ready again.
-func applySabotage(ctx context.Context, name string, spec *topology.Spec, p topology.Provider, injector *fault.Injector) {
+func applySabotage(ctx context.Context, name string, spec *topology.Spec, p cluster.Provider, injector *fault.Injector) {
 	apply, ok := sabotages[name]
 	Expect(ok).To(BeTrue(), "HACHAOS_SABOTAGE %q is not one of %s", name, strings.Join(SabotageNames(), ", "))
 	progress("SABOTAGE (negative control): %s", name)

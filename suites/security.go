@@ -19,12 +19,13 @@ import (
 
 	"github.com/hachaos/hachaos/probe"
 	"github.com/hachaos/hachaos/topology"
+	"github.com/hachaos/hachaos/topology/cluster"
 )
 
 // SecuritySpecInput is what SecuritySpec checks.
 type SecuritySpecInput struct {
 	Spec     topology.Spec
-	Provider topology.Provider
+	Provider cluster.Provider
 	// ProbeBinary is a static hachaos-probe binary (cmd/hachaos-probe); it is copied into
 	// control-plane nodes to reach endpoints that listen only on their loopback.
 	ProbeBinary string
@@ -371,7 +372,7 @@ func nodeCertificates(ctx context.Context, in SecuritySpecInput, node string) []
 }
 
 // topologyProber may reach loopback and the topology's own containers, nothing else.
-func topologyProber(ctx context.Context, p topology.Provider) *probe.Prober {
+func topologyProber(ctx context.Context, p cluster.Provider) *probe.Prober {
 	nodes, err := p.Nodes(ctx, "")
 	Expect(err).NotTo(HaveOccurred())
 	ips := make([]string, 0, len(nodes))

@@ -10,13 +10,14 @@ import (
 
 	"github.com/hachaos/hachaos/fault"
 	"github.com/hachaos/hachaos/topology"
+	"github.com/hachaos/hachaos/topology/cluster"
 	"github.com/hachaos/hachaos/verdict"
 )
 
 // SecurityFaultsSpecInput is what SecurityFaultsSpec needs.
 type SecurityFaultsSpecInput struct {
 	Spec     topology.Spec
-	Provider topology.Provider
+	Provider cluster.Provider
 	Injector *fault.Injector
 }
 

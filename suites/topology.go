@@ -16,13 +16,14 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/hachaos/hachaos/topology"
+	"github.com/hachaos/hachaos/topology/cluster"
 )
 
 // TopologySpecInput is what TopologySpec checks: a running topology and the Spec it
 // should match.
 type TopologySpecInput struct {
 	Spec     topology.Spec
-	Provider topology.Provider
+	Provider cluster.Provider
 }
 
 func (in TopologySpecInput) validate() {
@@ -84,7 +85,7 @@ func TopologySpec(inputGetter func() TopologySpecInput) {
 		access, err := in.Provider.Etcd(ctx)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(access.Members).To(HaveLen(in.Spec.Etcd.Members), "etcd members the provider knows")
-		Expect(topology.CheckEtcd(ctx, access, in.Spec.Etcd.Members)).To(Succeed())
+		Expect(cluster.CheckEtcd(ctx, access, in.Spec.Etcd.Members)).To(Succeed())
 		leaders := etcdLeaders(ctx, access)
 		Expect(leaders).To(HaveLen(1), "every member names the same leader")
 	})
@@ -111,7 +112,7 @@ func TopologySpec(inputGetter func() TopologySpecInput) {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(cfgs).To(HaveLen(in.Spec.ControlPlanes))
 		for name, cfg := range cfgs {
-			Expect(topology.Readyz(ctx, cfg)).To(Succeed(), "/readyz of %s", name)
+			Expect(cluster.Readyz(ctx, cfg)).To(Succeed(), "/readyz of %s", name)
 		}
 	})
 
@@ -155,7 +156,7 @@ func TopologySpec(inputGetter func() TopologySpecInput) {
 func expectEveryBackendServes(ctx context.Context, in TopologySpecInput) {
 	lb, err := in.Provider.LoadBalancer(ctx)
 	Expect(err).NotTo(HaveOccurred())
-	before, err := topology.ReadHAProxyBackends(ctx, lb.StatsAddress, topology.HAProxyBackend)
+	before, err := topology.ReadHAProxyBackends(ctx, lb.StatsAddress, cluster.HAProxyBackend)
 	Expect(err).NotTo(HaveOccurred())
 	Expect(before).To(HaveLen(in.Spec.ControlPlanes), "servers behind the load balancer")
 	for _, b := range before {
@@ -173,7 +174,7 @@ func expectEveryBackendServes(ctx context.Context, in TopologySpecInput) {
 		Expect(resp.Body.Close()).To(Succeed())
 		Expect(resp.StatusCode).To(Equal(http.StatusOK))
 	}
-	after, err := topology.ReadHAProxyBackends(ctx, lb.StatsAddress, topology.HAProxyBackend)
+	after, err := topology.ReadHAProxyBackends(ctx, lb.StatsAddress, cluster.HAProxyBackend)
 	Expect(err).NotTo(HaveOccurred())
 	for i, b := range after {
 		Expect(b.Sessions).To(BeNumerically(">", before[i].Sessions), "new connections through the LB reached %s", b.Server)
@@ -189,7 +190,7 @@ func readyCondition(n corev1.Node) corev1.ConditionStatus {
 	return corev1.ConditionUnknown
 }
 
-func nodeNames(ctx context.Context, p topology.Provider, role topology.Role) []string {
+func nodeNames(ctx context.Context, p cluster.Provider, role topology.Role) []string {
 	nodes, err := p.Nodes(ctx, role)
 	Expect(err).NotTo(HaveOccurred(), "list %s nodes", role)
 	names := make([]string, len(nodes))
@@ -214,7 +215,7 @@ func flagValue(ctx context.Context, client kubernetes.Interface, pod, name strin
 }
 
 // etcdLeaders is the set of leader IDs the members report.
-func etcdLeaders(ctx context.Context, access topology.EtcdAccess) []uint64 {
+func etcdLeaders(ctx context.Context, access cluster.EtcdAccess) []uint64 {
 	cli, err := access.Client()
 	Expect(err).NotTo(HaveOccurred())
 	defer cli.Close()

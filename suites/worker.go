@@ -12,12 +12,13 @@ import (
 	"github.com/hachaos/hachaos/fault"
 	"github.com/hachaos/hachaos/probe"
 	"github.com/hachaos/hachaos/topology"
+	"github.com/hachaos/hachaos/topology/cluster"
 )
 
 // PodReschedulingSpecInput is what PodReschedulingSpec needs.
 type PodReschedulingSpecInput struct {
 	Spec         topology.Spec
-	Provider     topology.Provider
+	Provider     cluster.Provider
 	Injector     *fault.Injector
 	ArtifactsDir string
 	// WorkloadImage is an image present on every node (no registry is reachable).

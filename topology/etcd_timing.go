@@ -1,7 +1,6 @@
 package topology
 
 import (
-	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -40,51 +39,6 @@ func DefaultComponentTimings() ComponentTimings {
 		EtcdElectionTimeout:       Setting{EtcdElectionTimeout, "etcd default (flag not set)"},
 		APIServerEtcdCheckTimeout: Setting{APIServerEtcdCheckTimeout, "kube-apiserver default (flag not set)"},
 	}
-}
-
-// ReadComponentTimings reads the timing flags from the command lines of the etcd members
-// (external ones: as the provider started them, their image has no shell; stacked ones:
-// the running process on each control plane) and the kube-apiserver process on every
-// control plane. Every member must run with the same values: a cluster whose members
-// disagree has no one bound.
-func ReadComponentTimings(ctx context.Context, p Provider) (ComponentTimings, error) {
-	planes, err := p.Nodes(ctx, RoleControlPlane)
-	if err != nil {
-		return ComponentTimings{}, err
-	}
-	external, err := p.Nodes(ctx, RoleEtcd)
-	if err != nil {
-		return ComponentTimings{}, err
-	}
-	etcd := map[string]string{}
-	for _, n := range external {
-		etcd[n.Name] = n.Command
-	}
-	if len(external) == 0 {
-		if etcd, err = commandLines(ctx, p, planes, "etcd"); err != nil {
-			return ComponentTimings{}, err
-		}
-	}
-	apiservers, err := commandLines(ctx, p, planes, "kube-apiserver")
-	if err != nil {
-		return ComponentTimings{}, err
-	}
-	return ParseComponentTimings(etcd, apiservers)
-}
-
-// commandLines is the command line of process (its newest instance) on each node.
-func commandLines(ctx context.Context, p Provider, nodes []Node, process string) (map[string]string, error) {
-	out := map[string]string{}
-	for _, node := range nodes {
-		n := node.Name
-		script := fmt.Sprintf(`pid=$(pgrep -n -f '^%s( |$)') && tr '\0' ' ' </proc/$pid/cmdline`, process)
-		line, err := p.Exec(ctx, n, nil, "sh", "-c", script)
-		if err != nil {
-			return nil, fmt.Errorf("read the %s command line on %s: %w", process, n, err)
-		}
-		out[n] = string(line)
-	}
-	return out, nil
 }
 
 // ParseComponentTimings reads the timings from the etcd and kube-apiserver command lines

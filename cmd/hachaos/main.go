@@ -40,6 +40,7 @@ import (
 	"github.com/hachaos/hachaos/fault"
 	"github.com/hachaos/hachaos/reports"
 	"github.com/hachaos/hachaos/topology"
+	"github.com/hachaos/hachaos/topology/cluster"
 	"github.com/hachaos/hachaos/topology/kind"
 )
 
@@ -113,7 +114,7 @@ func up(ctx context.Context, spec topology.Spec) error {
 		if err := recoverWith(ctx, p); err != nil {
 			return err
 		}
-		reused, err := topology.Up(ctx, spec, p, progress)
+		reused, err := cluster.Up(ctx, spec, p, progress)
 		if err != nil {
 			return err
 		}
@@ -202,7 +203,7 @@ func status(ctx context.Context, spec topology.Spec) error {
 	if err != nil {
 		return err
 	}
-	gate := topology.NewGate(spec, p)
+	gate := cluster.NewGate(spec, p)
 	unmet := map[string]error{}
 	for _, u := range gate.Check(ctx) {
 		unmet[u.Name] = u.Reason

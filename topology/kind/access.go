@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/hachaos/hachaos/topology"
+	"github.com/hachaos/hachaos/topology/cluster"
 )
 
 // RESTConfig is the cluster-admin configuration kind wrote, through the load balancer.
@@ -53,22 +54,22 @@ func (p *Provider) APIServerConfigs(ctx context.Context) (map[string]*rest.Confi
 }
 
 // LoadBalancer is the API URL clients use and, for HAProxy, its stats socket on loopback.
-func (p *Provider) LoadBalancer(ctx context.Context) (topology.LoadBalancerAccess, error) {
+func (p *Provider) LoadBalancer(ctx context.Context) (cluster.LoadBalancerAccess, error) {
 	cfg, err := p.RESTConfig(ctx)
 	if err != nil {
-		return topology.LoadBalancerAccess{}, err
+		return cluster.LoadBalancerAccess{}, err
 	}
-	access := topology.LoadBalancerAccess{Server: cfg.Host}
+	access := cluster.LoadBalancerAccess{Server: cfg.Host}
 	if p.spec.LoadBalancer.Type != topology.LBHAProxy {
 		return access, nil
 	}
 	lb, err := p.docker.inspect(ctx, p.loadBalancerName())
 	if err != nil {
-		return topology.LoadBalancerAccess{}, err
+		return cluster.LoadBalancerAccess{}, err
 	}
 	statsPort := network.MustParsePort(fmt.Sprintf("%d/tcp", haproxyStatPort))
 	if lb.NetworkSettings == nil || len(lb.NetworkSettings.Ports[statsPort]) == 0 {
-		return topology.LoadBalancerAccess{}, fmt.Errorf("load balancer %s publishes no stats port (was it replaced by hachaos?)", p.loadBalancerName())
+		return cluster.LoadBalancerAccess{}, fmt.Errorf("load balancer %s publishes no stats port (was it replaced by hachaos?)", p.loadBalancerName())
 	}
 	b := lb.NetworkSettings.Ports[statsPort][0]
 	access.StatsAddress = fmt.Sprintf("%s:%s", b.HostIP, b.HostPort)

@@ -15,6 +15,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/hachaos/hachaos/topology"
+	"github.com/hachaos/hachaos/topology/cluster"
 )
 
 const etcdPKIMount = "/etc/etcd/pki"
@@ -131,7 +132,7 @@ func (p *Provider) etcdContainer(m etcdMemberIdentity, addr netip.Addr, initialC
 }
 
 // Etcd is access to every member with the API servers' own client identity.
-func (p *Provider) Etcd(ctx context.Context) (topology.EtcdAccess, error) {
+func (p *Provider) Etcd(ctx context.Context) (cluster.EtcdAccess, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.etcdAccess != nil {
@@ -139,13 +140,13 @@ func (p *Provider) Etcd(ctx context.Context) (topology.EtcdAccess, error) {
 	}
 	access, err := p.loadEtcdAccess(ctx)
 	if err != nil {
-		return topology.EtcdAccess{}, err
+		return cluster.EtcdAccess{}, err
 	}
 	p.etcdAccess = &access
 	return access, nil
 }
 
-func (p *Provider) loadEtcdAccess(ctx context.Context) (topology.EtcdAccess, error) {
+func (p *Provider) loadEtcdAccess(ctx context.Context) (cluster.EtcdAccess, error) {
 	role := topology.RoleControlPlane
 	var caPEM, certPEM, keyPEM []byte
 	var err error
@@ -156,17 +157,17 @@ func (p *Provider) loadEtcdAccess(ctx context.Context) (topology.EtcdAccess, err
 		caPEM, certPEM, keyPEM, err = p.stackedEtcdCredentials(ctx)
 	}
 	if err != nil {
-		return topology.EtcdAccess{}, err
+		return cluster.EtcdAccess{}, err
 	}
 	tlsConfig, err := clientTLS(caPEM, certPEM, keyPEM)
 	if err != nil {
-		return topology.EtcdAccess{}, err
+		return cluster.EtcdAccess{}, err
 	}
 	nodes, err := p.Nodes(ctx, role)
 	if err != nil {
-		return topology.EtcdAccess{}, err
+		return cluster.EtcdAccess{}, err
 	}
-	access := topology.EtcdAccess{Members: map[string]string{}, TLS: tlsConfig}
+	access := cluster.EtcdAccess{Members: map[string]string{}, TLS: tlsConfig}
 	for _, n := range nodes {
 		access.Members[n.Name] = fmt.Sprintf("https://%s:2379", n.IP)
 	}

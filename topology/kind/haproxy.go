@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/hachaos/hachaos/topology"
+	"github.com/hachaos/hachaos/topology/cluster"
 )
 
 const (
@@ -124,7 +125,7 @@ func (p *Provider) waitForBackend(ctx context.Context) error {
 	}
 	var last error
 	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		states, err := topology.ReadHAProxyBackends(ctx, lb.StatsAddress, topology.HAProxyBackend)
+		states, err := topology.ReadHAProxyBackends(ctx, lb.StatsAddress, cluster.HAProxyBackend)
 		if last = err; err != nil {
 			return false, nil
 		}

@@ -82,7 +82,7 @@ func (p *Provider) ownsNode(ctx context.Context, node string) bool {
 	return err == nil && containsNode(nodes, node)
 }
 
-// NodeState implements topology.Provider from the container's state.
+// NodeState implements cluster.Provider from the container's state.
 func (p *Provider) NodeState(ctx context.Context, node string) (topology.NodeState, error) {
 	if !p.ownsNode(ctx, node) {
 		return topology.NodeState{}, fmt.Errorf("state of %s: not a node of topology %q", node, p.spec.Name)

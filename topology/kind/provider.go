@@ -23,6 +23,7 @@ import (
 	kindcmd "sigs.k8s.io/kind/pkg/cmd"
 
 	"github.com/hachaos/hachaos/topology"
+	"github.com/hachaos/hachaos/topology/cluster"
 )
 
 // Provider is a topology on kind. It is safe for concurrent use.
@@ -35,10 +36,10 @@ type Provider struct {
 
 	mu         sync.Mutex
 	restConfig *rest.Config
-	etcdAccess *topology.EtcdAccess
+	etcdAccess *cluster.EtcdAccess
 }
 
-var _ topology.Provider = (*Provider)(nil)
+var _ cluster.Provider = (*Provider)(nil)
 
 // Option configures a Provider.
 type Option interface{ apply(*Provider) error }
@@ -177,7 +178,7 @@ func (p *Provider) create(ctx context.Context) error {
 	return nil
 }
 
-// LimitCPUs implements topology.Provider. Lifting the cap sets it to the host's core
+// LimitCPUs implements cluster.Provider. Lifting the cap sets it to the host's core
 // count: Docker's update leaves a zero limit unchanged.
 func (p *Provider) LimitCPUs(ctx context.Context, node string, cpus float64) error {
 	if cpus <= 0 {

@@ -1,4 +1,4 @@
-package topology
+package cluster
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hachaos/hachaos/topology"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -40,12 +41,14 @@ func (u Unmet) String() string { return fmt.Sprintf("%s: %v", u.Name, u.Reason) 
 // balancer and on each API server, the scheduler and controller-manager Leases held, and
 // (for hachaos' HAProxy) every API server UP behind the load balancer.
 type Gate struct {
-	spec     Spec
+	spec     topology.Spec
 	provider Provider
 }
 
 // NewGate returns the readiness gate of spec as brought up by provider.
-func NewGate(spec Spec, provider Provider) *Gate { return &Gate{spec: spec, provider: provider} }
+func NewGate(spec topology.Spec, provider Provider) *Gate {
+	return &Gate{spec: spec, provider: provider}
+}
 
 // Conditions lists what the gate checks, in the order a cluster comes up.
 func (g *Gate) Conditions() []Condition {
@@ -57,7 +60,7 @@ func (g *Gate) Conditions() []Condition {
 		{"/readyz on every API server", g.readyzEachServer},
 		{"scheduler and controller-manager Leases held", g.leasesHeld},
 	}
-	if g.spec.LoadBalancer.Type == LBHAProxy {
+	if g.spec.LoadBalancer.Type == topology.LBHAProxy {
 		conds = append(conds, Condition{"every API server UP in the load balancer", g.backendsUp})
 	}
 	return conds
@@ -79,7 +82,7 @@ func (g *Gate) Check(ctx context.Context) []Unmet {
 
 // Wait polls Check every poll until every condition holds or timeout passes. While it
 // waits it reports which conditions are still unmet; on timeout the error lists them.
-func (g *Gate) Wait(ctx context.Context, timeout, poll time.Duration, progress Progress) error {
+func (g *Gate) Wait(ctx context.Context, timeout, poll time.Duration, progress topology.Progress) error {
 	start := time.Now()
 	deadline := start.Add(timeout)
 	var lastReport time.Time
@@ -187,7 +190,7 @@ func (g *Gate) componentsRunning(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	nodes, err := g.provider.Nodes(ctx, RoleControlPlane)
+	nodes, err := g.provider.Nodes(ctx, topology.RoleControlPlane)
 	if err != nil {
 		return err
 	}
@@ -342,7 +345,7 @@ func (g *Gate) backendsUp(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	states, err := ReadHAProxyBackends(ctx, lb.StatsAddress, HAProxyBackend)
+	states, err := topology.ReadHAProxyBackends(ctx, lb.StatsAddress, HAProxyBackend)
 	if err != nil {
 		return err
 	}

@@ -1,22 +1,24 @@
-package topology
+package cluster
 
 import (
 	"context"
 	"fmt"
 	"reflect"
 	"time"
+
+	"github.com/hachaos/hachaos/topology"
 )
 
 // reuseGrace is how long an existing cluster may take to pass the gate before it is
 // recreated: a reused cluster may still be settling after the previous run's last fault
 // (or the faults just recovered from a killed run), and one restart may wait for
 // another (an API server for its etcd member): 2 × waits.componentRestart.
-func reuseGrace(spec Spec) time.Duration { return 2 * spec.Waits.ComponentRestart.Duration }
+func reuseGrace(spec topology.Spec) time.Duration { return 2 * spec.Waits.ComponentRestart.Duration }
 
 // Up makes spec's topology run and pass the readiness gate. An existing cluster of the
 // same name is reused when it was created from an identical Spec and passes the gate;
 // otherwise it is deleted and created anew. It reports whether it reused one.
-func Up(ctx context.Context, spec Spec, p Provider, progress Progress) (reused bool, err error) {
+func Up(ctx context.Context, spec topology.Spec, p Provider, progress topology.Progress) (reused bool, err error) {
 	gate := NewGate(spec, p)
 	exists, err := p.Exists(ctx)
 	if err != nil {
@@ -36,19 +38,19 @@ func Up(ctx context.Context, spec Spec, p Provider, progress Progress) (reused b
 	if err := p.Create(ctx); err != nil {
 		return false, err
 	}
-	done := StepTimer(progress, "readiness gate")
+	done := topology.StepTimer(progress, "readiness gate")
 	err = gate.Wait(ctx, spec.Waits.ClusterReady.Duration, spec.Waits.Poll.Duration, progress)
 	done(&err)
 	return false, err
 }
 
-func reuseBlocker(ctx context.Context, spec Spec, p Provider, gate *Gate, progress Progress) string {
+func reuseBlocker(ctx context.Context, spec topology.Spec, p Provider, gate *Gate, progress topology.Progress) string {
 	recorded, ok := p.Recorded()
 	switch {
 	case !ok:
 		return "not created by hachaos, or its state folder is gone"
 	case !reflect.DeepEqual(clusterPart(recorded), clusterPart(spec)):
-		return "created from a different Spec"
+		return "created from a different topology.Spec"
 	}
 	if err := gate.Wait(ctx, reuseGrace(spec), spec.Waits.Poll.Duration, progress); err != nil {
 		return fmt.Sprintf("not ready: %v", err)
@@ -58,7 +60,7 @@ func reuseBlocker(ctx context.Context, spec Spec, p Provider, gate *Gate, progre
 
 // clusterPart is the Spec without what does not shape the cluster (the certification
 // budget is only read by comparisons), so changing such a value keeps the cluster.
-func clusterPart(s Spec) Spec {
-	s.Certification = CertificationSpec{}
+func clusterPart(s topology.Spec) topology.Spec {
+	s.Certification = topology.CertificationSpec{}
 	return s
 }

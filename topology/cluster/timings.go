@@ -1,0 +1,53 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hachaos/hachaos/topology"
+)
+
+// ReadComponentTimings reads the timing flags from the command lines of the etcd members
+// (external ones: as the provider started them, their image has no shell; stacked ones:
+// the running process on each control plane) and the kube-apiserver process on every
+// control plane. Every member must run with the same values: a cluster whose members
+// disagree has no one bound.
+func ReadComponentTimings(ctx context.Context, p Provider) (topology.ComponentTimings, error) {
+	planes, err := p.Nodes(ctx, topology.RoleControlPlane)
+	if err != nil {
+		return topology.ComponentTimings{}, err
+	}
+	external, err := p.Nodes(ctx, topology.RoleEtcd)
+	if err != nil {
+		return topology.ComponentTimings{}, err
+	}
+	etcd := map[string]string{}
+	for _, n := range external {
+		etcd[n.Name] = n.Command
+	}
+	if len(external) == 0 {
+		if etcd, err = commandLines(ctx, p, planes, "etcd"); err != nil {
+			return topology.ComponentTimings{}, err
+		}
+	}
+	apiservers, err := commandLines(ctx, p, planes, "kube-apiserver")
+	if err != nil {
+		return topology.ComponentTimings{}, err
+	}
+	return topology.ParseComponentTimings(etcd, apiservers)
+}
+
+// commandLines is the command line of process (its newest instance) on each node.
+func commandLines(ctx context.Context, p Provider, nodes []topology.Node, process string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, node := range nodes {
+		n := node.Name
+		script := fmt.Sprintf(`pid=$(pgrep -n -f '^%s( |$)') && tr '\0' ' ' </proc/$pid/cmdline`, process)
+		line, err := p.Exec(ctx, n, nil, "sh", "-c", script)
+		if err != nil {
+			return nil, fmt.Errorf("read the %s command line on %s: %w", process, n, err)
+		}
+		out[n] = string(line)
+	}
+	return out, nil
+}
