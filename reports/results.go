@@ -79,6 +79,23 @@ const (
 	BoundBroken = "bound broken"
 )
 
+// ExitStatus is a run's exit status by its verdicts: 0 when every spec passed (or was
+// skipped), 1 when a spec broke a promise (guarantee broken, did not recover), 3 when
+// none did but a run proved nothing (fault not in effect, environment not ready). 2 is
+// the artifacts' own (unusable reports), given by the scripts.
+func (r Results) ExitStatus() int {
+	status := 0
+	for _, s := range r.Specs {
+		switch v := verdict.Verdict(s.Verdict()); {
+		case v.Broken():
+			return 1
+		case v.Inconclusive():
+			status = 3
+		}
+	}
+	return status
+}
+
 // isFailed reports whether a spec's or trial's verdict is neither passed nor skipped.
 func isFailed(v string) bool { return verdict.Verdict(v).Failed() }
 

@@ -145,3 +145,27 @@ func TestJUnitValidatesAgainstSchema(t *testing.T) {
 		t.Fatalf("JUnit does not validate: %v\n%s", err, out)
 	}
 }
+
+func TestExitStatusFollowsTheVerdicts(t *testing.T) {
+	run := func(vs ...verdict.Verdict) Results {
+		var res Results
+		for _, v := range vs {
+			res.Specs = append(res.Specs, Spec{Name: string(v), Trials: []Trial{{Verdict: string(v)}}})
+		}
+		return res
+	}
+	cases := []struct {
+		res  Results
+		want int
+	}{
+		{run(verdict.Passed, verdict.Skipped), 0},
+		{run(verdict.Passed, verdict.FaultNotInEffect), 3},
+		{run(verdict.EnvironmentNotReady, verdict.DidNotRecover), 1},
+		{run(verdict.GuaranteeBroken, verdict.FaultNotInEffect), 1},
+	}
+	for i, c := range cases {
+		if got := c.res.ExitStatus(); got != c.want {
+			t.Errorf("case %d: exit status %d, want %d", i, got, c.want)
+		}
+	}
+}

@@ -11,6 +11,8 @@
 //	hachaos expect-detected --report R --spec S --reason T
 //	                                          succeed only if spec S failed with a message containing T
 //	                                          in Ginkgo JSON report R (negative controls)
+//	hachaos exit-status RESULTS               exit 0 all passed, 1 a broken promise, 3 only inconclusive
+//	                                          verdicts (fault not in effect, environment not ready)
 //	hachaos expect-not-in-effect --report R   succeed only if every fault spec in Ginkgo JSON report R
 //	                                          ended "fault not in effect" (make chaos-selfcheck)
 //	hachaos scan-secrets DIR                  fail if DIR holds a private key, token or credential
@@ -74,6 +76,13 @@ func run(args []string) error {
 	}
 	if len(args) > 0 && args[0] == "report" {
 		return report(args[1:])
+	}
+	if len(args) == 2 && args[0] == "exit-status" {
+		res, err := reports.ReadResults(args[1])
+		if err != nil {
+			return err
+		}
+		os.Exit(res.ExitStatus())
 	}
 	if len(args) == 3 && args[0] == "expect-not-in-effect" && args[1] == "--report" {
 		return expectNotInEffect(args[2])
