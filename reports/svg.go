@@ -251,7 +251,8 @@ func holderState(palette map[string]string) state {
 		case s.Value == "":
 			return "", colorFailed, "nobody"
 		}
-		return s.Value, palette[s.Value], s.Value
+		node := strings.Fields(s.Value)[0] // "<node> <instance>"; older timelines: the node
+		return s.Value, palette[node], s.Value
 	}
 }
 
@@ -280,6 +281,8 @@ func holderPalette(tl probe.Timeline) map[string]string {
 			v := s.Value
 			if strings.HasPrefix(n, "etcd/") {
 				v = field(v, "leader")
+			} else if f := strings.Fields(v); len(f) > 0 {
+				v = f[0] // the holder's node, not its instance
 			}
 			if v != "" && !slicesContains(seen, v) {
 				seen = append(seen, v)

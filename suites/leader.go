@@ -56,7 +56,7 @@ func LeaderElectionSpec(inputGetter func() LeaderElectionSpecInput) {
 			Expect(err).NotTo(HaveOccurred())
 			Expect(holder).NotTo(BeEmpty(), "environment not ready: the %s Lease is held by nobody before the fault", component)
 
-			f, err := fault.NewProcessKill(in.Provider, holder, component)
+			f, err := fault.NewProcessKill(in.Provider, leaseNode(holder), component)
 			Expect(err).NotTo(HaveOccurred())
 			run.inject(f)
 			run.awaitEffect(signalEffectBound, "a SIGKILL acts at once")
@@ -94,21 +94,36 @@ func leaderElectionOf(spec topology.Spec, component string) topology.LeaderElect
 	return t.ControllerManager
 }
 
-// judgeLeaseTakeover: the first holder after the kill is another instance, within the
-// bound; the holders seen are reported as evidence.
+// judgeLeaseTakeover: the first holder after the kill is another instance — a standby,
+// or the killed one restarted by the kubelet (it too waits for the Lease to expire) —
+// within the bound; the holders seen are reported as evidence.
 func judgeLeaseTakeover(tl probe.Timeline, component, old string, killedAt time.Duration, bound topology.Bound) {
 	series := prefixLease + component
-	// "Taken at" is the first answer that named a standby: when an observer knew.
+	// "Taken at" is the first answer that named another instance: when an observer knew.
 	taken, ok := tl.FirstAnswerAfter(series, killedAt, func(s probe.Sample) bool { return s.OK && s.Value != "" && s.Value != old })
 	takenAt := taken.Answered()
 	AddReportEntry("measured: "+component+" Lease holders", holderSequence(tl, series))
-	Expect(ok).To(BeTrue(), "%s Lease: no standby took it after %s was killed", component, old)
+	Expect(ok).To(BeTrue(), "%s Lease: no other instance took it after %s was killed", component, leaseText(old))
+	by := "a standby on " + leaseNode(taken.Value)
+	if leaseNode(taken.Value) == leaseNode(old) {
+		by = "the killed instance, restarted on " + leaseNode(old)
+	}
+	AddReportEntry("measured: "+component+" Lease taken over by", by)
 	took := takenAt - killedAt
 	nobody := tl.Between(series, killedAt, takenAt)
 	measureBound(component+" Lease taken over after the leader was killed", took, bound)
 	Expect(took).To(BeNumerically("<=", bound.Value),
 		"%s Lease taken over %s after its holder %s was killed (%d samples held by nobody); bound %s",
-		component, took.Round(100*time.Millisecond), old, nobody.Failures, bound)
+		component, took.Round(100*time.Millisecond), leaseText(old), nobody.Failures, bound)
+}
+
+// leaseText writes a lease series value as "<node> (<instance>…)".
+func leaseText(value string) string {
+	node, instance, ok := strings.Cut(value, " ")
+	if !ok {
+		return node
+	}
+	return fmt.Sprintf("%s (%.8s)", node, instance)
 }
 
 // holderSequence lists the distinct holders in the order they were seen, with when.
@@ -116,7 +131,7 @@ func holderSequence(tl probe.Timeline, series string) string {
 	var parts []string
 	last := "\x00"
 	for _, s := range tl.Series[series] {
-		v := s.Value
+		v := leaseText(s.Value)
 		if !s.OK {
 			v = "(unreadable)"
 		} else if v == "" {

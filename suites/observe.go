@@ -29,7 +29,7 @@ const (
 	seriesLBKeepAlive = "lb-keepalive" // the same on one kept-alive connection
 	prefixAPIServer   = "apiserver/"   // + node: /readyz on that API server directly (kept-alive connection)
 	prefixBackend     = "backend/"     // + node: its state in HAProxy
-	prefixLease       = "lease/"       // + component: Value is the holder's node
+	prefixLease       = "lease/"       // + component: Value is "<holder's node> <instance>" (leaseNode)
 	prefixEtcd        = "etcd/"        // + member: Value is "leader=<member> term=<t> index=<i>"
 	seriesWorkload    = "workload"     // Value is "<node>=<ready pods>,…"
 )
@@ -223,8 +223,10 @@ func failedChecks(body io.Reader) string {
 	return ": " + strings.Join(failed, ", ")
 }
 
-// leaseHolder reads a kube-system Lease; the value is the holder's node ("" when held
-// by nobody). A Lease past its duration counts as held by nobody.
+// leaseHolder reads a kube-system Lease; the value is "<holder's node> <instance id>"
+// ("" when held by nobody): the instance tells a standby's takeover, or a restarted
+// instance's on the same node, from a renewal. A Lease past its duration counts as held
+// by nobody.
 func leaseHolder(c kubernetes.Interface, name string) func(ctx context.Context) (string, error) {
 	return func(ctx context.Context) (string, error) {
 		l, err := c.CoordinationV1().Leases("kube-system").Get(ctx, name, metav1.GetOptions{})
@@ -238,9 +240,16 @@ func leaseHolder(c kubernetes.Interface, name string) func(ctx context.Context) 
 		if time.Since(s.RenewTime.Time) > time.Duration(*s.LeaseDurationSeconds)*time.Second {
 			return "", nil // expired: whoever is named no longer holds it
 		}
-		node, _, _ := strings.Cut(*s.HolderIdentity, "_") // "<node>_<uuid>"
-		return node, nil
+		node, instance, _ := strings.Cut(*s.HolderIdentity, "_") // "<node>_<uuid>"
+		return strings.TrimSpace(node + " " + instance), nil
 	}
+}
+
+// leaseNode is the holder's node in a lease series value (timelines written before the
+// instance was recorded hold the node alone).
+func leaseNode(value string) string {
+	node, _, _ := strings.Cut(value, " ")
+	return node
 }
 
 // etcdMemberStatus asks one member for its status: who it thinks leads, raft term and

@@ -79,8 +79,8 @@ func startPartitionRun(ctx context.Context, in PartitionSpecInput) *partitionRun
 	// holders' node, made the etcd leader's too (stacked; external etcd runs elsewhere).
 	// Left to chance, the isolated node held only the etcd leadership in some runs and
 	// everything in others, and those are different faults.
-	run.target = run.holders["kube-scheduler"]
-	if run.holders["kube-controller-manager"] == er.leader {
+	run.target = leaseNode(run.holders["kube-scheduler"])
+	if leaseNode(run.holders["kube-controller-manager"]) == er.leader {
 		run.target = er.leader
 	}
 	Expect(run.target).NotTo(BeEmpty())
@@ -115,7 +115,7 @@ func (r *partitionRun) partition(dir fault.PartitionDirection) {
 	// standbys must have taken over (see leadershipWatch).
 	r.watches = map[string]*leadershipWatch{}
 	for _, c := range leaderElected {
-		if r.holders[c] == r.target {
+		if leaseNode(r.holders[c]) == r.target {
 			r.watches[c] = watchLeadership(r.ctx, r.in.Provider, c, hold)
 		}
 	}
@@ -235,13 +235,13 @@ func (r *partitionRun) judgeLeadersMoved(tl probe.Timeline, what string) {
 	}
 	for _, c := range leaderElected {
 		series := prefixLease + c
-		last := lastOKValue(tl, series, recovered)
+		last := leaseNode(lastOKValue(tl, series, recovered))
 		AddReportEntry("measured: partition "+what+": "+c+" Lease holders", holderSequence(tl, series))
 		Expect(last).NotTo(BeEmpty(), "%s Lease held by nobody at the end of the partition", c)
 		Expect(last).NotTo(Equal(r.target), "%s Lease still held by the isolated %s at the end of the partition", c, r.target)
-		if r.holders[c] == r.target {
+		if leaseNode(r.holders[c]) == r.target {
 			le := leaderElectionOf(r.in.Spec, c)
-			taken, _ := tl.FirstAnswerAfter(series, r.etcd.injectAt, func(s probe.Sample) bool { return s.OK && s.Value != "" && s.Value != r.target })
+			taken, _ := tl.FirstAnswerAfter(series, r.etcd.injectAt, func(s probe.Sample) bool { return s.OK && s.Value != "" && leaseNode(s.Value) != r.target })
 			at := taken.Answered()
 			// The isolated holder cannot renew, so a standby takes over once the Lease
 			// expires: the bound of a killed holder, counted from its last renewal that
