@@ -70,7 +70,7 @@ func LeaderElectionSpec(inputGetter func() LeaderElectionSpecInput) {
 				}
 				return err
 			}); err == nil {
-				run.obs.rec.Mark(probe.EventNote, "standby holds the Lease")
+				run.obs.rec.Mark(probe.EventNote, "another instance holds the Lease")
 			}
 			run.recover()
 			run.awaitReady()
