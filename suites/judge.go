@@ -265,34 +265,41 @@ func etcdIndex(value string) uint64 {
 	return i
 }
 
-// judgeEffectSeries reads the fault's own effect check as the recorder polled it
-// (series "effect"): in effect within the bound after Inject, and never seen out of
-// effect (an answer before recovery began) after that. A check that timed out
-// (effectUnknown) proves neither.
+// judgeEffectSeries reads the fault's own effect check: first seen in effect (the check
+// the pipeline waited for, event "in effect", or the first passing one the recorder
+// polled into series "effect") within the bound after Inject, and never seen out of
+// effect (an answer before recovery began) after that, with at least half the checks
+// the window had room for. A check that timed out (effectUnknown) proves neither.
 func judgeEffectSeries(tl probe.Timeline, series string, w effectWindow, every time.Duration) judgement {
 	samples := tl.Series[series]
-	if len(samples) == 0 {
+	first := time.Duration(-1)
+	if at, ok := tl.EventAt(probe.EventInEffect); ok && at < w.Until {
+		first = at
+	}
+	if s, ok := tl.FirstAnswerAfter(series, w.Inject, func(s probe.Sample) bool { return s.OK }); ok && s.Answered() < w.Until && (first < 0 || s.Answered() < first) {
+		first = s.Answered()
+	}
+	if first < 0 && len(samples) == 0 {
 		return judged(verdict.FaultNotInEffect, "the fault's effect check (%s) was never recorded: nothing shows the fault took effect", series)
 	}
-	first, ok := tl.FirstAnswerAfter(series, w.Inject, func(s probe.Sample) bool { return s.OK })
-	if !ok || first.Answered() >= w.Until {
+	if first < 0 {
 		last := samples[len(samples)-1]
 		return judged(verdict.FaultNotInEffect, "the fault was never seen in effect between the inject at %s and recovery at %s (%d checks; last: %s)",
 			secs(w.Inject), secs(w.Until), len(samples), last.Error)
 	}
-	if first.Answered()-w.Inject > w.Bound {
-		return judged(verdict.FaultNotInEffect, "the fault was first seen in effect %s after the inject; it must show within %s", secs(first.Answered()-w.Inject), w.Bound)
+	if first-w.Inject > w.Bound {
+		return judged(verdict.FaultNotInEffect, "the fault was first seen in effect %s after the inject; it must show within %s", secs(first-w.Inject), w.Bound)
 	}
 	for _, s := range samples {
-		if s.At >= first.Answered() && s.Answered() < w.Until && !s.OK && s.Value != effectUnknown {
+		if s.At >= first && s.Answered() < w.Until && !s.OK && s.Value != effectUnknown {
 			return judged(verdict.FaultNotInEffect, "the fault was out of effect at %s, before recovery began at %s: %s", secs(s.Answered()), secs(w.Until), s.Error)
 		}
 	}
-	if n, need := len(inWindow(samples, first.Answered(), w.Until)), minSamples(w.Until-first.Answered(), every); n < need {
+	if n, need := len(inWindow(samples, first, w.Until)), int((w.Until-first)/every)/2; n < need {
 		return judged(verdict.FaultNotInEffect, "only %d effect checks while the fault held (%s – %s), %d needed: nothing proves it held throughout",
-			n, secs(first.Answered()), secs(w.Until), need)
+			n, secs(first), secs(w.Until), need)
 	}
-	return passed(first.Answered())
+	return passed(first)
 }
 
 // inWindow lists the samples sent in [from, to).

@@ -199,3 +199,13 @@ func TestNewLeaderJudgeCatchesADoctoredSlowElection(t *testing.T) {
 	}
 	expectVerdict(t, "doctored", judgeNewLeader(tl, w.Inject, testElectionBound), verdict.GuaranteeBroken, "first seen")
 }
+
+func TestAFaultOverBeforeItsFirstPolledCheckCountsItsAwaitedCheck(t *testing.T) {
+	// A drain without a PDB is done in two seconds: the check the pipeline waited for is
+	// the only one, and it is proof enough for a window with no room for another.
+	w := effectWindow{Inject: 30 * time.Millisecond, Until: 2250 * time.Millisecond, Bound: time.Minute}
+	tl := probe.Timeline{Series: map[string][]probe.Sample{}, Events: []probe.Event{{At: 1100 * time.Millisecond, Kind: probe.EventInEffect}}}
+	expectVerdict(t, "short drain", judgeEffectSeries(tl, effectSeries, w, effectEvery), verdict.Passed, "")
+	w.Until = 10 * time.Second // a window with room for four checks and none recorded
+	expectVerdict(t, "long window, no checks", judgeEffectSeries(tl, effectSeries, w, effectEvery), verdict.FaultNotInEffect, "only 0 effect checks")
+}
