@@ -140,7 +140,7 @@ func classOf(s Spec) string {
 // p95 and max over several.
 func guaranteeText(g Guarantee) string {
 	bound := g.Bound
-	text := fmt.Sprintf("%s %s (bound %s", num(g.Worst()), g.Unit, Measurement{Bound: bound, Unit: g.Unit, AtLeast: g.AtLeast}.BoundText())
+	text := fmt.Sprintf("%s %s (bound %s", num(g.Worst()), g.Unit, Measurement{Bound: bound, Unit: g.Unit, AtLeast: g.AtLeast, Unbounded: g.Unbounded}.BoundText())
 	if g.Formula != "" {
 		text += " = " + g.Formula
 	}

@@ -24,6 +24,10 @@ type Measurement struct {
 	// Inputs are the formula's inputs with where each was read (the Spec, a running
 	// component's flag, a default).
 	Inputs []topology.BoundInput `json:"inputs,omitempty"`
+	// Unbounded marks a value measured without a pass/fail bound: no derivation exists
+	// (a stacked etcd member's restart waits on kubelet housekeeping). Formula says why;
+	// comparisons still hold its p95 to the regression budget.
+	Unbounded bool `json:"unbounded,omitempty"`
 }
 
 // MeasurementEntryPrefix starts the name of every report entry that carries a Measurement.
@@ -31,6 +35,9 @@ const MeasurementEntryPrefix = "measured: "
 
 // Within reports whether the value keeps its bound.
 func (m Measurement) Within() bool {
+	if m.Unbounded {
+		return true
+	}
 	if m.AtLeast {
 		return m.Value >= m.Bound
 	}
@@ -40,7 +47,7 @@ func (m Measurement) Within() bool {
 // Margin is how far the value stays inside its bound, as a fraction of the bound:
 // 0.25 means a quarter of the bound to spare, a negative margin a broken bound.
 func (m Measurement) Margin() float64 {
-	if m.Bound == 0 {
+	if m.Bound == 0 || m.Unbounded {
 		return 0
 	}
 	if m.AtLeast {
@@ -55,6 +62,9 @@ func (m Measurement) IsTime() bool { return m.Unit == "s" }
 
 // BoundText is the bound as people read it: "≤ 4 s", "≥ 3 Pods".
 func (m Measurement) BoundText() string {
+	if m.Unbounded {
+		return "none (measured)"
+	}
 	op := "≤"
 	if m.AtLeast {
 		op = "≥"

@@ -315,15 +315,17 @@ type Guarantee struct {
 	Unit    string
 	Bound   float64
 	AtLeast bool
-	Formula string
-	Values  []float64 // one per trial that measured it, in trial order
-	Stats   Stats
+	// Unbounded: measured without a pass/fail bound (Measurement.Unbounded).
+	Unbounded bool
+	Formula   string
+	Values    []float64 // one per trial that measured it, in trial order
+	Stats     Stats
 }
 
 // Within reports whether every trial kept the bound.
 func (g Guarantee) Within() bool {
 	for _, v := range g.Values {
-		if !(Measurement{Value: v, Bound: g.Bound, AtLeast: g.AtLeast}).Within() {
+		if !(Measurement{Value: v, Bound: g.Bound, AtLeast: g.AtLeast, Unbounded: g.Unbounded}).Within() {
 			return false
 		}
 	}
@@ -348,7 +350,7 @@ func (s Spec) Guarantees() []Guarantee {
 			if !ok {
 				i = len(out)
 				index[m.Name] = i
-				out = append(out, Guarantee{Spec: s.Name, Name: m.Name, Unit: m.Unit, Bound: m.Bound, AtLeast: m.AtLeast, Formula: m.Formula})
+				out = append(out, Guarantee{Spec: s.Name, Name: m.Name, Unit: m.Unit, Bound: m.Bound, AtLeast: m.AtLeast, Unbounded: m.Unbounded, Formula: m.Formula})
 			}
 			out[i].Values = append(out[i].Values, m.Value)
 		}

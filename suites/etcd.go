@@ -124,14 +124,15 @@ func EtcdToleranceSpec(inputGetter func() EtcdToleranceSpecInput) {
 		acked, failed := run.history.PutsIn(down.At, run.recoveringAt)
 		AddReportEntry("measured: etcd majority down: writes while down", fmt.Sprintf("%d acknowledged, %d failed", acked, failed))
 		expectJudgement(judgeSafelyUnavailable(run.history, down.At, run.recoveringAt, len(majority), len(run.members)))
-		back, ok := firstAckAfter(run.history, run.recoveredAt)
-		restore := topology.Bound{Value: in.Spec.Waits.ComponentRestart.Duration, Formula: "waits.componentRestart",
-			Inputs: []topology.BoundInput{{Name: "component restart", Value: in.Spec.Waits.ComponentRestart.Duration.String(), Source: "Spec waits.componentRestart"}}}.Plus(run.bounds.EtcdElection())
-		Expect(ok).To(BeTrue(), "no write was acknowledged after the members were restored")
-		measureBound("etcd majority restored: writes acknowledged again after", back-run.recoveredAt, restore)
-		Expect(back-run.recoveredAt).To(BeNumerically("<=", restore.Value),
-			"writes came back %s after restore; bound %s", (back - run.recoveredAt).Round(10*time.Millisecond), restore)
 		run.judgeNoLossAndLinearizable("majority-stopped")
+		// Service after restore has no derived bound (the members' restart does not have
+		// one): measured, and a cluster that never takes a write again did not recover.
+		back, ok := firstAckAfter(run.history, run.recoveredAt)
+		if !ok {
+			run.unhealthy = append(run.unhealthy, "no write was acknowledged after the members were restored")
+		} else {
+			measureUnbounded("etcd majority restored: writes acknowledged again after", back-run.recoveredAt, restartNotBounded)
+		}
 		run.expectRecovered()
 	})
 }
@@ -284,11 +285,12 @@ func (r *etcdRun) expectRejoined(member, role string, since time.Duration) {
 	}
 	// Named by its role, not its node, so trials and certification sides line up.
 	AddReportEntry("measured: etcd "+role, member)
-	measure("etcd "+role+" rejoined and caught up after "+sinceWhat(since, r.recoveredAt), at-since, bound, "waits.componentRestart")
-	if at-since > bound {
-		r.unhealthy = append(r.unhealthy, fmt.Sprintf("etcd member %s rejoined and caught up %s after recover; bound %s = waits.componentRestart", member, (at-since).Round(100*time.Millisecond), bound))
-	}
+	measureUnbounded("etcd "+role+" rejoined and caught up after "+sinceWhat(since, r.recoveredAt), at-since, restartNotBounded)
 }
+
+// restartNotBounded says why a member's rejoin and the service after a majority restore
+// are measured without a pass/fail bound.
+const restartNotBounded = "no derived bound: a stopped stacked member comes back after 34 s × a random number of kubelet housekeeping passes; waited for up to waits.componentRestart, then 'did not recover'"
 
 // sinceWhat names the instant a rejoin is counted from.
 func sinceWhat(since, recovered time.Duration) string {

@@ -94,6 +94,11 @@ func boundsOf(ctx context.Context, spec topology.Spec, p cluster.Provider) topol
 	return topology.NewBounds(spec, t)
 }
 
+// measureUnbounded reports a measured time that has no pass/fail bound, saying why.
+func measureUnbounded(name string, value time.Duration, why string) {
+	report(reports.Measurement{Name: name, Value: value.Seconds(), Unit: "s", Unbounded: true, Formula: why})
+}
+
 // measureAtLeast reports a count that must not fall below its bound.
 func measureAtLeast(name string, value, bound int, unit, formula string) {
 	report(reports.Measurement{Name: name, Value: float64(value), Unit: unit, Bound: float64(bound), AtLeast: true, Formula: formula})
