@@ -20,7 +20,8 @@ type NegativeControl struct {
 var NegativeControls = []NegativeControl{
 	{"every fault spec: its fault in effect for the whole hold", "every fault's Inject a no-op (`HACHAOS_DISABLE_FAULTS=all`)", "`make chaos-selfcheck`", "fault not in effect"},
 	{"LB: clients fail for at most the detection window (API server frozen)", "HAProxy without health checks (`controls/lb-no-healthcheck.yaml`)", "`make chaos-negative-own`", "more than the detection window"},
-	{"LB: API server killed, stopped, all but one stopped; marked DOWN in time; back in rotation", "", "", ""},
+	{"LB: the LB marks the API server DOWN within the detection window", "recording doctored: never DOWN, or DOWN after the window", "`TestLBJudgeControls`", "later than its detection window"},
+	{"LB, on a live cluster: API server killed, stopped, all but one stopped; back in rotation", "", "", ""},
 	{"etcd: a leader of a newer term within the election bound after the leader crashed", "recording doctored: the election ends after the bound", "`TestNewLeaderJudgeCatchesADoctoredSlowElection`", "first seen"},
 	{"etcd: longest time without an acknowledged write", "recording doctored: no acknowledgement for 8 s", "`TestWriteGapJudgeCatchesADoctoredStall`", "no write was acknowledged for"},
 	{"etcd: no write acknowledged while a majority is provably down", "recording judged with recovery beginning after two writes were acknowledged", "`TestMajorityStopWithWritesAckedAfterRestorePasses`", "split brain"},

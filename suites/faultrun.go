@@ -11,6 +11,7 @@ import (
 
 	"github.com/hachaos/hachaos/fault"
 	"github.com/hachaos/hachaos/probe"
+	"github.com/hachaos/hachaos/reports"
 	"github.com/hachaos/hachaos/topology"
 	"github.com/hachaos/hachaos/topology/cluster"
 	"github.com/hachaos/hachaos/verdict"
@@ -234,6 +235,9 @@ func (r *faultRun) expectRecovered() {
 // expectJudgement reports the judge's measurements and fails with its verdict when it
 // found something wrong.
 func expectJudgement(j judgement) {
+	for _, n := range j.Notes {
+		AddReportEntry(reports.MeasurementEntryPrefix+n.Name, n.Value)
+	}
 	for _, m := range j.Measured {
 		report(m)
 	}

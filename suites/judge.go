@@ -23,6 +23,7 @@ type judgement struct {
 	Verdict  verdict.Verdict
 	Reason   string
 	Measured []reports.Measurement
+	Notes    []reports.Note // evidence in prose (counts, nodes)
 	// At is the instant the judge found (an effect began, a leader was elected).
 	At time.Duration
 }
@@ -316,4 +317,64 @@ func inWindow(samples []probe.Sample, from, to time.Duration) []probe.Sample {
 // secs writes an instant or duration of the timeline as "1.23 s".
 func secs(d time.Duration) string {
 	return strings.TrimSuffix(strconv.FormatFloat(d.Seconds(), 'f', 2, 64), ".00") + " s"
+}
+
+// judgeLBRerouting: every target stopped answering its direct probe while the fault
+// held; clients through the LB (new connections) failed for at most the detection
+// window after the last of them did, and not at all after it; the LB marked each target
+// DOWN within the window ("marked DOWN at" is the first answer that showed it,
+// "stopped at" the first failed direct request's start: the measure can only read long).
+func judgeLBRerouting(tl probe.Timeline, targets []string, inject, until time.Duration, detection topology.Bound, what string) judgement {
+	window := detection.Value
+	stopped := map[string]time.Duration{}
+	var effective time.Duration
+	for _, target := range targets {
+		s, ok := tl.FirstSentAfter(prefixAPIServer+target, inject, func(s probe.Sample) bool { return !s.OK })
+		if !ok || s.Answered() >= until {
+			return judged(verdict.FaultNotInEffect, "the direct probe of %s never failed between the inject and recovery: the API server kept answering", target)
+		}
+		stopped[target] = s.At
+		effective = max(effective, s.At)
+	}
+	during := tl.Between(seriesLB, inject, until)
+	after := tl.Between(seriesLB, effective+window, until)
+	if need := minSamples(until-effective-window, sampleEvery); after.Samples < need {
+		return judged(verdict.FaultNotInEffect, "only %d requests through the LB between the detection window's end (%s) and recovery (%s), %d needed: the fault did not hold long enough after it took effect",
+			after.Samples, secs(effective+window), secs(until), need)
+	}
+	j := passed(effective, boundMeasurement(what+": LB failure span", during.FailureSpan(), detection))
+	j.Notes = append(j.Notes, reports.Note{Name: what + ": failed requests through the LB",
+		Value: fmt.Sprintf("%d of %d while the fault lasted (counted; the bound is on their span)", during.Failures, during.Samples)})
+	var problems []string
+	for i, target := range targets {
+		// Named by position, not node, so trials and certification sides line up.
+		name := what + ": API server marked DOWN after it stopped answering"
+		if len(targets) > 1 {
+			name += fmt.Sprintf(" (%d of %d)", i+1, len(targets))
+		}
+		j.Notes = append(j.Notes, reports.Note{Name: name + ": node", Value: target})
+		down, ok := tl.FirstAnswerAfter(prefixBackend+target, inject, func(s probe.Sample) bool { return !s.OK })
+		if !ok || down.Answered() >= until {
+			j.Notes = append(j.Notes, reports.Note{Name: name, Value: "never, while the fault lasted"})
+			problems = append(problems, fmt.Sprintf("the LB never marked %s DOWN while the fault lasted", target))
+			continue
+		}
+		took := down.Answered() - stopped[target]
+		j.Measured = append(j.Measured, boundMeasurement(name, took, detection))
+		if took > window {
+			problems = append(problems, fmt.Sprintf("the LB marked %s DOWN %s after it stopped answering, later than its detection window %s", target, secs(took), window))
+		}
+	}
+	// The clients' view first (a negative control without health checks must fail on
+	// the clients), then the LB's own.
+	switch {
+	case after.Failures > 0:
+		j.Verdict, j.Reason = verdict.GuaranteeBroken, fmt.Sprintf("%d of %d requests through the load balancer failed more than the detection window (%s) after %s stopped answering",
+			after.Failures, after.Samples, window, strings.Join(targets, ", "))
+	case during.FailureSpan() > window:
+		j.Verdict, j.Reason = verdict.GuaranteeBroken, fmt.Sprintf("requests through the load balancer kept failing for %s; bound %s", secs(during.FailureSpan()), detection)
+	case len(problems) > 0:
+		j.Verdict, j.Reason = verdict.GuaranteeBroken, strings.Join(problems, "; ")
+	}
+	return j
 }

@@ -209,3 +209,57 @@ func TestAFaultOverBeforeItsFirstPolledCheckCountsItsAwaitedCheck(t *testing.T) 
 	w.Until = 10 * time.Second // a window with room for four checks and none recorded
 	expectVerdict(t, "long window, no checks", judgeEffectSeries(tl, effectSeries, w, effectEvery), verdict.FaultNotInEffect, "only 0 effect checks")
 }
+
+// lbRecording is a recorded API server freeze (stacked, v1.37.2) and its effect window.
+func lbRecording(t *testing.T) (probe.Timeline, effectWindow) {
+	tl, _ := loadRecording(t, "lb-apiserver-frozen-stacked")
+	return tl, windowOf(t, tl, signalEffectBound)
+}
+
+var testDetection = topology.NewBounds(topology.Default(), topology.DefaultComponentTimings()).LBDetection()
+
+const frozen = "hachaos-control-plane3"
+
+func TestLBJudgePassesTheRecordedFreezeAndItsEffectHeld(t *testing.T) {
+	tl, w := lbRecording(t)
+	expectVerdict(t, "LB", judgeLBRerouting(tl, []string{frozen}, w.Inject, w.Until, testDetection, "frozen"), verdict.Passed, "")
+	expectVerdict(t, "effect", judgeEffectSeries(tl, effectSeries, effectWindow{Inject: w.Inject, Until: w.Until, Bound: signalEffectBound}, effectEvery), verdict.Passed, "")
+}
+
+// setSeries rewrites the samples of series started in [from, to).
+func setSeries(tl probe.Timeline, series string, from, to time.Duration, ok bool, value string) {
+	for i, s := range tl.Series[series] {
+		if s.At >= from && s.At < to {
+			tl.Series[series][i].OK, tl.Series[series][i].Value = ok, value
+		}
+	}
+}
+
+func TestLBJudgeControls(t *testing.T) {
+	cases := []struct {
+		name   string
+		doctor func(tl probe.Timeline, w effectWindow)
+		want   verdict.Verdict
+		reason string
+	}{
+		{"clients keep failing after the window (no health checks)", func(tl probe.Timeline, w effectWindow) {
+			setSeries(tl, seriesLB, w.Inject+time.Second, w.Until, false, "")
+		}, verdict.GuaranteeBroken, "more than the detection window"},
+		{"the LB never marks it DOWN", func(tl probe.Timeline, w effectWindow) {
+			setSeries(tl, prefixBackend+frozen, 0, w.Until+time.Minute, true, "UP")
+		}, verdict.GuaranteeBroken, "never marked"},
+		{"the LB marks it DOWN after the window", func(tl probe.Timeline, w effectWindow) {
+			setSeries(tl, prefixBackend+frozen, 0, w.Inject+testDetection.Value+time.Second, true, "UP")
+		}, verdict.GuaranteeBroken, "later than its detection window"},
+		{"the API server kept answering", func(tl probe.Timeline, w effectWindow) {
+			setSeries(tl, prefixAPIServer+frozen, 0, w.Until+time.Minute, true, "ok")
+		}, verdict.FaultNotInEffect, "kept answering"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tl, w := lbRecording(t)
+			c.doctor(tl, w)
+			expectVerdict(t, c.name, judgeLBRerouting(tl, []string{frozen}, w.Inject, w.Until, testDetection, "frozen"), c.want, c.reason)
+		})
+	}
+}

@@ -1,8 +1,6 @@
 package suites
 
 import (
-	"fmt"
-	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -12,7 +10,6 @@ import (
 	"github.com/hachaos/hachaos/probe"
 	"github.com/hachaos/hachaos/topology"
 	"github.com/hachaos/hachaos/topology/cluster"
-	"github.com/hachaos/hachaos/verdict"
 )
 
 // LBReroutingSpecInput is what LBReroutingSpec needs.
@@ -127,66 +124,11 @@ func runAPIServerFault(run *faultRun, in LBReroutingSpecInput, targets []string,
 	run.awaitReady()
 	tl, _ := run.end()
 	run.expectEffectHeld(tl, bound)
-	judgeLBRerouting(in, run, tl, targets, what)
+	expectLBRerouting(run, tl, targets, what)
 	run.expectRecovered()
 }
 
-// judgeLBRerouting: every target stopped answering its direct probe while the fault
-// held; clients through the LB fail for at most the detection window after that, and
-// not at all after it; the LB marked each target DOWN within the window.
-func judgeLBRerouting(in LBReroutingSpecInput, run *faultRun, tl probe.Timeline, targets []string, what string) {
-	detection := run.bounds.LBDetection()
-	window := detection.Value
-	until := run.recoveringAt
-	stopped := map[string]time.Duration{}
-	var effective time.Duration
-	for _, target := range targets {
-		s, ok := tl.FirstSentAfter(prefixAPIServer+target, run.injectAt, func(s probe.Sample) bool { return !s.OK })
-		if !ok || s.Answered() >= until {
-			failWith(verdict.FaultNotInEffect, "the direct probe of %s never failed between the inject and recovery: the API server kept answering", target)
-		}
-		stopped[target] = s.At
-		effective = max(effective, s.At)
-	}
-	judging()
-	during := tl.Between(seriesLB, run.injectAt, until)
-	after := tl.Between(seriesLB, effective+window, until)
-	if need := minSamples(until-effective-window, sampleEvery); after.Samples < need {
-		failWith(verdict.FaultNotInEffect, "only %d requests through the LB between the detection window's end (%s) and recovery (%s), %d needed: the fault did not hold long enough after it took effect",
-			after.Samples, secs(effective+window), secs(until), need)
-	}
-	AddReportEntry("measured: "+what+": failed requests through the LB",
-		fmt.Sprintf("%d of %d while the fault lasted (counted; the bound is on their span)", during.Failures, during.Samples))
-	measureBound(what+": LB failure span", during.FailureSpan(), detection)
-	var neverDown, lateDown []string
-	for i, target := range targets {
-		// Named by position, not node, so trials and certification sides line up.
-		name := what + ": API server marked DOWN after it stopped answering"
-		if len(targets) > 1 {
-			name += fmt.Sprintf(" (%d of %d)", i+1, len(targets))
-		}
-		// "Marked DOWN at" is the first answer that showed it; "stopped at" the first
-		// failed direct request's start: the measure can only read long.
-		down, ok := tl.FirstAnswerAfter(prefixBackend+target, run.injectAt, func(s probe.Sample) bool { return !s.OK })
-		AddReportEntry("measured: "+name+": node", target)
-		if !ok || down.Answered() >= until {
-			AddReportEntry("measured: "+name, "never, while the fault lasted")
-			neverDown = append(neverDown, target)
-			continue
-		}
-		took := down.Answered() - stopped[target]
-		measureBound(name, took, detection)
-		if took > window {
-			lateDown = append(lateDown, fmt.Sprintf("%s after %s", target, took.Round(10*time.Millisecond)))
-		}
-	}
-	Expect(after.Failures).To(BeZero(),
-		"%d of %d requests through the load balancer failed more than the detection window (%s) after %s stopped answering",
-		after.Failures, after.Samples, window, strings.Join(targets, ", "))
-	Expect(during.FailureSpan()).To(BeNumerically("<=", window),
-		"requests through the load balancer kept failing for %s; bound %s = the LB's detection window", during.FailureSpan().Round(10*time.Millisecond), window)
-	// The LB's own view, after the clients' (a negative control without health checks
-	// must fail on the clients first).
-	Expect(neverDown).To(BeEmpty(), "the LB never marked these API servers DOWN while the fault lasted")
-	Expect(lateDown).To(BeEmpty(), "the LB marked API servers DOWN later than its detection window %s after they stopped answering", window)
+// expectLBRerouting reports the LB judge's findings and fails with its verdict.
+func expectLBRerouting(run *faultRun, tl probe.Timeline, targets []string, what string) {
+	expectJudgement(judgeLBRerouting(tl, targets, run.injectAt, run.recoveringAt, run.bounds.LBDetection(), what))
 }
