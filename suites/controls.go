@@ -31,7 +31,11 @@ var NegativeControls = []NegativeControl{
 	{"leader: every instance takes part in leader election (never two leaders)", "`schedulerOutsideLeaderElection`: the last control plane's scheduler with `--leader-elect=false`", "`make chaos-negative-running`", "runs without leader election"},
 	{"worker lost: back to full Ready replicas on healthy nodes within the bound", "`workloadPinned`: the workload pinned to the lost worker", "`make chaos-negative-running`", "back to 4 Ready replicas on healthy nodes"},
 	{"drain: never fewer Ready replicas than the PDB allows", "`workloadWithoutPDB`: the workload without its PDB", "`make chaos-negative-running`", "the PodDisruptionBudget promises"},
-	{"drain duration; every partition guarantee (LB, leaders moved, isolated write refused, deposed leader stops first)", "", "", ""},
+	{"partition: clients through the LB stop failing within the stale-readiness + detection window", "recording doctored: LB failures after the window", "`TestPartitionJudgeControls`", "failed more than"},
+	{"partition: the majority elects its own etcd leader within the election bound", "recording doctored: every member follows the isolated one", "`TestPartitionJudgeControls`", "stayed on the isolated member"},
+	{"partition: the Leases end on the majority side within their bounds", "recording doctored: the isolated node keeps the scheduler Lease", "`TestPartitionJudgeControls`", "still held by the isolated"},
+	{"partition: the deposed leader logs that it stopped before its successor starts (never two leaders)", "log lines doctored: the successor first, or the deposed leader never stepping down", "`TestFindHandover`", "(negative gap, no step-down)"},
+	{"drain duration; partition: the write through the isolated member refused", "", "", ""},
 }
 
 // NegativeControlsTable renders NegativeControls as the README's Markdown table.

@@ -378,3 +378,80 @@ func judgeLBRerouting(tl probe.Timeline, targets []string, inject, until time.Du
 	}
 	return j
 }
+
+// judgePartitionLB: clients through the LB stop failing within window after the
+// partition (the isolated API server's stale readiness, then the LB's detection) and
+// never fail after it until healing began; on a kept-alive connection a request in
+// flight to the isolated server fails at its client timeout once the LB cuts it, so
+// that window is one client timeout longer. LB failures while the minority rejoins are
+// recorded, not judged: healing is a disturbance of its own.
+func judgePartitionLB(tl probe.Timeline, target string, inject, healing time.Duration, window topology.Bound, what string) judgement {
+	during := tl.Between(seriesLB, inject, healing)
+	after := tl.Between(seriesLB, inject+window.Value, healing)
+	keepBound := window.Value + sampleTimeout
+	keepAfter := tl.Between(seriesLBKeepAlive, inject+keepBound, healing)
+	j := passed(inject, boundMeasurement(what+": LB failure span", during.FailureSpan(), window))
+	j.Notes = append(j.Notes,
+		reports.Note{Name: what + ": failed requests through the LB", Value: fmt.Sprintf("%d of %d (new connections); span %s", during.Failures, during.Samples, secs(during.FailureSpan()))},
+		reports.Note{Name: what + ": failed requests on a kept-alive connection after " + keepBound.String(), Value: fmt.Sprintf("%d of %d", keepAfter.Failures, keepAfter.Samples)})
+	if rejoined, ok := tl.EventAt(probe.EventHealthy); ok {
+		rejoin := tl.Between(seriesLB, healing, rejoined)
+		j.Notes = append(j.Notes, reports.Note{Name: what + ": failed requests through the LB while the minority rejoined",
+			Value: fmt.Sprintf("%d of %d; span %s", rejoin.Failures, rejoin.Samples, secs(rejoin.FailureSpan()))})
+	}
+	if need := minSamples(healing-inject-window.Value, sampleEvery); after.Samples < need {
+		return judged(verdict.FaultNotInEffect, "only %d requests through the LB between the window's end and healing, %d needed: the partition did not hold long enough", after.Samples, need)
+	}
+	switch {
+	case after.Failures > 0:
+		j.Verdict, j.Reason = verdict.GuaranteeBroken, fmt.Sprintf("%d of %d requests through the load balancer failed more than %s after %s was partitioned; bound %s (the API server still ready on its last etcd check, then the LB's detection window)",
+			after.Failures, after.Samples, window.Value, target, window)
+	case keepAfter.Failures > 0:
+		j.Verdict, j.Reason = verdict.GuaranteeBroken, fmt.Sprintf("%d requests on a kept-alive connection through the LB failed more than %s (= the window + client timeout) after the partition",
+			keepAfter.Failures, keepBound)
+	}
+	return j
+}
+
+// judgeEtcdLeaderMoved: a member of the majority answered with a leader other than the
+// isolated member within the election bound after the partition.
+func judgeEtcdLeaderMoved(tl probe.Timeline, isolated string, inject time.Duration, election topology.Bound, what string) judgement {
+	at, ok := newLeaderAt(tl, inject, isolated)
+	if !ok {
+		return judged(verdict.GuaranteeBroken, "the etcd leader stayed on the isolated member %s", isolated)
+	}
+	m := boundMeasurement(what+": etcd leader on the majority side after", at-inject, election)
+	if at-inject > election.Value {
+		j := judged(verdict.GuaranteeBroken, "the etcd leader moved to the majority %s after the partition; bound %s", secs(at-inject), election)
+		j.Measured = []reports.Measurement{m}
+		return j
+	}
+	return passed(at, m)
+}
+
+// judgePartitionLease: at the end of the partition, component's Lease is held, and not
+// by the isolated node; when the isolated node held it, a holder on the majority side
+// was seen within the bound after the partition was in place.
+func judgePartitionLease(tl probe.Timeline, component, isolated string, heldByIsolated bool, inPlace, recovered time.Duration, bound topology.Bound, what string) judgement {
+	series := prefixLease + component
+	last := leaseNode(lastOKValue(tl, series, recovered))
+	j := passed(inPlace)
+	j.Notes = append(j.Notes, reports.Note{Name: what + ": " + component + " Lease holders", Value: holderSequence(tl, series)})
+	switch {
+	case last == "":
+		j.Verdict, j.Reason = verdict.GuaranteeBroken, fmt.Sprintf("%s Lease held by nobody at the end of the partition", component)
+		return j
+	case last == isolated:
+		j.Verdict, j.Reason = verdict.GuaranteeBroken, fmt.Sprintf("%s Lease still held by the isolated %s at the end of the partition", component, isolated)
+		return j
+	case !heldByIsolated:
+		return j
+	}
+	taken, _ := tl.FirstAnswerAfter(series, inPlace, func(s probe.Sample) bool { return s.OK && s.Value != "" && leaseNode(s.Value) != isolated })
+	took := taken.Answered() - inPlace
+	j.Measured = append(j.Measured, boundMeasurement(what+": "+component+" Lease on the majority side after", took, bound))
+	if took > bound.Value {
+		j.Verdict, j.Reason = verdict.GuaranteeBroken, fmt.Sprintf("%s Lease moved off the isolated %s %s after the partition was in place; bound %s", component, isolated, secs(took), bound)
+	}
+	return j
+}

@@ -2,6 +2,7 @@ package suites
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -260,6 +261,72 @@ func TestLBJudgeControls(t *testing.T) {
 			tl, w := lbRecording(t)
 			c.doctor(tl, w)
 			expectVerdict(t, c.name, judgeLBRerouting(tl, []string{frozen}, w.Inject, w.Until, testDetection, "frozen"), c.want, c.reason)
+		})
+	}
+}
+
+// partitionRecording is a recorded partition of the Lease holders' node, made the etcd
+// leader first (stacked, both ways), and what the partition spec judges it with.
+func partitionRecording(t *testing.T) (probe.Timeline, effectWindow, time.Duration) {
+	tl, _ := loadRecording(t, "partition-both-stacked")
+	inPlace, ok := tl.EventAt(probe.EventInPlace)
+	if !ok {
+		t.Fatal("no in-place event")
+	}
+	return tl, windowOf(t, tl, signalEffectBound), inPlace
+}
+
+const isolated = "hachaos-control-plane3"
+
+var (
+	testBounds          = topology.NewBounds(topology.Default(), topology.DefaultComponentTimings())
+	testPartitionWindow = testBounds.APIServerEtcdUnready().Plus(testBounds.LBDetection())
+	fastLease, _        = topology.Profile(topology.ProfileFast)
+	testLeaseBound      = testBounds.LeaseTakeover("kube-scheduler", fastLease.Scheduler)
+)
+
+func judgePartitionRecording(tl probe.Timeline, w effectWindow, inPlace time.Duration) []judgement {
+	recovered, _ := tl.EventAt(probe.EventRecovered)
+	return []judgement{
+		judgePartitionInEffect(tl, isolated, effectWindow{Inject: w.Inject, Until: w.Until, Bound: testBounds.EtcdElection().Value}),
+		judgeEffectSeries(tl, effectSeries, w, effectEvery),
+		judgeEtcdLeaderMoved(tl, isolated, w.Inject, testBounds.EtcdElection(), "partition"),
+		judgePartitionLease(tl, "kube-scheduler", isolated, true, inPlace, recovered, testLeaseBound, "partition"),
+		judgePartitionLB(tl, isolated, w.Inject, w.Until, testPartitionWindow, "partition"),
+	}
+}
+
+func TestPartitionJudgesPassTheRecordedPartition(t *testing.T) {
+	tl, w, inPlace := partitionRecording(t)
+	for i, j := range judgePartitionRecording(tl, w, inPlace) {
+		expectVerdict(t, fmt.Sprintf("judge %d", i), j, verdict.Passed, "")
+	}
+}
+
+func TestPartitionJudgeControls(t *testing.T) {
+	cases := []struct {
+		name   string
+		doctor func(tl probe.Timeline, w effectWindow)
+		judge  int // index in judgePartitionRecording
+		reason string
+	}{
+		{"clients through the LB fail after the window", func(tl probe.Timeline, w effectWindow) {
+			setSeries(tl, seriesLB, w.Inject+testPartitionWindow.Value+time.Second, w.Inject+testPartitionWindow.Value+2*time.Second, false, "")
+		}, 4, "failed more than"},
+		{"the majority never elects its own etcd leader", func(tl probe.Timeline, w effectWindow) {
+			for _, name := range tl.SeriesWithPrefix(prefixEtcd) {
+				setSeries(tl, name, 0, w.Until+time.Minute, true, "leader="+isolated+" term=10 index=1")
+			}
+		}, 2, "stayed on the isolated member"},
+		{"the isolated node keeps the scheduler Lease", func(tl probe.Timeline, w effectWindow) {
+			setSeries(tl, prefixLease+"kube-scheduler", 0, w.Until+time.Minute, true, isolated+" 766cefc3")
+		}, 3, "still held by the isolated"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tl, w, inPlace := partitionRecording(t)
+			c.doctor(tl, w)
+			expectVerdict(t, c.name, judgePartitionRecording(tl, w, inPlace)[c.judge], verdict.GuaranteeBroken, c.reason)
 		})
 	}
 }

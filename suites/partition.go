@@ -185,78 +185,33 @@ func (r *partitionRun) judge(what string) {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(resp.Kvs).To(BeEmpty(), "the write refused by the isolated member was committed after healing")
 	}
-	// The partition holds until healing begins; what follows is the rejoin.
-	healing := r.etcd.recoveringAt
-	// Unlike a stopped one, the isolated API server keeps answering /readyz with its
-	// last etcd check for a while, so the LB's health checks can only start failing
-	// after that: window = API server unready bound + LB detection window.
-	unready := r.etcd.bounds.APIServerEtcdUnready()
-	windowBound := unready.Plus(r.etcd.bounds.LBDetection())
-	window := windowBound.Value
-	after := tl.Between(seriesLB, r.etcd.injectAt+window, healing)
-	during := tl.Between(seriesLB, r.etcd.injectAt, healing)
-	AddReportEntry("measured: partition "+what+": failed requests through the LB",
-		fmt.Sprintf("%d of %d (new connections); span %s", during.Failures, during.Samples, during.FailureSpan().Round(10*time.Millisecond)))
-	measureBound("partition "+what+": LB failure span", during.FailureSpan(), windowBound)
-	// A request in flight on a kept-alive connection to the isolated server fails at
-	// the client's timeout once the LB cuts the connection:
-	// bound = unready bound + detection window + sample timeout.
-	keepBound := window + sampleTimeout
-	keepAfter := tl.Between(seriesLBKeepAlive, r.etcd.injectAt+keepBound, healing)
-	AddReportEntry("measured: partition "+what+": failed requests on a kept-alive connection after "+keepBound.String(),
-		fmt.Sprintf("%d of %d", keepAfter.Failures, keepAfter.Samples))
-	// Healing is a disturbance of its own (the isolated API server relists, its member
-	// catches up): recorded for the reader, not part of the partition's guarantee.
-	if rejoined, ok := tl.EventAt(probe.EventHealthy); ok {
-		rejoin := tl.Between(seriesLB, healing, rejoined)
-		AddReportEntry("measured: partition "+what+": failed requests through the LB while the minority rejoined",
-			fmt.Sprintf("%d of %d; span %s", rejoin.Failures, rejoin.Samples, rejoin.FailureSpan().Round(10*time.Millisecond)))
-	}
-	Expect(after.Failures).To(BeZero(),
-		"%d of %d requests through the load balancer failed more than %s after %s was partitioned; bound %s (the API server still ready on its last etcd check, then the LB's detection window)",
-		after.Failures, after.Samples, window, r.target, windowBound)
-	Expect(keepAfter.Failures).To(BeZero(),
-		"%d requests on a kept-alive connection through the LB failed more than %s (= detection window + client timeout) after the partition",
-		keepAfter.Failures, keepBound)
+	// The partition holds until healing begins; what follows is the rejoin. Unlike a
+	// stopped one, the isolated API server keeps answering /readyz with its last etcd
+	// check for a while, so the LB's health checks can only start failing after that.
+	window := r.etcd.bounds.APIServerEtcdUnready().Plus(r.etcd.bounds.LBDetection())
+	expectJudgement(judgePartitionLB(tl, r.target, r.etcd.injectAt, r.etcd.recoveringAt, window, "partition "+what))
 	r.etcd.expectRecovered()
 }
 
 // judgeLeadersMoved: at the end of the partition, the etcd leader and every Lease holder
 // are on the majority side; the time each took is measured against its bound.
 func (r *partitionRun) judgeLeadersMoved(tl probe.Timeline, what string) {
-	recovered := r.etcd.recoveredAt
 	if r.member != "" {
-		at, ok := newLeaderAt(tl, r.etcd.injectAt, r.member)
-		Expect(ok).To(BeTrue(), "the etcd leader stayed on the isolated member %s", r.member)
-		election := r.etcd.bounds.EtcdElection()
-		measureBound("partition "+what+": etcd leader on the majority side after", at-r.etcd.injectAt, election)
-		Expect(at-r.etcd.injectAt).To(BeNumerically("<=", election.Value),
-			"the etcd leader moved to the majority %s after the partition; bound %s", (at - r.etcd.injectAt).Round(10*time.Millisecond), election)
+		expectJudgement(judgeEtcdLeaderMoved(tl, r.member, r.etcd.injectAt, r.etcd.bounds.EtcdElection(), "partition "+what))
 	}
 	for _, c := range leaderElected {
-		series := prefixLease + c
-		last := leaseNode(lastOKValue(tl, series, recovered))
-		AddReportEntry("measured: partition "+what+": "+c+" Lease holders", holderSequence(tl, series))
-		Expect(last).NotTo(BeEmpty(), "%s Lease held by nobody at the end of the partition", c)
-		Expect(last).NotTo(Equal(r.target), "%s Lease still held by the isolated %s at the end of the partition", c, r.target)
-		if leaseNode(r.holders[c]) == r.target {
-			le := leaderElectionOf(r.in.Spec, c)
-			taken, _ := tl.FirstAnswerAfter(series, r.etcd.injectAt, func(s probe.Sample) bool { return s.OK && s.Value != "" && leaseNode(s.Value) != r.target })
-			at := taken.Answered()
-			// The isolated holder cannot renew, so a standby takes over once the Lease
-			// expires: the bound of a killed holder, counted from its last renewal that
-			// commits (see lastRenewal below).
-			// Counted from when the partition was in place: until then the holder could
-			// still renew.
-			bound := r.etcd.bounds.LeaseTakeover(c, le)
-			if what == string(fault.PartitionInbound) && r.member != "" {
-				bound = r.etcd.bounds.EtcdElection().Plus(bound) // see lastRenewal
-			}
-			took := at - r.inPlaceAt
-			measureBound("partition "+what+": "+c+" Lease on the majority side after", took, bound)
-			Expect(took).To(BeNumerically("<=", bound.Value),
-				"%s Lease moved off the isolated %s %s after the partition was in place; bound %s",
-				c, r.target, took.Round(100*time.Millisecond), bound)
+		held := leaseNode(r.holders[c]) == r.target
+		le := leaderElectionOf(r.in.Spec, c)
+		// The isolated holder cannot renew, so a standby takes over once the Lease
+		// expires: the bound of a killed holder, counted from when the partition was in
+		// place (until then the holder could still renew) and from its last renewal that
+		// commits (see lastRenewal below).
+		bound := r.etcd.bounds.LeaseTakeover(c, le)
+		if what == string(fault.PartitionInbound) && r.member != "" {
+			bound = r.etcd.bounds.EtcdElection().Plus(bound)
+		}
+		expectJudgement(judgePartitionLease(tl, c, r.target, held, r.inPlaceAt, r.etcd.recoveredAt, bound, "partition "+what))
+		if held {
 			// The isolated leader still runs: it must have stopped leading before its
 			// successor started.
 			expectNoTwoLeaders(r.watches[c], "partition "+what, r.target, tl.Start.Add(r.etcd.injectAt), le)
