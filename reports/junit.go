@@ -100,6 +100,9 @@ func JUnit(res Results) ([]byte, error) {
 			suite.Errors++
 		case v == verdict.Skipped:
 			c.Skipped = &junitSkipped{Message: "did not run"}
+			if len(s.Trials) > 0 && s.Trials[0].Failure != "" {
+				c.Skipped.Message = firstLine(cleanText(s.Trials[0].Failure)) // why it skipped itself
+			}
 			suite.Skipped++
 		}
 		for _, g := range s.Guarantees() {

@@ -163,7 +163,10 @@ func FromGinkgo(trials []types.Report, info RunInfo, dir string) (Results, error
 					Location: sr.Failure.Location.String(), Duration: sr.RunTime.Seconds()}}})
 				continue
 			}
-			if sr.LeafNodeType != types.NodeTypeIt || sr.State.Is(types.SpecStateSkipped|types.SpecStatePending) {
+			// Specs the label filter left out are not part of the run; a spec that ran
+			// and skipped itself (Skip: "not applicable to this topology") is, and says why.
+			filteredOut := sr.State.Is(types.SpecStateSkipped) && sr.Failure.Message == ""
+			if sr.LeafNodeType != types.NodeTypeIt || filteredOut || sr.State.Is(types.SpecStatePending) {
 				continue
 			}
 			name := sr.FullText()
@@ -214,7 +217,7 @@ func trialOf(sr types.SpecReport, dir string) (Trial, error) {
 		return Trial{}, err
 	}
 	t := Trial{Verdict: string(v), Duration: sr.RunTime.Seconds()}
-	if sr.State.Is(types.SpecStateFailureStates) {
+	if sr.State.Is(types.SpecStateFailureStates | types.SpecStateSkipped) {
 		t.Failure = sr.Failure.Message
 		t.Location = sr.Failure.Location.String()
 	}

@@ -169,3 +169,12 @@ func TestExitStatusFollowsTheVerdicts(t *testing.T) {
 		}
 	}
 }
+
+func TestASpecThatSkippedItselfIsReportedWithItsReason(t *testing.T) {
+	res := sampleResults(t, ginkgoRun(t,
+		specRun("filtered out by the label filter", types.SpecStateSkipped, ""),
+		specRun("LB rerouting on kind's load balancer", types.SpecStateSkipped, "LB rerouting is measured on hachaos' HAProxy")))
+	if len(res.Specs) != 1 || res.Specs[0].Verdict() != Skipped || res.Specs[0].Trials[0].Failure == "" {
+		t.Fatalf("want the self-skipped spec kept with its reason, the filtered one left out: %+v", res.Specs)
+	}
+}
