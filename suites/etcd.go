@@ -340,25 +340,6 @@ func (r *etcdRun) judgeNoLossAndLinearizable(what string) {
 	Expect(result).To(Equal(porcupine.Ok), "the etcd history is not linearizable (%s); visualization in %s", result, viz)
 }
 
-// newLeaderAt is when a member other than old first answered (a request sent after
-// from) with a leader other than old.
-func newLeaderAt(tl probe.Timeline, from time.Duration, old string) (time.Duration, bool) {
-	first, found := time.Duration(0), false
-	for series := range tl.Series {
-		if len(series) <= len(prefixEtcd) || series[:len(prefixEtcd)] != prefixEtcd || series[len(prefixEtcd):] == old {
-			continue
-		}
-		s, ok := tl.FirstAnswerAfter(series, from, func(s probe.Sample) bool {
-			l := etcdField(s.Value, "leader")
-			return s.OK && l != "" && l != "none" && l != old
-		})
-		if ok && (!found || s.Answered() < first) {
-			first, found = s.Answered(), true
-		}
-	}
-	return first, found
-}
-
 // firstAckAfter is when the first write called at or after from was acknowledged.
 func firstAckAfter(h probe.KVHistory, from time.Duration) (time.Duration, bool) {
 	for _, op := range h.Acknowledged() {

@@ -61,12 +61,12 @@ type faultRun struct {
 	injected []*fault.Injected
 	observed []fault.Observable // the faults whose effect is checked
 	// the pipeline's instants on the recorder's clock
-	injectAt, inPlaceAt, effectiveAt, recoveringAt, recoveredAt time.Duration
-	injectTime                                                  time.Time // injectAt on the wall clock, for fault.Observable
-	inPlaceTime                                                 time.Time // when the last Inject returned
-	stopEffect                                                  context.CancelFunc
-	unhealthy                                                   []string // recovery problems, reported by expectRecovered
-	bounds                                                      topology.Bounds
+	injectAt, inPlaceAt, recoveringAt, recoveredAt time.Duration
+	injectTime                                     time.Time // injectAt on the wall clock, for fault.Observable
+	inPlaceTime                                    time.Time // when the last Inject returned
+	stopEffect                                     context.CancelFunc
+	unhealthy                                      []string // recovery problems, reported by expectRecovered
+	bounds                                         topology.Bounds
 }
 
 // startFaultRun passes the readiness gate and starts the recording.
@@ -128,7 +128,7 @@ func (r *faultRun) awaitEffect(bound time.Duration, why string) {
 	if last != nil {
 		failWith(verdict.FaultNotInEffect, "not seen in effect within %s of its Inject (%s): %v", bound, why, last)
 	}
-	r.effectiveAt = r.obs.rec.Mark(probe.EventInEffect, "fault in effect")
+	r.obs.rec.Mark(probe.EventInEffect, "fault in effect")
 	ectx, stop := context.WithCancel(context.WithoutCancel(r.ctx))
 	r.stopEffect = stop
 	r.obs.rec.Poll(ectx, effectSeries, effectEvery, sampleTimeout, func(ctx context.Context) (string, error) {

@@ -455,3 +455,33 @@ func judgePartitionLease(tl probe.Timeline, component, isolated string, heldByIs
 	}
 	return j
 }
+
+// newLeaderAt is when a member other than old first answered (a request sent after
+// from) with a leader other than old.
+func newLeaderAt(tl probe.Timeline, from time.Duration, old string) (time.Duration, bool) {
+	first, found := time.Duration(0), false
+	for series := range tl.Series {
+		if len(series) <= len(prefixEtcd) || series[:len(prefixEtcd)] != prefixEtcd || series[len(prefixEtcd):] == old {
+			continue
+		}
+		s, ok := tl.FirstAnswerAfter(series, from, func(s probe.Sample) bool {
+			l := etcdField(s.Value, "leader")
+			return s.OK && l != "" && l != "none" && l != old
+		})
+		if ok && (!found || s.Answered() < first) {
+			first, found = s.Answered(), true
+		}
+	}
+	return first, found
+}
+
+// lastOKValue is the value of the last successful sample of series before to.
+func lastOKValue(tl probe.Timeline, series string, to time.Duration) string {
+	last := ""
+	for _, s := range tl.Series[series] {
+		if s.At < to && s.OK {
+			last = s.Value
+		}
+	}
+	return last
+}

@@ -3,7 +3,6 @@ package suites
 import (
 	"context"
 	"fmt"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -55,9 +54,6 @@ type partitionRun struct {
 	member  string   // its etcd member (stacked), "" with external etcd
 	holders map[string]string
 	watches map[string]*leadershipWatch // per component whose Lease the target holds
-	// inPlaceAt is when the partition's Inject returned: the last moment the isolated
-	// side could still reach the majority.
-	inPlaceAt time.Duration
 	// isolatedWrite is what the write through the isolated member returned (judged
 	// after the partition is shown to have held).
 	isolatedWrite error
@@ -119,10 +115,9 @@ func (r *partitionRun) partition(dir fault.PartitionDirection) {
 			r.watches[c] = watchLeadership(r.ctx, r.in.Provider, c, hold)
 		}
 	}
-	r.etcd.inject(f)
 	// Injecting takes a while (rules added peer by peer, ~0.5 s here); until it returns
-	// the isolated holders may still renew their Leases.
-	r.inPlaceAt = r.etcd.inPlaceAt
+	// (the run's inPlaceAt) the isolated holders may still renew their Leases.
+	r.etcd.inject(f)
 	var limit *fault.Injected
 	if cpus := r.in.Spec.IsolatedNodeCPUs; cpus > 0 {
 		// The isolated node as a machine of its own (see Spec.IsolatedNodeCPUs): right
@@ -210,7 +205,7 @@ func (r *partitionRun) judgeLeadersMoved(tl probe.Timeline, what string) {
 		if what == string(fault.PartitionInbound) && r.member != "" {
 			bound = r.etcd.bounds.EtcdElection().Plus(bound)
 		}
-		expectJudgement(judgePartitionLease(tl, c, r.target, held, r.inPlaceAt, r.etcd.recoveredAt, bound, "partition "+what))
+		expectJudgement(judgePartitionLease(tl, c, r.target, held, r.etcd.inPlaceAt, r.etcd.recoveredAt, bound, "partition "+what))
 		if held {
 			// The isolated leader still runs: it must have stopped leading before its
 			// successor started.
@@ -226,14 +221,3 @@ func (r *partitionRun) judgeLeadersMoved(tl probe.Timeline, what string) {
 // entry (raft), so a renewal made up to the majority's election commits — seen: a Lease
 // that expired 8.5 s after the cut, renewed 2.5 s after it. Then the Lease bound starts
 // one etcd election bound later.
-
-// lastOKValue is the value of the last successful sample of series before to.
-func lastOKValue(tl probe.Timeline, series string, to time.Duration) string {
-	last := ""
-	for _, s := range tl.Series[series] {
-		if s.At < to && s.OK {
-			last = s.Value
-		}
-	}
-	return last
-}
