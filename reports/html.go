@@ -122,9 +122,13 @@ func summaryRows(s Spec) []summaryRow {
 			measured = fmt.Sprintf("p50 %s · p95 %s · max %s %s", num(g.Stats.P50), num(g.Stats.P95), num(g.Stats.Max), g.Unit)
 		}
 		m := Measurement{Value: g.Worst(), Bound: g.Bound, AtLeast: g.AtLeast, Unbounded: g.Unbounded, Unit: g.Unit}
+		margin := fmt.Sprintf("%+.0f %%", 100*m.Margin())
+		if g.Unbounded {
+			margin = "—" // no bound to keep a margin to
+		}
 		rows = append(rows, summaryRow{
 			Anchor: anchor(s.Name), Spec: s.Name, Guarantee: g.Name, Verdict: verdict, Measured: measured,
-			Bound: m.BoundText(), Formula: g.Formula, Margin: fmt.Sprintf("%+.0f %%", 100*m.Margin()),
+			Bound: m.BoundText(), Formula: g.Formula, Margin: margin,
 			First: i == 0, Span: len(gs),
 		})
 	}
