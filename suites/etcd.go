@@ -121,8 +121,6 @@ func EtcdToleranceSpec(inputGetter func() EtcdToleranceSpecInput) {
 		expectJudgement(down)
 		run.expectEffectHeld(tl, bound)
 		judging()
-		acked, failed := run.history.PutsIn(down.At, run.recoveringAt)
-		AddReportEntry("measured: etcd majority down: writes while down", fmt.Sprintf("%d acknowledged, %d failed", acked, failed))
 		expectJudgement(judgeSafelyUnavailable(run.history, down.At, run.recoveringAt, len(majority), len(run.members)))
 		run.judgeNoLossAndLinearizable("majority-stopped")
 		// Service after restore has no derived bound (the members' restart does not have

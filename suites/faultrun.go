@@ -111,21 +111,7 @@ func (r *faultRun) injectAside(f fault.Fault) *fault.Injected {
 func (r *faultRun) awaitEffect(bound time.Duration, why string) {
 	By(fmt.Sprintf("checking that the fault takes effect within %s (%s)", bound, why))
 	check := r.effectCheck()
-	deadline := r.inPlaceTime.Add(bound)
-	var last error
-	for {
-		cctx, cancel := context.WithTimeout(r.ctx, sampleTimeout)
-		last = check(cctx)
-		cancel()
-		if last == nil || time.Now().After(deadline) || r.ctx.Err() != nil {
-			break
-		}
-		select {
-		case <-r.ctx.Done():
-		case <-time.After(r.env.Spec.Waits.Poll.Duration):
-		}
-	}
-	if last != nil {
+	if last := pollUntil(r.ctx, time.Until(r.inPlaceTime.Add(bound)), r.env.Spec.Waits.Poll.Duration, check); last != nil {
 		failWith(verdict.FaultNotInEffect, "not seen in effect within %s of its Inject (%s): %v", bound, why, last)
 	}
 	r.obs.rec.Mark(probe.EventInEffect, "fault in effect")
@@ -246,12 +232,13 @@ func expectJudgement(j judgement) {
 	}
 }
 
-// pollUntil calls check every poll until it returns nil, up to timeout; the last error
-// is returned when time runs out or ctx ends.
+// pollUntil calls check every poll until it returns nil, up to timeout (at least once,
+// each call bounded by two sample timeouts); the last error is returned when time runs
+// out or ctx ends.
 func pollUntil(ctx context.Context, timeout, poll time.Duration, check func(ctx context.Context) error) error {
 	deadline := time.Now().Add(timeout)
 	for {
-		cctx, cancel := context.WithTimeout(ctx, min(timeout, 2*sampleTimeout))
+		cctx, cancel := context.WithTimeout(ctx, 2*sampleTimeout)
 		err := check(cctx)
 		cancel()
 		if err == nil {

@@ -112,8 +112,7 @@ func judgeMemberCrashed(tl probe.Timeline, member string, w effectWindow, restar
 		return passed(s.Answered())
 	}
 	before := termBefore(tl, w.Inject)
-	if at, term, ok := firstNewerTerm(tl, before, w.Inject, false); ok && at < w.Until {
-		_ = term
+	if at, _, ok := firstNewerTerm(tl, before, w.Inject, false); ok && at < w.Until {
 		return passed(at)
 	}
 	return judged(verdict.FaultNotInEffect, "nothing shows that etcd member %s crashed: it answered every status request after the kill at %s, no member entered a term after %d, and its process was not seen restarted",
@@ -223,15 +222,20 @@ func judgeSafelyUnavailable(h probe.KVHistory, downAt, until time.Duration, down
 			acked = append(acked, o)
 		}
 	}
+	note := reports.Note{Name: "etcd majority down: writes while down", Value: fmt.Sprintf("%d acknowledged, %d not, of %d tried between %s and %s", len(acked), tried-len(acked), tried, secs(downAt), secs(until))}
 	if len(acked) > 0 {
 		o := acked[0]
-		return judged(verdict.GuaranteeBroken, "%d writes were acknowledged while %d of %d members were provably down (%s – %s), the first %s sent at %s and acknowledged at %s: a minority committed (split brain)",
+		j := judged(verdict.GuaranteeBroken, "%d writes were acknowledged while %d of %d members were provably down (%s – %s), the first %s sent at %s and acknowledged at %s: a minority committed (split brain)",
 			len(acked), down, members, secs(downAt), secs(until), o.Key, secs(o.Call), secs(o.Return))
+		j.Notes = []reports.Note{note}
+		return j
 	}
 	if tried == 0 {
 		return judged(verdict.EnvironmentNotReady, "no write was tried while the majority was down (%s – %s): the traffic stalled, nothing was judged", secs(downAt), secs(until))
 	}
-	return passed(downAt)
+	j := passed(downAt)
+	j.Notes = []reports.Note{note}
+	return j
 }
 
 // judgePartitionInEffect: once the partition had time to act (the bound after it was
