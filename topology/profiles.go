@@ -58,6 +58,12 @@ type Timeouts struct {
 	// UnreachableTolerationSeconds is kube-apiserver
 	// --default-unreachable-toleration-seconds: the same for an unreachable node.
 	UnreachableTolerationSeconds int `json:"unreachableTolerationSeconds"`
+	// APIServerShutdownDelay is kube-apiserver --shutdown-delay-duration: after SIGTERM
+	// the server fails /readyz but keeps serving this long before it stops accepting
+	// requests, so a load balancer checking /readyz takes it out of rotation first and
+	// no client request fails (a graceful stop, as a rolling restart or upgrade does).
+	// 0 = stop serving at once. With HAProxy it must exceed the LB's detection window.
+	APIServerShutdownDelay Duration `json:"apiServerShutdownDelay"`
 }
 
 // Profile returns the complete timeouts of a named profile: "fast" or "upstream".
@@ -98,6 +104,9 @@ func upstreamTimeouts() Timeouts {
 		// (both tolerations).
 		NotReadyTolerationSeconds:    300,
 		UnreachableTolerationSeconds: 300,
+		// staging/src/k8s.io/apiserver/pkg/server/options/server_run_options.go:
+		// ShutdownDelayDuration defaults to 0 (kind and kubeadm set none).
+		APIServerShutdownDelay: dur(0),
 	}
 }
 
@@ -162,6 +171,13 @@ func fastTimeouts() Timeouts {
 		// of ~5.8 min. A blip shorter than 15s after the taint still keeps its pods.
 		NotReadyTolerationSeconds:    15,
 		UnreachableTolerationSeconds: 15,
+		// 5s: longer than the LB's detection window (3.25s with the default
+		// loadBalancer settings), so HAProxy has marked a stopping server DOWN before it
+		// stops serving; the 1.75s beyond it cover a health check answered late on a busy
+		// machine. Well inside the static Pod's 30s termination grace period, and every
+		// stop of an API server (rolling restart, upgrade, the stop faults) takes only
+		// 5s longer.
+		APIServerShutdownDelay: dur(5 * time.Second),
 	}
 }
 
@@ -180,6 +196,7 @@ func (s Spec) ResolvedTimeouts() Timeouts {
 		NodeLeaseDurationSeconds:     pick(base.NodeLeaseDurationSeconds, o.NodeLeaseDurationSeconds),
 		NotReadyTolerationSeconds:    pick(base.NotReadyTolerationSeconds, o.NotReadyTolerationSeconds),
 		UnreachableTolerationSeconds: pick(base.UnreachableTolerationSeconds, o.UnreachableTolerationSeconds),
+		APIServerShutdownDelay:       pick(base.APIServerShutdownDelay, o.APIServerShutdownDelay),
 	}
 }
 
@@ -216,12 +233,42 @@ func (s Spec) validateTimeouts(v *violations) {
 	checkAtLeast(v, "timeouts.nodeLeaseDurationSeconds", o.NodeLeaseDurationSeconds, 0)
 	checkAtLeast(v, "timeouts.notReadyTolerationSeconds", o.NotReadyTolerationSeconds, 0)
 	checkAtLeast(v, "timeouts.unreachableTolerationSeconds", o.UnreachableTolerationSeconds, 0)
+	checkNotNegative(v, "timeouts.apiServerShutdownDelay", o.APIServerShutdownDelay)
 	if profileErr != nil {
 		return // nothing to resolve against
 	}
 	r := s.ResolvedTimeouts()
 	r.Scheduler.validateResolved(v, "timeouts.scheduler")
 	r.ControllerManager.validateResolved(v, "timeouts.controllerManager")
+	s.validateShutdownDelay(v, r.APIServerShutdownDelay.Duration)
+}
+
+// StaticPodTerminationGrace is the termination grace period of kubeadm's static Pods
+// (the Pod default; kubeadm sets none): the kubelet kills a stopping API server after it.
+const StaticPodTerminationGrace = 30 * time.Second
+
+// validateShutdownDelay: a graceful stop only loses no request when the LB has taken the
+// server out before it stops serving (delay > detection window), and only happens when
+// the kubelet waits for it (delay < termination grace). 0 promises no graceful stop.
+func (s Spec) validateShutdownDelay(v *violations, delay time.Duration) {
+	if delay == 0 {
+		return
+	}
+	const path = "timeouts.apiServerShutdownDelay"
+	if delay >= StaticPodTerminationGrace {
+		v.add(path, "must be shorter than the static Pod's termination grace period %s (the kubelet kills the server while it still serves), got %s (profile value or override)", StaticPodTerminationGrace, delay)
+	}
+	if s.LoadBalancer.Type != LBHAProxy {
+		return
+	}
+	l := s.LoadBalancer
+	if l.HealthCheckPath == "/healthz" || l.HealthCheckPath == "/livez" {
+		v.add("loadBalancer.healthCheckPath", "must be /readyz with timeouts.apiServerShutdownDelay %s: %s stays 200 during the delay, so the LB keeps sending to a stopping server; got %q", delay, l.HealthCheckPath, l.HealthCheckPath)
+	}
+	if w := l.DetectionWindow(); delay <= w {
+		v.add(path, "must exceed the load balancer's detection window %s = inter %s + fall %d × (min(connect %s, inter) + check %s) + (fall − 1) × fastinter %s, or the server stops serving while the LB still sends to it; got %s (profile value or override), or set 0 to promise no graceful stop",
+			w, l.CheckInterval, l.Fall, l.ConnectTimeout, l.CheckTimeout, l.FastInterval, delay)
+	}
 }
 
 func (l LeaderElection) validateOverride(v *violations, path string) {

@@ -101,6 +101,8 @@ func extraArgsPatches(t topology.Timeouts) ([]v1alpha4.PatchJSON6902, error) {
 	api := map[string]string{
 		"default-not-ready-toleration-seconds":   fmt.Sprint(t.NotReadyTolerationSeconds),
 		"default-unreachable-toleration-seconds": fmt.Sprint(t.UnreachableTolerationSeconds),
+		// always written, also as 0s: the graceful-stop negative control replaces it
+		"shutdown-delay-duration": t.APIServerShutdownDelay.Duration.String(),
 	}
 	ops := slices.Concat(appendArgs("/apiServer/extraArgs", api), appendArgs("/controllerManager/extraArgs", cm))
 	ops = append(ops, map[string]any{"op": "add", "path": "/scheduler/extraArgs", "value": argList(leader(t.Scheduler))})
