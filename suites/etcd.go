@@ -151,14 +151,14 @@ type etcdRun struct {
 
 func startEtcdRun(ctx context.Context, in EtcdToleranceSpecInput) *etcdRun {
 	run := &etcdRun{faultRun: startFaultRun(ctx, in.env(), observeInput{Traffic: true}), in: in}
-	for _, name := range run.obs.members {
+	for _, name := range run.obs.Members() {
 		run.members = append(run.members, name)
 	}
 	slices.Sort(run.members)
 	run.leader = run.currentLeader()
 	By("checking that writes are acknowledged before the fault (leader " + run.leader + ")")
 	Eventually(func(ctx context.Context) (int64, error) {
-		resp, err := run.obs.etcd.Get(ctx, run.obs.prefix+"w/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+		resp, err := run.obs.Etcd().Get(ctx, run.obs.TrafficPrefix()+"w/", clientv3.WithPrefix(), clientv3.WithCountOnly())
 		if err != nil {
 			return 0, err
 		}
@@ -168,9 +168,9 @@ func startEtcdRun(ctx context.Context, in EtcdToleranceSpecInput) *etcdRun {
 }
 
 func (r *etcdRun) currentLeader() string {
-	st, err := r.obs.etcd.Status(r.ctx, r.obs.etcd.Endpoints()[0])
+	st, err := r.obs.Etcd().Status(r.ctx, r.obs.Etcd().Endpoints()[0])
 	Expect(err).NotTo(HaveOccurred(), "etcd status")
-	name, ok := r.obs.members[st.Leader]
+	name, ok := r.obs.Members()[st.Leader]
 	Expect(ok).To(BeTrue(), "etcd reports leader %x, not a member", st.Leader)
 	return name
 }
@@ -183,7 +183,7 @@ func (r *etcdRun) moveLeader(member string) {
 	}
 	By(fmt.Sprintf("moving the etcd leadership from %s to %s", r.leader, member))
 	var id uint64
-	for mid, name := range r.obs.members {
+	for mid, name := range r.obs.Members() {
 		if name == member {
 			id = mid
 		}
@@ -203,7 +203,7 @@ func (r *etcdRun) moveLeader(member string) {
 		var others []string
 		for _, url := range access.Members {
 			st, err := r.status(ctx, url)
-			if err != nil || r.obs.members[st.Leader] != member {
+			if err != nil || r.obs.Members()[st.Leader] != member {
 				others = append(others, url)
 			}
 		}
@@ -241,7 +241,7 @@ func (r *etcdRun) majority() []string {
 func (r *etcdRun) status(ctx context.Context, endpoint string) (*clientv3.StatusResponse, error) {
 	sctx, cancel := context.WithTimeout(ctx, kvOpTimeout)
 	defer cancel()
-	return r.obs.statusClients[endpoint].Status(sctx)
+	return r.obs.StatusClient(endpoint).Status(sctx)
 }
 
 // expectRejoined waits until member answers again and its applied index has caught up
@@ -327,7 +327,7 @@ func (r *etcdRun) judgeNoLossAndLinearizable(what string) {
 		r.end()
 	}
 	acked := len(r.history.Acknowledged())
-	missing, err := probe.MissingWrites(r.ctx, r.obs.etcd, r.obs.prefix, r.history)
+	missing, err := probe.MissingWrites(r.ctx, r.obs.Etcd(), r.obs.TrafficPrefix(), r.history)
 	Expect(err).NotTo(HaveOccurred(), "read back the acknowledged writes")
 	AddReportEntry("measured: etcd "+what+": acknowledged writes read back", fmt.Sprintf("%d of %d", acked-len(missing), acked))
 	Expect(missing).To(BeEmpty(), "%d of %d acknowledged writes are missing after the fault", len(missing), acked)

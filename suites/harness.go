@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	. "github.com/onsi/gomega"
 	"k8s.io/client-go/rest"
 
+	"github.com/hachaos/hachaos/monitor"
 	"github.com/hachaos/hachaos/probe"
 	"github.com/hachaos/hachaos/reports"
 	"github.com/hachaos/hachaos/topology"
@@ -26,10 +26,10 @@ import (
 // for the recorder, and artifacts. The fault-run pipeline is in faultrun.go.
 
 // sampleEvery is the recorder's cadence; a request that gets no answer within
-// sampleTimeout is a failure.
+// sampleTimeout is a failure (the monitor's).
 const (
-	sampleEvery   = 100 * time.Millisecond
-	sampleTimeout = 2 * time.Second
+	sampleEvery   = monitor.SampleEvery
+	sampleTimeout = monitor.SampleTimeout
 )
 
 // stage says which verdict a failure from here on in the spec stands for (the last
@@ -109,53 +109,16 @@ func report(m reports.Measurement) {
 	progress("measured: %s: %s", m.Name, m)
 }
 
-// freshConnectionGet GETs path with cfg's credentials on a new TLS connection each time,
-// as a client arriving at the load balancer would.
-func freshConnectionGet(cfg *rest.Config, path string) func(ctx context.Context) (string, error) {
-	return getter(cfg, path, &http.Transport{DisableKeepAlives: true})
-}
-
-// getter GETs path with cfg's credentials through transport; anything but 200 is an
-// error naming the status (and, for a verbose health endpoint, the failed checks).
-func getter(cfg *rest.Config, path string, transport *http.Transport) func(ctx context.Context) (string, error) {
-	tlsConfig, err := rest.TLSConfigFor(cfg)
+// freshConnectionGet GETs path on a new TLS connection each time (monitor.FreshConnectionGet).
+func freshConnectionGet(cfg *rest.Config, path string) monitor.Check {
+	check, err := monitor.FreshConnectionGet(cfg, path)
 	Expect(err).NotTo(HaveOccurred())
-	transport.TLSClientConfig = tlsConfig
-	client := &http.Client{Transport: transport}
-	return func(ctx context.Context) (string, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, cfg.Host+path, nil)
-		if err != nil {
-			return "", err
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return "", err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return "", fmt.Errorf("HTTP %d%s", resp.StatusCode, failedChecks(resp.Body))
-		}
-		return "ok", nil
-	}
+	return check
 }
 
-// backendState reads target's state from HAProxy; anything but UP is an error.
-func backendState(statsAddress, target string) func(ctx context.Context) (string, error) {
-	return func(ctx context.Context) (string, error) {
-		states, err := topology.ReadHAProxyBackends(ctx, statsAddress, cluster.HAProxyBackend)
-		if err != nil {
-			return "", err
-		}
-		for _, s := range states {
-			if s.Server == target {
-				if !s.Up() {
-					return s.Status, fmt.Errorf("%s is %s", target, s.Status)
-				}
-				return s.Status, nil
-			}
-		}
-		return "", fmt.Errorf("%s is not a server of the load balancer", target)
-	}
+// backendState reads target's state from HAProxy (monitor.BackendState).
+func backendState(statsAddress, target string) monitor.Check {
+	return monitor.BackendState(statsAddress, target)
 }
 
 // errOnly adapts a recorder check to Gomega's Succeed matcher.

@@ -152,7 +152,7 @@ func (r *partitionRun) expectIsolatedMemberCannotCommit() {
 	c, err := access.Client(access.Members[r.member])
 	Expect(err).NotTo(HaveOccurred())
 	defer c.Close()
-	key := r.etcd.obs.prefix + "isolated-write"
+	key := r.etcd.obs.TrafficPrefix() + "isolated-write"
 	pctx, cancel := context.WithTimeout(r.ctx, kvOpTimeout)
 	defer cancel()
 	_, err = c.Put(pctx, key, "must-not-commit")
@@ -176,7 +176,7 @@ func (r *partitionRun) judge(what string) {
 	r.judgeLeadersMoved(tl, what)
 	r.etcd.judgeMinorityFault("partition-" + what)
 	if r.etcd.isolatedKey != "" {
-		resp, err := r.etcd.obs.etcd.Get(r.ctx, r.etcd.isolatedKey)
+		resp, err := r.etcd.obs.Etcd().Get(r.ctx, r.etcd.isolatedKey)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(resp.Kvs).To(BeEmpty(), "the write refused by the isolated member was committed after healing")
 	}
