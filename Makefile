@@ -58,6 +58,8 @@ chaos-negative-running: images build ## the negative controls applied to the run
 	bash scripts/negative-running.sh $(CONFIG) schedulerOutsideLeaderElection leader "kube-scheduler Lease to a standby" "runs without leader election"
 	bash scripts/negative-running.sh $(CONFIG) workloadPinned worker "a worker is lost" "back to 4 Ready replicas on healthy nodes"
 	bash scripts/negative-running.sh $(CONFIG) workloadWithoutPDB worker "drains a worker" "the PodDisruptionBudget promises"
+	bash scripts/negative-running.sh $(CONFIG) apiServerShutdownDelayZero graceful "stops gracefully" "does not exceed the LB's detection window"
+	bash scripts/negative-running.sh $(CONFIG) lbChecksHealthz graceful "stops gracefully" "did not take it out during its shutdown delay"
 
 chaos-negative-own: images build ## the negative controls that need a sabotaged topology of their own
 	bash scripts/negative.sh controls/lb-no-healthcheck.yaml lb "one API server is frozen" "more than the detection window"

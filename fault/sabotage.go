@@ -29,7 +29,7 @@ const KindManifestFlags = "manifest-flags"
 type ManifestFlags struct {
 	topo      Topology
 	Node      string
-	Component string            // kube-scheduler or kube-controller-manager
+	Component string            // kube-scheduler, kube-controller-manager or kube-apiserver
 	Flags     map[string]string // flag (without "--") → value
 }
 
@@ -38,8 +38,8 @@ func NewManifestFlags(t Topology, node, component string, flags map[string]strin
 	if node == "" || len(flags) == 0 {
 		return ManifestFlags{}, fmt.Errorf("manifest flags: node and at least one flag are required")
 	}
-	if component != ProcessScheduler && component != ProcessControllerManager {
-		return ManifestFlags{}, fmt.Errorf("manifest flags: component %q is not %s or %s", component, ProcessScheduler, ProcessControllerManager)
+	if component != ProcessScheduler && component != ProcessControllerManager && component != ProcessAPIServer {
+		return ManifestFlags{}, fmt.Errorf("manifest flags: component %q is not %s, %s or %s", component, ProcessScheduler, ProcessControllerManager, ProcessAPIServer)
 	}
 	return ManifestFlags{topo: t, Node: node, Component: component, Flags: flags}, nil
 }

@@ -22,6 +22,8 @@ var NegativeControls = []NegativeControl{
 	{"LB: clients fail for at most the detection window (API server frozen)", "HAProxy without health checks (`controls/lb-no-healthcheck.yaml`)", "`make chaos-negative-own`", "more than the detection window"},
 	{"LB: the LB marks the API server DOWN within the detection window", "recording doctored: never DOWN, or DOWN after the window", "`TestLBJudgeControls`", "later than its detection window"},
 	{"LB, on a live cluster: API server killed, stopped, all but one stopped; back in rotation", "", "", ""},
+	{"graceful stop: no request through the LB fails while one API server stops gracefully", "`apiServerShutdownDelayZero`: the target API server with `--shutdown-delay-duration=0s`", "`make chaos-negative-running`", "does not exceed the LB's detection window"},
+	{"graceful stop: the LB takes the stopping server out during its shutdown delay", "`lbChecksHealthz`: HAProxy checks `/healthz` (as kind's and kubeadm's guides do), which stays 200 during the delay", "`make chaos-negative-running`", "did not take it out during its shutdown delay"},
 	{"etcd: a leader of a newer term within the election bound after the leader crashed", "recording doctored: the election ends after the bound", "`TestNewLeaderJudgeCatchesADoctoredSlowElection`", "first seen"},
 	{"etcd: longest time without an acknowledged write", "recording doctored: no acknowledgement for 8 s", "`TestWriteGapJudgeCatchesADoctoredStall`", "no write was acknowledged for"},
 	{"etcd: no write acknowledged while a majority is provably down", "recording judged with recovery beginning after two writes were acknowledged", "`TestMajorityStopWithWritesAckedAfterRestorePasses`", "split brain"},

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hachaos/hachaos/monitor"
 	"github.com/hachaos/hachaos/probe"
 	"github.com/hachaos/hachaos/reports"
 	"github.com/hachaos/hachaos/topology"
@@ -489,3 +490,53 @@ func lastOKValue(tl probe.Timeline, series string, to time.Duration) string {
 	}
 	return last
 }
+
+// judgeGracefulStop: with target stopped gracefully, not one request through the LB —
+// new or kept-alive connections — failed between the stop and the end of the recording
+// (the server back in rotation and the gate passed), which its running shutdown delay
+// promises when it exceeds the LB's detection window: the LB marks the server DOWN
+// while it still serves. The direct probe must have failed (the server did stop).
+func judgeGracefulStop(tl probe.Timeline, target string, from, to time.Duration, delay topology.Setting, detection topology.Bound, what string) judgement {
+	if s, ok := tl.FirstSentAfter(prefixAPIServer+target, from, func(s probe.Sample) bool { return !s.OK }); !ok || s.At >= to {
+		return judged(verdict.FaultNotInEffect, "the direct probe of %s never failed after the stop: the API server did not stop", target)
+	}
+	zero := topology.DisruptionBudget{}
+	budgets := topology.DisruptionSpec{LBNewConnections: zero, LBKeptAlive: zero, APIServer: topology.DisruptionBudget{RecordOnly: true}, EtcdWrites: topology.DisruptionBudget{RecordOnly: true}}
+	all, broken := monitor.JudgeDisruption(tl, probe.KVHistory{}, budgets, from, to)
+	promise := fmt.Sprintf("none may fail: shutdown delay %s > LB detection window %s", delay.Value, detection.Value)
+	inputs := append([]topology.BoundInput{{Name: "shutdown delay", Value: delay.Value.String(), Source: delay.Source}}, detection.Inputs...)
+	j := passed(from)
+	for _, d := range all[:2] { // the two LB series
+		j.Measured = append(j.Measured, reports.Measurement{Name: what + ": " + d.Backend + ": failed requests", Value: float64(d.Failed), Unit: "requests",
+			Formula: fmt.Sprintf("%s (%d requests sent)", promise, d.Requests), Inputs: inputs})
+	}
+	down, marked := tl.FirstAnswerAfter(prefixBackend+target, from, func(s probe.Sample) bool { return !s.OK })
+	stopped, refused := tl.FirstSentAfter(prefixAPIServer+target, from, func(s probe.Sample) bool { return !s.OK && !answeredHTTP(s) })
+	if marked {
+		j.Notes = append(j.Notes, reports.Note{Name: what + ": LB marked the stopping server DOWN", Value: fmt.Sprintf("%s after the stop began", secs(down.Answered()-from))})
+	}
+	if refused {
+		j.Notes = append(j.Notes, reports.Note{Name: what + ": the server stopped serving", Value: fmt.Sprintf("%s after the stop began (its /readyz no longer answered)", secs(stopped.At-from))})
+	}
+	if len(broken) > 0 {
+		var lines []string
+		for _, d := range broken {
+			lines = append(lines, d.String())
+		}
+		var arithmetic string
+		switch {
+		case delay.Value <= detection.Value:
+			arithmetic = fmt.Sprintf("its shutdown delay %s (%s) does not exceed the LB's detection window %s: it stopped serving while the LB still sent to it", delay.Value, delay.Source, detection)
+		case refused && (!marked || down.Answered() > stopped.At):
+			arithmetic = fmt.Sprintf("the LB did not take it out during its shutdown delay %s: it still sent to it when the server stopped serving at %s (the LB's health check did not see the server failing /readyz)", delay.Value, secs(stopped.At))
+		default:
+			arithmetic = fmt.Sprintf("the LB took it out within its shutdown delay %s, and requests failed all the same", delay.Value)
+		}
+		j.Verdict, j.Reason = verdict.GuaranteeBroken, fmt.Sprintf("requests through the load balancer failed while %s stopped gracefully (%s): %s", target, arithmetic, strings.Join(lines, "; "))
+	}
+	return j
+}
+
+// answeredHTTP says whether a failed sample got an HTTP answer (a server that is up but
+// not ready, e.g. "[-]shutdown" during its shutdown delay) rather than none at all.
+func answeredHTTP(s probe.Sample) bool { return strings.HasPrefix(s.Error, "HTTP ") }

@@ -330,3 +330,53 @@ func TestPartitionJudgeControls(t *testing.T) {
 		})
 	}
 }
+
+// gracefulRecording is a recorded graceful stop (5 s shutdown delay) and its window.
+func gracefulRecording(t *testing.T) (probe.Timeline, time.Duration, time.Duration) {
+	tl, _ := loadRecording(t, "graceful-stop-stacked")
+	inject, ok := tl.EventAt(probe.EventInject)
+	if !ok {
+		t.Fatal("the recording has no inject event")
+	}
+	end, _ := tl.LastEventAt(probe.EventHealthy)
+	return tl, inject, end
+}
+
+var recordedDelay = topology.Setting{Value: 5 * time.Second, Source: "kube-apiserver --shutdown-delay-duration on " + frozen}
+
+func TestGracefulStopJudgePassesTheRecordedStop(t *testing.T) {
+	tl, from, to := gracefulRecording(t)
+	j := judgeGracefulStop(tl, frozen, from, to, recordedDelay, testDetection, "graceful")
+	expectVerdict(t, "graceful", j, verdict.Passed, "")
+	if len(j.Notes) != 2 {
+		t.Errorf("notes %v: want when the LB marked it DOWN and when it stopped serving", j.Notes)
+	}
+}
+
+func TestGracefulStopJudgeControls(t *testing.T) {
+	cases := []struct {
+		name   string
+		doctor func(tl probe.Timeline)
+		delay  topology.Setting
+		want   verdict.Verdict
+		reason string
+	}{
+		{"no shutdown delay: requests fail as it stops at once", func(tl probe.Timeline) {
+			setSeries(tl, seriesLB, 500*time.Millisecond, 1800*time.Millisecond, false, "")
+		}, topology.Setting{Source: "kube-apiserver default (flag not set) on " + frozen}, verdict.GuaranteeBroken, "does not exceed the LB's detection window"},
+		{"the LB checks /healthz: still UP when the server stops serving", func(tl probe.Timeline) {
+			setSeries(tl, prefixBackend+frozen, 0, 8*time.Second, true, "UP")
+			setSeries(tl, seriesLB, 5500*time.Millisecond, 8*time.Second, false, "")
+		}, recordedDelay, verdict.GuaranteeBroken, "did not take it out during its shutdown delay"},
+		{"the server never stopped", func(tl probe.Timeline) {
+			setSeries(tl, prefixAPIServer+frozen, 0, time.Hour, true, "ok")
+		}, recordedDelay, verdict.FaultNotInEffect, "did not stop"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tl, from, to := gracefulRecording(t)
+			c.doctor(tl)
+			expectVerdict(t, c.name, judgeGracefulStop(tl, frozen, from, to, c.delay, testDetection, "graceful"), c.want, c.reason)
+		})
+	}
+}

@@ -37,6 +37,24 @@ var sabotages = map[string]func(ctx context.Context, spec *topology.Spec, p clus
 		Expect(err).NotTo(HaveOccurred())
 		return []fault.Observable{f}
 	},
+	// The graceful-stop spec's target API server (the last control plane) restarted with
+	// --shutdown-delay-duration=0s while the Spec promises its profile's delay: it stops
+	// serving at once on SIGTERM, before the LB has taken it out.
+	"apiServerShutdownDelayZero": func(ctx context.Context, _ *topology.Spec, p cluster.Provider) []fault.Observable {
+		planes := nodeNames(ctx, p, topology.RoleControlPlane)
+		f, err := fault.NewManifestFlags(p, planes[len(planes)-1], fault.ProcessAPIServer, map[string]string{"shutdown-delay-duration": "0s"})
+		Expect(err).NotTo(HaveOccurred())
+		return []fault.Observable{f}
+	},
+	// HAProxy health-checks /healthz, as kind's and kubeadm's guides configure it: it
+	// stays 200 while a stopping API server fails /readyz, so the LB keeps sending to it.
+	"lbChecksHealthz": func(ctx context.Context, _ *topology.Spec, p cluster.Provider) []fault.Observable {
+		lbs := nodeNames(ctx, p, topology.RoleLoadBalancer)
+		Expect(lbs).To(HaveLen(1), "one load balancer container")
+		f, err := fault.NewLBCheckPath(p, lbs[0], "/healthz")
+		Expect(err).NotTo(HaveOccurred())
+		return []fault.Observable{f}
+	},
 	// Scheduler and controller-manager restarted with upstream's leader-election timings
 	// while the Spec promises its profile's: flags that drifted from what was certified.
 	"staleLeaseTimings": func(ctx context.Context, _ *topology.Spec, p cluster.Provider) []fault.Observable {

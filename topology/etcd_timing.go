@@ -73,6 +73,20 @@ func ParseComponentTimings(etcd, apiservers map[string]string) (ComponentTimings
 	return t, nil
 }
 
+// ParseShutdownDelay reads --shutdown-delay-duration from one kube-apiserver command
+// line (node names where it was read); a server started without it stops at once.
+func ParseShutdownDelay(node, line string) (Setting, error) {
+	v := flagIn(line, "--shutdown-delay-duration")
+	if v == "" {
+		return Setting{0, "kube-apiserver default (flag not set) on " + node}, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return Setting{}, fmt.Errorf("kube-apiserver --shutdown-delay-duration on %s: %q is not a duration ≥ 0", node, v)
+	}
+	return Setting{d, "kube-apiserver --shutdown-delay-duration on " + node}, nil
+}
+
 // agreedFlag is flag's value on every command line (0 when no line sets it); lines that
 // disagree, or set it on some nodes only, are an error naming each.
 func agreedFlag(lines map[string]string, flag string, parse func(string) (time.Duration, error)) (time.Duration, error) {

@@ -60,6 +60,10 @@ type Spec struct {
 	Security SecuritySpec `json:"security"`
 	// Certification is the regression budget of pre-upgrade certification.
 	Certification CertificationSpec `json:"certification"`
+	// Disruption is what a planned disruption under `hachaos monitor` may cost each
+	// backend's clients (failed requests, seconds failing). Default: nothing through the
+	// load balancer; API servers and etcd writes recorded only.
+	Disruption DisruptionSpec `json:"disruption"`
 	// Sabotage breaks properties on purpose, for negative controls only. Default: none.
 	Sabotage Sabotage `json:"sabotage"`
 }
@@ -285,6 +289,7 @@ func Default() Spec {
 		Waits:            Waits{ClusterReady: dur(6 * time.Minute), Poll: dur(2 * time.Second), ComponentRestart: dur(3 * time.Minute), PodStartup: dur(15 * time.Second)},
 		Security:         defaultSecurity(),
 		Certification:    defaultCertification(),
+		Disruption:       defaultDisruption(),
 	}
 }
 
@@ -433,6 +438,7 @@ func (s Spec) Validate() error {
 	s.Waits.validate(&v)
 	s.Security.validate(&v)
 	s.Certification.validate(&v)
+	s.Disruption.validate(&v)
 	return v.err()
 }
 

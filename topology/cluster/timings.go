@@ -37,6 +37,12 @@ func ReadComponentTimings(ctx context.Context, p Provider) (topology.ComponentTi
 	return topology.ParseComponentTimings(etcd, apiservers)
 }
 
+// CommandLine is the command line of process (its newest instance) on node.
+func CommandLine(ctx context.Context, p Provider, node, process string) (string, error) {
+	lines, err := commandLines(ctx, p, []topology.Node{{Name: node}}, process)
+	return lines[node], err
+}
+
 // commandLines is the command line of process (its newest instance) on each node.
 func commandLines(ctx context.Context, p Provider, nodes []topology.Node, process string) (map[string]string, error) {
 	out := map[string]string{}

@@ -59,8 +59,10 @@ func reuseBlocker(ctx context.Context, spec topology.Spec, p Provider, gate *Gat
 }
 
 // clusterPart is the Spec without what does not shape the cluster (the certification
-// budget is only read by comparisons), so changing such a value keeps the cluster.
+// budget is only read by comparisons, the disruption budgets only by judges), so
+// changing such a value keeps the cluster.
 func clusterPart(s topology.Spec) topology.Spec {
 	s.Certification = topology.CertificationSpec{}
+	s.Disruption = topology.DisruptionSpec{}
 	return s
 }

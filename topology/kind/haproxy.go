@@ -169,7 +169,8 @@ func (p *Provider) haproxyContainer(old container.InspectResponse, cfgDir string
 			ExposedPorts: network.PortSet{apiPort: {}, statsPort: {}},
 		},
 		HostConfig: &container.HostConfig{
-			Binds: []string{cfgDir + ":" + haproxyCfgDir + ":ro"},
+			// writable: the LB check-path sabotage (fault.LBCheckPath) edits it in place
+			Binds: []string{cfgDir + ":" + haproxyCfgDir},
 			PortBindings: network.PortMap{
 				apiPort:   bindings,
 				statsPort: {{HostIP: loopback, HostPort: "0"}}, // stats only on the host's loopback

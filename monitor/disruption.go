@@ -1,0 +1,130 @@
+package monitor
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hachaos/hachaos/probe"
+	"github.com/hachaos/hachaos/reports"
+	"github.com/hachaos/hachaos/topology"
+)
+
+// Disruption is what one backend's clients saw between two instants: how many of
+// their requests failed and for how long requests were failing.
+type Disruption struct {
+	Backend  string // "LB new connections", "API server <node>", "etcd writes"
+	Requests int    // requests sent in the window
+	Failed   int
+	// Seconds is how long requests were failing: the union of the failed requests'
+	// intervals, each from when it was sent until its failed answer (at least one
+	// cadence: a request refused at once stands for the cadence until the next).
+	Seconds time.Duration
+	Budget  topology.DisruptionBudget
+}
+
+// Broken says whether the disruption exceeds its budget.
+func (d Disruption) Broken() bool {
+	return !d.Budget.RecordOnly && (d.Failed > d.Budget.FailedRequests || d.Seconds > d.Budget.Seconds.Duration)
+}
+
+// Measurements are the disruption as report measurements: failed requests and seconds
+// failing, each against its budget (unbounded when the budget only records).
+func (d Disruption) Measurements(what string) []reports.Measurement {
+	name := what + ": " + d.Backend
+	count := reports.Measurement{Name: name + ": failed requests", Value: float64(d.Failed), Unit: "requests",
+		Bound: float64(d.Budget.FailedRequests), Formula: fmt.Sprintf("Spec disruption budget (%d requests sent)", d.Requests)}
+	secs := reports.Measurement{Name: name + ": seconds failing", Value: d.Seconds.Seconds(), Unit: "s",
+		Bound: d.Budget.Seconds.Seconds(), Formula: "Spec disruption budget"}
+	if d.Budget.RecordOnly {
+		count.Unbounded, secs.Unbounded = true, true
+		count.Formula, secs.Formula = fmt.Sprintf("recorded only (Spec disruption budget; %d requests sent)", d.Requests), "recorded only (Spec disruption budget)"
+	}
+	return []reports.Measurement{count, secs}
+}
+
+func (d Disruption) String() string {
+	return fmt.Sprintf("%s: %d of %d requests failed, failing for %.2f s (budget %s)", d.Backend, d.Failed, d.Requests, d.Seconds.Seconds(), d.Budget)
+}
+
+// JudgeDisruption measures every backend of the standard observation between from and
+// to against the Spec's budgets: requests through the LB (new and kept-alive
+// connections), each API server directly, and the etcd traffic's writes (when the
+// history holds any). Broken lists what exceeded its budget.
+func JudgeDisruption(tl probe.Timeline, h probe.KVHistory, budgets topology.DisruptionSpec, from, to time.Duration) (all, broken []Disruption) {
+	all = append(all,
+		seriesDisruption(tl, SeriesLB, "LB new connections", SampleEvery, from, to, budgets.LBNewConnections),
+		seriesDisruption(tl, SeriesLBKeepAlive, "LB kept-alive connection", SampleEvery, from, to, budgets.LBKeptAlive))
+	servers := tl.SeriesWithPrefix(PrefixAPIServer)
+	sort.Strings(servers)
+	for _, s := range servers {
+		all = append(all, seriesDisruption(tl, s, "API server "+strings.TrimPrefix(s, PrefixAPIServer), QuorumReadEvery, from, to, budgets.APIServer))
+	}
+	if w, ok := writeDisruption(h, from, to, budgets.EtcdWrites); ok {
+		all = append(all, w)
+	}
+	for _, d := range all {
+		if d.Broken() {
+			broken = append(broken, d)
+		}
+	}
+	return all, broken
+}
+
+// seriesDisruption measures one series' samples sent in [from, to).
+func seriesDisruption(tl probe.Timeline, series, backend string, every, from, to time.Duration, b topology.DisruptionBudget) Disruption {
+	d := Disruption{Backend: backend, Budget: b}
+	var spans []span
+	for _, s := range tl.Series[series] {
+		if s.At < from || s.At >= to {
+			continue
+		}
+		d.Requests++
+		if !s.OK {
+			d.Failed++
+			spans = append(spans, span{s.At, max(s.Answered(), s.At+every)})
+		}
+	}
+	d.Seconds = unionLength(spans)
+	return d
+}
+
+// writeDisruption measures the etcd traffic's writes called in [from, to); a failed or
+// timed-out write ("may have happened") counts as failed.
+func writeDisruption(h probe.KVHistory, from, to time.Duration, b topology.DisruptionBudget) (Disruption, bool) {
+	d := Disruption{Backend: "etcd writes", Budget: b}
+	var spans []span
+	for _, op := range h.Operations {
+		if op.Kind != "put" || op.Call < from || op.Call >= to {
+			continue
+		}
+		d.Requests++
+		if !op.OK {
+			d.Failed++
+			spans = append(spans, span{op.Call, max(op.Return, op.Call+KVEvery)})
+		}
+	}
+	d.Seconds = unionLength(spans)
+	return d, d.Requests > 0
+}
+
+type span struct{ from, to time.Duration }
+
+// unionLength is the total length covered by spans (overlaps counted once).
+func unionLength(spans []span) time.Duration {
+	sort.Slice(spans, func(i, j int) bool { return spans[i].from < spans[j].from })
+	var total, end time.Duration
+	started := false
+	for _, s := range spans {
+		switch {
+		case !started || s.from > end:
+			total += s.to - s.from
+			end, started = s.to, true
+		case s.to > end:
+			total += s.to - end
+			end = s.to
+		}
+	}
+	return total
+}

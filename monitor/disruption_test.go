@@ -1,0 +1,73 @@
+package monitor
+
+import (
+	"testing"
+	"time"
+
+	"github.com/hachaos/hachaos/probe"
+	"github.com/hachaos/hachaos/topology"
+)
+
+func ms(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+
+// samples builds a series at 100 ms from 0 with the given indexes failed (answered after
+// latency).
+func samples(n int, latency time.Duration, failed ...int) []probe.Sample {
+	out := make([]probe.Sample, n)
+	for i := range out {
+		out[i] = probe.Sample{At: ms(100 * i), Latency: ms(5), OK: true}
+	}
+	for _, i := range failed {
+		out[i].OK, out[i].Latency = false, latency
+	}
+	return out
+}
+
+func TestJudgeDisruptionHoldsEachBackendToItsBudget(t *testing.T) {
+	tl := probe.Timeline{Series: map[string][]probe.Sample{
+		SeriesLB:                  samples(50, ms(2), 10, 11), // refused at once: a cadence each, adjacent
+		SeriesLBKeepAlive:         samples(50, ms(5)),
+		PrefixAPIServer + "node1": samples(50, ms(2000), 20), // hung for 2 s
+	}}
+	h := probe.KVHistory{Operations: []probe.KVOperation{
+		{Kind: "put", Call: ms(100), Return: ms(110), OK: true},
+		{Kind: "put", Call: ms(200), Return: ms(2200)},
+		{Kind: "get", Call: ms(300), Return: ms(2300)},
+	}}
+	budgets := topology.DisruptionSpec{APIServer: topology.DisruptionBudget{RecordOnly: true}, EtcdWrites: topology.DisruptionBudget{FailedRequests: 1, Seconds: topology.Duration{Duration: 2 * time.Second}}}
+	all, broken := JudgeDisruption(tl, h, budgets, 0, 5*time.Second)
+	got := map[string]Disruption{}
+	for _, d := range all {
+		got[d.Backend] = d
+	}
+	if d := got["LB new connections"]; d.Failed != 2 || d.Requests != 50 || d.Seconds != ms(200) || !d.Broken() {
+		t.Errorf("LB new connections: %v, broken %v; want 2 of 50 failed over 0.2 s, broken", d, d.Broken())
+	}
+	if d := got["LB kept-alive connection"]; d.Failed != 0 || d.Broken() {
+		t.Errorf("kept-alive: %v; want nothing failed", d)
+	}
+	if d := got["API server node1"]; d.Failed != 1 || d.Seconds != 2*time.Second || d.Broken() {
+		t.Errorf("API server: %v; want 1 failed over 2 s, recorded only", d)
+	}
+	if d := got["etcd writes"]; d.Failed != 1 || d.Requests != 2 || d.Seconds != 2*time.Second || d.Broken() {
+		t.Errorf("etcd writes: %v; want 1 of 2 writes failed over 2 s, within its budget", d)
+	}
+	if len(broken) != 1 || broken[0].Backend != "LB new connections" {
+		t.Errorf("broken = %v, want only the LB's new connections", broken)
+	}
+}
+
+func TestJudgeDisruptionCountsOnlyTheWindow(t *testing.T) {
+	tl := probe.Timeline{Series: map[string][]probe.Sample{SeriesLB: samples(50, ms(2), 5, 40), SeriesLBKeepAlive: samples(50, ms(5))}}
+	_, broken := JudgeDisruption(tl, probe.KVHistory{}, topology.DisruptionSpec{}, ms(1000), ms(3000))
+	if len(broken) != 0 {
+		t.Errorf("failures outside [1 s, 3 s) judged: %v", broken)
+	}
+}
+
+func TestUnionLength(t *testing.T) {
+	got := unionLength([]span{{ms(0), ms(100)}, {ms(50), ms(300)}, {ms(1000), ms(1100)}, {ms(1050), ms(1080)}})
+	if got != ms(400) {
+		t.Errorf("union = %s, want 400ms", got)
+	}
+}

@@ -1,0 +1,67 @@
+package suites
+
+import (
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/hachaos/hachaos/fault"
+	"github.com/hachaos/hachaos/topology"
+	"github.com/hachaos/hachaos/topology/cluster"
+	"github.com/hachaos/hachaos/verdict"
+)
+
+// GracefulStopSpec asserts graceful API server termination, the promise every rolling
+// restart and upgrade leans on: one API server stopped as a rolling restart stops it
+// (its static Pod's manifest moved away, so the kubelet sends SIGTERM; the server fails
+// /readyz but serves on for --shutdown-delay-duration, then stops) costs clients through
+// the load balancer not one request, on new or kept-alive connections, from the stop
+// until it is back in rotation. That holds when the delay exceeds the LB's detection
+// window (the LB checks /readyz and has marked the server DOWN before it stops); a Spec
+// promising less is refused at load, and the delay is read from the running server.
+func GracefulStopSpec(inputGetter func() LBReroutingSpecInput) {
+	It("loses no request through the load balancer when one API server stops gracefully", func(ctx SpecContext) {
+		in := inputGetter()
+		in.validate()
+		skipUnlessHAProxy(in.Spec)
+		if d := in.Spec.ResolvedTimeouts().APIServerShutdownDelay; d.Duration == 0 {
+			Skip("the Spec promises no graceful stop: timeouts.apiServerShutdownDelay resolves to 0s (profile " + in.Spec.Profile + ")")
+		}
+		run := startFaultRun(ctx, in.env(), observeInput{})
+		targets := nodeNames(ctx, in.Provider, topology.RoleControlPlane)
+		target := targets[len(targets)-1]
+		delay := runningShutdownDelay(run, target)
+		lb, err := in.Provider.LoadBalancer(run.ctx)
+		Expect(err).NotTo(HaveOccurred())
+
+		run.inject(fault.NewAPIServerStop(in.Provider, target))
+		run.awaitEffect(staticPodStopBound, "kubelet file check 20 s + termination grace 30 s (the shutdown delay runs inside it)")
+		// The server is gone; what matters now is its return. A fault duration, not a
+		// wait for a condition: one sample timeout, so the LB has seen it gone.
+		run.hold(sampleTimeout)
+		run.recover()
+		run.healthyAgain(target+" back in the load balancer's rotation within waits.componentRestart",
+			pollUntil(run.ctx, in.Spec.Waits.ComponentRestart.Duration, sampleEvery, errOnly(backendState(lb.StatsAddress, target))))
+		run.awaitReady()
+		end := run.obs.rec.Since()
+		tl, _ := run.end()
+		run.expectEffectHeld(tl, staticPodStopBound)
+		judging()
+		expectJudgement(judgeGracefulStop(tl, target, run.injectAt, end, delay, run.bounds.LBDetection(), "graceful stop"))
+		run.expectRecovered()
+	})
+}
+
+// runningShutdownDelay is --shutdown-delay-duration of the API server running on node:
+// the promise is the running server's, not what the Spec asked for.
+func runningShutdownDelay(run *faultRun, node string) topology.Setting {
+	line, err := cluster.CommandLine(run.ctx, run.env.Provider, node, "kube-apiserver")
+	if err != nil {
+		failWith(verdict.EnvironmentNotReady, "read the kube-apiserver command line on %s: %v", node, err)
+	}
+	delay, err := topology.ParseShutdownDelay(node, line)
+	if err != nil {
+		failWith(verdict.EnvironmentNotReady, "%v", err)
+	}
+	progress("running shutdown delay of %s: %s (%s)", node, delay.Value, delay.Source)
+	return delay
+}

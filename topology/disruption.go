@@ -1,0 +1,61 @@
+package topology
+
+import "fmt"
+
+// DisruptionSpec is what a planned disruption — an upgrade, a rolling restart, anything
+// `hachaos monitor` runs — may cost the clients of each backend: its budget of failed
+// requests and of seconds with failing requests, over the whole monitored command and
+// until the cluster is healthy again. The etcd guarantees (no acknowledged write lost,
+// a linearizable history, the write gap within its derived bound) hold whatever the
+// budgets say.
+type DisruptionSpec struct {
+	// LBNewConnections: requests through the load balancer, each on a new connection
+	// (a client arriving). Default 0 / 0s: with graceful API server termination
+	// (timeouts.apiServerShutdownDelay beyond the LB's detection window) the LB stops
+	// sending to a server before it stops serving, so nothing may fail.
+	LBNewConnections DisruptionBudget `json:"lbNewConnections"`
+	// LBKeptAlive: requests through the load balancer on one kept-alive connection (a
+	// controller, a watch). Default 0 / 0s: a server that shuts down gracefully closes
+	// idle connections and the client redials, which Go's client retries transparently.
+	LBKeptAlive DisruptionBudget `json:"lbKeptAlive"`
+	// APIServer: /readyz on each API server directly. Default recorded only: a restarted
+	// server is down until it has started again, which is no client's concern behind an LB.
+	APIServer DisruptionBudget `json:"apiServer"`
+	// EtcdWrites: the harness's etcd writes (every member's endpoint). Default recorded
+	// only: a write in flight on a member that stops fails and is retried elsewhere;
+	// the write gap is held to its derived bound instead.
+	EtcdWrites DisruptionBudget `json:"etcdWrites"`
+}
+
+// DisruptionBudget is one backend's budget. RecordOnly measures without judging; else
+// more than FailedRequests failed requests, or failures spanning more than Seconds in
+// all, break the budget.
+type DisruptionBudget struct {
+	RecordOnly     bool     `json:"recordOnly"`
+	FailedRequests int      `json:"failedRequests"`
+	Seconds        Duration `json:"seconds"`
+}
+
+func (b DisruptionBudget) String() string {
+	if b.RecordOnly {
+		return "recorded only"
+	}
+	return fmt.Sprintf("≤ %d failed requests, ≤ %s failing", b.FailedRequests, b.Seconds)
+}
+
+func defaultDisruption() DisruptionSpec {
+	return DisruptionSpec{APIServer: DisruptionBudget{RecordOnly: true}, EtcdWrites: DisruptionBudget{RecordOnly: true}}
+}
+
+func (d DisruptionSpec) validate(v *violations) {
+	for path, b := range map[string]DisruptionBudget{
+		"disruption.lbNewConnections": d.LBNewConnections, "disruption.lbKeptAlive": d.LBKeptAlive,
+		"disruption.apiServer": d.APIServer, "disruption.etcdWrites": d.EtcdWrites,
+	} {
+		checkAtLeast(v, path+".failedRequests", b.FailedRequests, 0)
+		checkNotNegative(v, path+".seconds", b.Seconds)
+		if b.RecordOnly && (b.FailedRequests != 0 || b.Seconds.Duration != 0) {
+			v.add(path, "recordOnly judges nothing: leave failedRequests and seconds at 0 with it, got %d and %s", b.FailedRequests, b.Seconds)
+		}
+	}
+}
