@@ -46,7 +46,7 @@ func (c Comparison) Passed() bool { return len(c.Problems) == 0 }
 // Verdict is the one-line outcome.
 func (c Comparison) Verdict() string {
 	if c.Passed() {
-		return fmt.Sprintf("PASS: every guarantee holds on %s and no recovery time regressed beyond the budget (p95 × %.2f + %s)", c.Candidate, 1+c.Budget.Relative, c.Budget.Absolute)
+		return fmt.Sprintf("PASS: every guarantee holds on %s and no recovery time regressed beyond the budget (p95 × %.2f + %s, significant at %.2f by a one-sided Mann–Whitney test, at least %d trials a side)", c.Candidate, 1+c.Budget.Relative, c.Budget.Absolute, RegressionAlpha, MinTrialsForRegression)
 	}
 	return fmt.Sprintf("FAIL: %d problem(s) going from %s to %s: %s", len(c.Problems), c.Baseline, c.Candidate, strings.Join(c.Problems, "; "))
 }
@@ -101,9 +101,7 @@ func (c *Comparison) compareSpec(bs, cs Spec) {
 			row.Finding, row.Problem = fmt.Sprintf("outside its bound on %s: %s %s (bound %s)", c.Candidate, num(g.Worst()), g.Unit, num(g.Bound)), true
 		case ok && g.Unit == "s" && !g.AtLeast:
 			row.Change = percentChange(b.Stats.P95, g.Stats.P95)
-			if allowed := c.Budget.Allowed(b.Stats.P95); g.Stats.P95 > allowed {
-				row.Finding, row.Problem = fmt.Sprintf("p95 regressed %s → %s s (%s), budget allows %s s", num(b.Stats.P95), num(g.Stats.P95), row.Change, num(allowed)), true
-			}
+			row.Finding, row.Problem = c.Budget.regressionFinding(b, g)
 		}
 		c.add(row)
 	}

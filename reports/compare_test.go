@@ -23,7 +23,7 @@ func TestCompare(t *testing.T) {
 	}{
 		{"same times", resultsWith(t, specRun("crashes the leader", types.SpecStatePassed, "", at(1.6)), specRun("stops a follower", types.SpecStatePassed, "")), ""},
 		{"slower within budget (1.5 × 1.5 + 1 = 3.25 s)", resultsWith(t, specRun("crashes the leader", types.SpecStatePassed, "", at(3.2)), specRun("stops a follower", types.SpecStatePassed, "")), ""},
-		{"p95 regression", resultsWith(t, specRun("crashes the leader", types.SpecStatePassed, "", at(3.5)), specRun("stops a follower", types.SpecStatePassed, "")), "p95 regressed 1.5 → 3.5 s (+133 %), budget allows 3.25 s"},
+		{"one trial a side over the budget: too few to claim a regression", resultsWith(t, specRun("crashes the leader", types.SpecStatePassed, "", at(3.5)), specRun("stops a follower", types.SpecStatePassed, "")), ""},
 		{"guarantee broken", resultsWith(t, specRun("crashes the leader", types.SpecStatePassed, "", at(1.5)), specRun("stops a follower", types.SpecStateFailed, "writes lost")), "broken on"},
 		{"bound exceeded", resultsWith(t, specRun("crashes the leader", types.SpecStateFailed, "slow", at(5)), specRun("stops a follower", types.SpecStatePassed, "")), "outside its bound"},
 		{"spec not run", resultsWith(t, specRun("crashes the leader", types.SpecStatePassed, "", at(1.5))), "not run on"},
@@ -38,5 +38,45 @@ func TestCompare(t *testing.T) {
 		case tt.problem != "" && (c.Passed() || !strings.Contains(c.Verdict(), tt.problem)):
 			t.Errorf("%s: want a failure mentioning %q, got %s", tt.name, tt.problem, c.Verdict())
 		}
+	}
+}
+
+func guaranteeOf(values ...float64) Guarantee {
+	return Guarantee{Name: "new leader", Unit: "s", Values: values, Stats: StatsOf(values)}
+}
+
+func TestRegressionNeedsTrialsSignificanceAndAQuietBaseline(t *testing.T) {
+	budget := Budget{Relative: 0.5, Absolute: time.Second}
+	cases := []struct {
+		name       string
+		base, cand Guarantee
+		problem    bool
+		says       string
+	}{
+		{"every TO trial slower than every FROM trial, beyond the budget", guaranteeOf(1.2, 1.3, 1.4), guaranteeOf(4.1, 4.5, 5.0), true, "significant (one-sided Mann–Whitney p = 0.050"},
+		{"over the budget at p95 but overlapping", guaranteeOf(1.2, 1.3, 1.4, 1.3, 1.2), guaranteeOf(1.1, 1.2, 1.3, 1.2, 4.5), false, "not significant"},
+		{"a baseline spread wider than the budget (the stacked rejoin, 21.7–57.8 s)", guaranteeOf(21.7, 43, 57.8), guaranteeOf(60, 90, 136), false, "too noisy to judge"},
+		{"one sample a side", guaranteeOf(21.7), guaranteeOf(57.8), false, "too few"},
+		{"within the budget", guaranteeOf(1.2, 1.3, 1.4), guaranteeOf(1.5, 1.6, 1.7), false, ""},
+	}
+	for _, c := range cases {
+		finding, problem := budget.regressionFinding(c.base, c.cand)
+		if problem != c.problem || !strings.Contains(finding, c.says) {
+			t.Errorf("%s: problem %v, finding %q; want %v saying %q", c.name, problem, finding, c.problem, c.says)
+		}
+	}
+}
+
+func TestMannWhitneyExact(t *testing.T) {
+	// 3 vs 3, every y above every x: the most extreme of C(6,3) = 20 arrangements.
+	if p := mannWhitneyGreater([]float64{1, 2, 3}, []float64{4, 5, 6}); p != 1.0/20 {
+		t.Errorf("p = %v, want 1/20", p)
+	}
+	if p := mannWhitneyGreater([]float64{4, 5, 6}, []float64{1, 2, 3}); p != 1 {
+		t.Errorf("p = %v, want 1 (y all smaller)", p)
+	}
+	// 5 vs 5 all above: 1 / C(10,5) = 1/252
+	if p := mannWhitneyGreater([]float64{1, 2, 3, 4, 5}, []float64{6, 7, 8, 9, 10}); p != 1.0/252 {
+		t.Errorf("p = %v, want 1/252", p)
 	}
 }
