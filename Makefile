@@ -11,7 +11,7 @@ LABELS ?=
 # How many times every spec runs (make chaos, make certify)
 TRIALS ?= 1
 
-.PHONY: help test unit integration chaos chaos-selfcheck certify chaos-negative chaos-negative-running chaos-negative-own chaos-interrupt security-negative cluster-up cluster-down cluster-status images setup build
+.PHONY: help test unit integration chaos chaos-rolling-restart chaos-selfcheck certify chaos-negative chaos-negative-running chaos-negative-own chaos-interrupt security-negative cluster-up cluster-down cluster-status images setup build
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -64,19 +64,38 @@ chaos-negative-running: images build ## the negative controls applied to the run
 chaos-negative-own: images build ## the negative controls that need a sabotaged topology of their own
 	bash scripts/negative.sh controls/lb-no-healthcheck.yaml lb "one API server is frozen" "more than the detection window"
 
+# The upgrade machinery run to the same version, under the disruption monitor: every
+# control plane in turn, each static Pod replaced (etcd when stacked, API server,
+# controller-manager, scheduler), then its kubelet restarted. The Spec's disruption
+# budgets (default: not one failed request through the LB) and the etcd guarantees must
+# hold; each step's duration and disruption are in the report. The cluster is kept.
+# ROLLING=kube-apiserver,kubelet restarts only those. With stacked etcd, restarting a
+# member costs clients through the LB about 3 s (its API server talks to that member
+# only and fails requests until the LB takes it out): the zero budget does not hold there.
+chaos-rolling-restart: images build ## restart every control plane in turn under the disruption monitor (ROLLING=components); fails beyond the Spec's disruption budgets
+	$(BIN) up --config $(CONFIG)
+	$(BIN) monitor --config $(CONFIG) --artifacts $(ARTIFACTS) --name "rolling restart of every control plane$(if $(ROLLING), ($(ROLLING)))" -- $(BIN) rolling-restart --config $(CONFIG) --components '$(ROLLING)'
+
+
 # Stops runs in the middle of faults (Ctrl-C, SIGKILL) and checks that nothing is left.
 chaos-interrupt: images build ## interrupted and killed runs leave no fault behind after the next start
 	bash scripts/interrupt-test.sh $(CONFIG)
+
+# What chaos-rolling-restart restarts on each control plane (comma-separated, in this
+# order: etcd,kube-apiserver,kube-controller-manager,kube-scheduler,kubelet; empty = all)
+ROLLING ?=
 
 # TRIALS=N runs every selected spec N times on the same cluster (artifacts in trial-1 …
 # trial-N); the reports give p50/p95/max of every measured time.
 chaos: images build ## bring the topology up (or reuse it), run the suites TRIALS times and build the reports; the cluster is kept
 	bash scripts/chaos.sh $(CONFIG) $(ARTIFACTS) $(TRIALS) '$(LABELS)'
 
-# Pre-upgrade certification: the suites on FROM, then on TO (versions or node images;
-# images are built offline where missing), compared guarantee by guarantee against the
-# Spec's certification budget. Each side's cluster is deleted after its run.
-certify: build ## run the suites on FROM and TO (e.g. FROM=v1.36.3 TO=v1.37.2) and compare them; fails on a broken guarantee or a regression
+# Pre-upgrade certification of the upgrade itself: the suites on FROM, the rolling
+# kubeadm upgrade to TO in place under the disruption monitor, the suites again on the
+# upgraded cluster, and the comparison (a regression only when significant: one-sided
+# Mann–Whitney at 0.05, so 3 trials a side by default). The cluster is deleted after.
+certify: TRIALS = 3
+certify: build ## certify the upgrade FROM → TO (e.g. FROM=v1.36.3 TO=v1.37.2): suites, rolling upgrade under the monitor, suites, comparison
 	bash scripts/certify.sh $(CONFIG) "$(FROM)" "$(TO)" $(ARTIFACTS) $(TRIALS) '$(LABELS)'
 
 cluster-up: images build ## create the topology, or reuse a healthy one from the same Spec

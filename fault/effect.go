@@ -79,6 +79,27 @@ echo "$pid $(cut -d' ' -f22 /proc/$pid/stat) $(cut -d' ' -f1 /proc/uptime)"`, pr
 	return nil
 }
 
+// NewestStartedSince is nil when the newest instance of process on node started after
+// since (by the kernel's clock, as restartedSince): a component restarted, a daemon
+// reloaded. Its absence is an error: nothing runs yet.
+func NewestStartedSince(ctx context.Context, t Topology, node, process string, since time.Time) error {
+	elapsed := time.Since(since)
+	script := fmt.Sprintf(`pid=$(pgrep -n -f '^%s( |$)') || { echo "no %s running" >&2; exit 1; }
+echo "$pid $(cut -d' ' -f22 /proc/$pid/stat) $(cut -d' ' -f1 /proc/uptime)"`, process, process)
+	out, err := t.Exec(ctx, node, nil, "sh", "-c", script)
+	if err != nil {
+		return fmt.Errorf("look for %s on %s: %w", process, node, err)
+	}
+	age, err := processAge(strings.Fields(string(out)))
+	if err != nil {
+		return fmt.Errorf("%s on %s: %w", process, node, err)
+	}
+	if age >= elapsed {
+		return fmt.Errorf("the newest %s on %s has run for %s, since before %s ago", process, node, age.Round(10*time.Millisecond), elapsed.Round(10*time.Millisecond))
+	}
+	return nil
+}
+
 // clockTicks is the kernel's USER_HZ, the unit of /proc/PID/stat's start time: 100 on
 // every Linux architecture Docker runs kind on.
 const clockTicks = 100

@@ -65,18 +65,8 @@ func (f LBCheckPath) Recover(ctx context.Context) error {
 // InEffect implements Observable: the configuration checks the path, and HAProxy's
 // newest worker started after the sabotage began (it runs the edited configuration).
 func (f LBCheckPath) InEffect(ctx context.Context, since time.Time) error {
-	elapsed := time.Since(since)
-	out, err := f.topo.Exec(ctx, f.LB, nil, "sh", "-c", fmt.Sprintf(`grep -q 'option httpchk GET %s$' %s || { echo "not checking %s" >&2; exit 1; }
-pid=$(pgrep -n -x haproxy) && echo "$pid $(cut -d' ' -f22 /proc/$pid/stat) $(cut -d' ' -f1 /proc/uptime)"`, f.Path, haproxyConfig, f.Path))
-	if err != nil {
-		return fmt.Errorf("HAProxy in %s: %w", f.LB, err)
+	if _, err := f.topo.Exec(ctx, f.LB, nil, "grep", "-q", "option httpchk GET "+f.Path+"$", haproxyConfig); err != nil {
+		return fmt.Errorf("HAProxy in %s does not check %s: %w", f.LB, f.Path, err)
 	}
-	age, err := processAge(strings.Fields(string(out)))
-	if err != nil {
-		return fmt.Errorf("HAProxy in %s: %w", f.LB, err)
-	}
-	if age >= elapsed {
-		return fmt.Errorf("HAProxy's newest worker in %s has run for %s, since before the sabotage %s ago: not reloaded", f.LB, age.Round(10*time.Millisecond), elapsed.Round(10*time.Millisecond))
-	}
-	return nil
+	return NewestStartedSince(ctx, f.topo, f.LB, "haproxy", since)
 }

@@ -91,8 +91,14 @@ func (o *Observation) start(ctx, rctx context.Context, in Input) error {
 		}
 		for node := range direct {
 			o.Rec.Poll(rctx, PrefixBackend+node, SampleEvery, SampleTimeout, BackendState(lb.StatsAddress, node))
+			o.Rec.Poll(rctx, PrefixLBRefused+node, LBCountersEvery, SampleTimeout, BackendRefusals(lb.StatsAddress, node))
 		}
 	}
+	skew, err := VersionSkew(lbCfg, direct)
+	if err != nil {
+		return err
+	}
+	o.Rec.Poll(rctx, SeriesVersionSkew, LBCountersEvery, SampleTimeout, skew)
 	client := kubernetes.NewForConfigOrDie(KeepAliveConfig(lbCfg))
 	for _, name := range LeaderElected {
 		o.Rec.Poll(rctx, PrefixLease+name, QuorumReadEvery, SampleTimeout, LeaseHolder(client, name))

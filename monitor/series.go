@@ -25,7 +25,14 @@ const (
 	PrefixLease       = "lease/"       // + component: Value is "<holder's node> <instance>"
 	PrefixEtcd        = "etcd/"        // + member: Value is "leader=<member> term=<t> index=<i>"
 	SeriesWorkload    = "workload"     // Value is "<node>=<ready pods>,…"
+	// + node: HAProxy's counters of connections it sent to that server and could not
+	// place there; Value is "econ=<n> wretr=<n> wredis=<n>" (BackendRefusals)
+	PrefixLBRefused = "lb-refused/"
 )
+
+// LBCountersEvery is the cadence of the LB's counters: they only grow, so once a second
+// dates a change well enough and costs the stats socket little.
+const LBCountersEvery = time.Second
 
 // The recorder's cadence; a request that gets no answer within SampleTimeout is a
 // failure.
@@ -113,20 +120,53 @@ func failedChecks(body io.Reader) string {
 // BackendState reads target's state from HAProxy; anything but UP is an error.
 func BackendState(statsAddress, target string) Check {
 	return func(ctx context.Context) (string, error) {
-		states, err := topology.ReadHAProxyBackends(ctx, statsAddress, cluster.HAProxyBackend)
+		s, err := backendOf(ctx, statsAddress, target)
 		if err != nil {
 			return "", err
 		}
-		for _, s := range states {
-			if s.Server == target {
-				if !s.Up() {
-					return s.Status, fmt.Errorf("%s is %s", target, s.Status)
-				}
-				return s.Status, nil
-			}
+		if !s.Up() {
+			return s.Status, fmt.Errorf("%s is %s", target, s.Status)
 		}
-		return "", fmt.Errorf("%s is not a server of the load balancer", target)
+		return s.Status, nil
 	}
+}
+
+// BackendRefusals reads HAProxy's connect errors, retries and redispatches of target.
+func BackendRefusals(statsAddress, target string) Check {
+	return func(ctx context.Context) (string, error) {
+		s, err := backendOf(ctx, statsAddress, target)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("econ=%d wretr=%d wredis=%d", s.ConnectErrors, s.Retries, s.Redispatches), nil
+	}
+}
+
+// backendOf is target's line of HAProxy's stats.
+func backendOf(ctx context.Context, statsAddress, target string) (topology.BackendState, error) {
+	states, err := topology.ReadHAProxyBackends(ctx, statsAddress, cluster.HAProxyBackend)
+	if err != nil {
+		return topology.BackendState{}, err
+	}
+	for _, s := range states {
+		if s.Server == target {
+			return s, nil
+		}
+	}
+	return topology.BackendState{}, fmt.Errorf("%s is not a server of the load balancer", target)
+}
+
+// Refusals is the sum of the counters in a PrefixLBRefused value (0 for another value).
+func Refusals(value string) int64 {
+	var total int64
+	for _, f := range strings.Fields(value) {
+		if _, v, ok := strings.Cut(f, "="); ok {
+			var n int64
+			fmt.Sscan(v, &n)
+			total += n
+		}
+	}
+	return total
 }
 
 // KeepAliveConfig is cfg with its own transport, so its connection is kept alive and

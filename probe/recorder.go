@@ -40,6 +40,10 @@ const (
 	EventRecovered  EventKind = "recovered"  // every Recover returned
 	EventHealthy    EventKind = "healthy"    // the cluster was healthy again (readiness, rejoin)
 	EventNote       EventKind = "note"       // anything else (a standby took a Lease, …)
+	// A step of a monitored command (an upgrade's or rolling restart's per-node steps):
+	// drawn as a band from its begin to the end of the same name.
+	EventStepBegin EventKind = "step-begin"
+	EventStepEnd   EventKind = "step-end"
 )
 
 // Event marks a moment on the timeline.
@@ -127,6 +131,19 @@ func (r *Recorder) MarkTarget(kind EventKind, name, target string) time.Duration
 	return at
 }
 
+// MarkAt records an event at a given instant of the recorder's clock (a step the
+// monitored command wrote down itself); events stay in time order.
+func (r *Recorder) MarkAt(at time.Duration, kind EventKind, name string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.tl.Events = append(r.tl.Events, Event{At: at, Kind: kind, Name: name})
+	sort.SliceStable(r.tl.Events, func(i, j int) bool { return r.tl.Events[i].At < r.tl.Events[j].At })
+}
+
+// Start is the recorder's start on the wall clock: a wall time t is t.Sub(Start()) on
+// its clock.
+func (r *Recorder) Start() time.Time { return r.start }
+
 // Poll runs check every interval until ctx ends, each call bounded by timeout.
 func (r *Recorder) Poll(ctx context.Context, series string, every, timeout time.Duration, check func(ctx context.Context) (string, error)) {
 	r.wg.Add(1)
@@ -210,6 +227,32 @@ func (t Timeline) LastEventAt(kind EventKind) (at time.Duration, ok bool) {
 		}
 	}
 	return at, ok
+}
+
+// Band is one step of a monitored command on the recorder's clock.
+type Band struct {
+	Name     string
+	From, To time.Duration
+}
+
+// StepBands pairs each step-begin event with the next step-end of the same name (a step
+// never ended lasts until end).
+func (t Timeline) StepBands(end time.Duration) []Band {
+	var bands []Band
+	open := map[string]int{}
+	for _, e := range t.Events {
+		switch e.Kind {
+		case EventStepBegin:
+			open[e.Name] = len(bands)
+			bands = append(bands, Band{Name: e.Name, From: e.At, To: end})
+		case EventStepEnd:
+			if i, ok := open[e.Name]; ok {
+				bands[i].To = e.At
+				delete(open, e.Name)
+			}
+		}
+	}
+	return bands
 }
 
 // Window is what a series saw between two instants.

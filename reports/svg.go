@@ -63,6 +63,7 @@ func TimelineSVG(tl probe.Timeline, history *probe.KVHistory) string {
 	fmt.Fprintf(&b, `<svg class="timeline" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f" role="img">`,
 		svgWidth, height, svgWidth, height)
 	drawFaultWindows(&b, tl.Events, end, x, height)
+	drawStepBands(&b, tl.Events, end, x, height)
 	drawAxis(&b, end, x, height)
 	for i, l := range lanes {
 		y := axisHeight + float64(i)*(laneHeight+laneGap)
@@ -121,8 +122,20 @@ func drawFaultWindows(b *strings.Builder, events []probe.Event, end time.Duratio
 	}
 }
 
+// drawStepBands shades each step of a monitored command, alternating two blues.
+func drawStepBands(b *strings.Builder, events []probe.Event, end time.Duration, x func(time.Duration) float64, height float64) {
+	for i, s := range (probe.Timeline{Events: events}).StepBands(end) {
+		fill := []string{"#d6e6f5", "#eaf2fa"}[i%2]
+		fmt.Fprintf(b, `<rect class="step" x="%.1f" y="%.0f" width="%.1f" height="%.0f" fill="%s" fill-opacity="0.7"><title>%s: %s – %s</title></rect>`,
+			x(s.From), axisHeight-6, math.Max(x(s.To)-x(s.From), 1), height-axisHeight, fill, esc(s.Name), secs(s.From), secs(s.To))
+	}
+}
+
 func drawEventMarkers(b *strings.Builder, events []probe.Event, x func(time.Duration) float64, height float64) {
 	for i, e := range events {
+		if e.Kind == probe.EventStepEnd {
+			continue // its band ends there; the begin marker names it
+		}
 		xe := x(e.At)
 		fmt.Fprintf(b, `<line x1="%.1f" x2="%.1f" y1="%.0f" y2="%.0f" stroke="#444" stroke-dasharray="3,3"><title>%s at %s</title></line>`,
 			xe, xe, axisHeight-6, height, esc(e.Name), secs(e.At))

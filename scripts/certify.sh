@@ -1,54 +1,64 @@
 #!/usr/bin/env bash
-# Pre-upgrade certification: runs the suites on a topology of the FROM Kubernetes version
-# (or node image), then on one of TO, one cluster at a time, and compares the two runs
-# guarantee by guarantee. Fails when a guarantee breaks on TO or a recovery time's p95
-# regresses beyond the Spec's certification budget. Node images are built offline
-# (scripts/build-images.sh) where they are missing.
+# Pre-upgrade certification of the upgrade itself, on one topology:
+#   1. the suites on a FROM topology (TRIALS times),
+#   2. the rolling upgrade to TO in place (`hachaos upgrade`: kubeadm upgrade apply on the
+#      first control plane, upgrade node on the others, kubelets, then each worker
+#      drained, upgraded, uncordoned) under the disruption monitor, judged against the
+#      Spec's disruption budgets, the etcd guarantees and the version-skew policy,
+#   3. the suites again on the upgraded cluster (TRIALS times),
+#   4. the comparison, guarantee by guarantee: a guarantee broken on TO fails it, and so
+#      does a recovery time that regressed beyond the certification budget *and* is
+#      significantly slower (one-sided Mann–Whitney, p ≤ 0.05, at least 3 trials a side;
+#      a value whose FROM spread exceeds the budget is "too noisy to judge").
+# Node images and TO's binaries are built offline (scripts/build-images.sh) where missing.
+# The cluster is deleted at the end.
 # Usage: scripts/certify.sh CONFIG FROM TO ARTIFACTS TRIALS [LABEL_FILTER]
-#   FROM, TO   a Kubernetes version (v1.36.3) or a node image tagged with one (repo:v1.36.3)
+#   FROM   a Kubernetes version (v1.36.3) or a node image tagged with one (repo:v1.36.3)
+#   TO     a Kubernetes version, one minor above FROM at most (kubeadm's rule)
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 . "$here/lib/common.sh"
 [ $# -ge 5 ] || die "usage: $0 CONFIG FROM TO ARTIFACTS TRIALS [LABEL_FILTER]"
 config=$1 from=$2 to=$3 trials=$5 labels=${6:-}
-[ -n "$from" ] && [ -n "$to" ] || die "make certify needs FROM and TO: a Kubernetes version (FROM=v1.36.3 TO=v1.37.2) or node images tagged with one"
+[ -n "$from" ] && [ -n "$to" ] || die "make certify needs FROM and TO: FROM=v1.36.3 (or a node image tagged with one) TO=v1.37.2"
+[[ $to =~ ^v[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "TO must be a Kubernetes version like v1.37.2 (the upgrade installs its kubeadm and kubelet), got '$to'"
 [[ $trials =~ ^[1-9][0-9]*$ ]] || die "TRIALS must be a whole number of at least 1, got '$trials'"
 mkdir -p "$4" && artifacts=$(cd "$4" && pwd)
 bin=$repo/_output/bin/hachaos
 cd "$repo"
 name=$("$bin" cluster-name --config "$config") || exit 1
 
-# Both Specs first: a bad FROM or TO fails here, before anything is built or created.
-for side in from to; do
-	target=$from
-	[ "$side" = to ] && target=$to
-	"$bin" derive-config --config "$config" --name "$name-$side" --kubernetes "$target" --out "$artifacts/$side.yaml" || exit 1
-done
+# The Spec first: a bad FROM fails here, before anything is built or created.
+cfg=$artifacts/from.yaml
+"$bin" derive-config --config "$config" --name "$name-cert" --kubernetes "$from" --out "$cfg" || exit 1
+version=$("$bin" kubernetes-version --config "$cfg")
+step "images for FROM ($version)" bash scripts/build-images.sh "$version"
+step "images and binaries for TO ($to)" bash scripts/build-images.sh "$to"
+trap '"$bin" down --config "$cfg"' EXIT
 
-current=""
-trap '[ -n "$current" ] && "$bin" down --config "$current"' EXIT
-for side in from to; do
-	cfg=$artifacts/$side.yaml
-	version=$("$bin" kubernetes-version --config "$cfg")
-	step "images for $side ($version)" bash scripts/build-images.sh "$version"
-	image=$("$bin" validate --config "$cfg" | sed -n 's/.*"nodeImage": "\(.\+\)".*/\1/p' | head -1)
-	if [ -n "$image" ] && ! docker image inspect "$image" >/dev/null 2>&1; then
-		die "node image $image for $side is not on this machine (no registry is reachable; build or load it first)"
-	fi
-	current=$cfg
-	log "certification, $side side: Kubernetes $version"
-	rc=0
-	bash scripts/chaos.sh "$cfg" "$artifacts/$side" "$trials" "$labels" || rc=$?
-	# 1: specs failed, which the comparison weighs; 2: the artifacts are unusable
-	[ "$rc" -le 1 ] || die "$side side: artifacts hold a secret or their reports failed (see above)"
-	[ "$rc" -eq 0 ] || log "$side side: some specs failed (the comparison says which)"
-	"$bin" down --config "$cfg"
-	current=""
-done
+log "certification 1/3: the suites on Kubernetes $version"
+rc=0
+bash scripts/chaos.sh "$cfg" "$artifacts/from" "$trials" "$labels" || rc=$?
+# 1: specs failed, which the comparison weighs; 2: the artifacts are unusable
+[ "$rc" -le 1 ] || die "FROM side: artifacts hold a secret or their reports failed (see above)"
 
-log "comparing $from → $to"
+log "certification 2/3: rolling upgrade $version → $to under the disruption monitor"
+upgrade=0
+"$bin" monitor --config "$cfg" --artifacts "$artifacts/upgrade" --name "rolling upgrade $version → $to" -- \
+	"$bin" upgrade --config "$cfg" --to "$to" || upgrade=$?
+if [ "$upgrade" -ne 0 ]; then
+	log "the upgrade did not pass (exit $upgrade; $artifacts/upgrade/report.html): certification FAILED"
+	exit 1
+fi
+
+log "certification 3/3: the suites on the upgraded cluster"
+rc=0
+bash scripts/chaos.sh "$cfg" "$artifacts/to" "$trials" "$labels" || rc=$?
+[ "$rc" -le 1 ] || die "TO side: artifacts hold a secret or their reports failed (see above)"
+
+log "comparing $version → $to"
 "$bin" report --config "$config" --baseline "$artifacts/from/results.json" "$artifacts/to" | tee "$artifacts/comparison.txt"
 status=${PIPESTATUS[0]}
-log "certification report: $artifacts/to/report.html (comparison at the top), $artifacts/comparison.txt"
+log "certification reports: the upgrade $artifacts/upgrade/report.html (each step's disruption beside its budget), the suites after it $artifacts/to/report.html (comparison at the top), $artifacts/comparison.txt"
 exit "$status"

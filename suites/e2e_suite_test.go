@@ -13,10 +13,10 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/hachaos/hachaos/fault"
 	"github.com/hachaos/hachaos/internal/exec"
+	"github.com/hachaos/hachaos/monitor"
 	"github.com/hachaos/hachaos/reports"
 	"github.com/hachaos/hachaos/topology"
 	"github.com/hachaos/hachaos/topology/cluster"
@@ -146,23 +146,8 @@ func writeArtifacts(ctx context.Context, dir string) {
 // recordVersions writes what the running cluster reports as its Kubernetes and etcd
 // versions to versions.json, for the reports: a Spec says what was asked for, not what runs.
 func recordVersions(ctx context.Context, dir string) {
-	cfg, err := provider.RESTConfig(ctx)
+	versions, err := monitor.ReadVersions(ctx, provider)
 	Expect(err).NotTo(HaveOccurred())
-	v, err := kubernetes.NewForConfigOrDie(cfg).Discovery().ServerVersion()
-	Expect(err).NotTo(HaveOccurred(), "ask the API server for its version")
-	versions := reports.Versions{Kubernetes: v.GitVersion}
-	access, err := provider.Etcd(ctx)
-	Expect(err).NotTo(HaveOccurred())
-	c, err := access.Client()
-	Expect(err).NotTo(HaveOccurred())
-	defer c.Close()
-	for _, endpoint := range access.Endpoints() {
-		if st, err := c.Status(ctx, endpoint); err == nil {
-			versions.Etcd = st.Version
-			break
-		}
-	}
-	Expect(versions.Etcd).NotTo(BeEmpty(), "no etcd member reported its version")
 	Expect(os.MkdirAll(dir, 0o755)).To(Succeed())
 	data, err := json.Marshal(versions)
 	Expect(err).NotTo(HaveOccurred())

@@ -2,11 +2,7 @@ package suites
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -151,12 +147,9 @@ func saveTimeline(dir, specText string, tl probe.Timeline) {
 	AddReportEntry("timeline", saveJSON(dir, "timelines", specText, tl))
 }
 
-// saveJSON writes v to dir/kind/<spec text>.json and returns the path.
+// saveJSON writes v to dir/kind/<spec text>.json and returns the path (monitor.SaveJSON).
 func saveJSON(dir, kind, specText string, v any) string {
-	path := filepath.Join(dir, kind, strings.NewReplacer(" ", "-", "/", "-").Replace(specText)+".json")
-	Expect(os.MkdirAll(filepath.Dir(path), 0o755)).To(Succeed())
-	data, err := json.MarshalIndent(v, "", " ")
+	path, err := monitor.SaveJSON(dir, kind, specText, v)
 	Expect(err).NotTo(HaveOccurred())
-	Expect(os.WriteFile(path, data, 0o644)).To(Succeed())
 	return path
 }

@@ -518,10 +518,18 @@ func judgeGracefulStop(tl probe.Timeline, target string, from, to time.Duration,
 	if refused {
 		j.Notes = append(j.Notes, reports.Note{Name: what + ": the server stopped serving", Value: fmt.Sprintf("%s after the stop began (its /readyz no longer answered)", secs(stopped.At-from))})
 	}
-	if len(broken) > 0 {
+	refusals, counted := lbRefusals(tl, target, from, to)
+	if counted {
+		j.Measured = append(j.Measured, reports.Measurement{Name: what + ": requests the LB sent to the stopped server (refused, retried elsewhere)", Value: float64(refusals), Unit: "requests",
+			Formula: promise + " (HAProxy's connect errors + retries + redispatches of the server: a client behind an LB that does not retry sees each)", Inputs: inputs})
+	}
+	if len(broken) > 0 || refusals > 0 {
 		var lines []string
 		for _, d := range broken {
 			lines = append(lines, d.String())
+		}
+		if refusals > 0 {
+			lines = append(lines, fmt.Sprintf("the LB sent %d requests to %s after it stopped serving (refused; HAProxy retried them elsewhere, an LB that does not retry fails them)", refusals, target))
 		}
 		var arithmetic string
 		switch {
@@ -540,3 +548,20 @@ func judgeGracefulStop(tl probe.Timeline, target string, from, to time.Duration,
 // answeredHTTP says whether a failed sample got an HTTP answer (a server that is up but
 // not ready, e.g. "[-]shutdown" during its shutdown delay) rather than none at all.
 func answeredHTTP(s probe.Sample) bool { return strings.HasPrefix(s.Error, "HTTP ") }
+
+// lbRefusals is how much HAProxy's refusal counters of target grew between from and to
+// (monitor.PrefixLBRefused); counted is false when the recording has none.
+func lbRefusals(tl probe.Timeline, target string, from, to time.Duration) (n int64, counted bool) {
+	var first, last int64
+	for _, s := range tl.Series[monitor.PrefixLBRefused+target] {
+		if !s.OK || s.Answered() > to {
+			continue
+		}
+		v := monitor.Refusals(s.Value)
+		if !counted || s.Answered() <= from {
+			first, counted = v, true
+		}
+		last = v
+	}
+	return last - first, counted
+}

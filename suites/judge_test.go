@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hachaos/hachaos/monitor"
 	"github.com/hachaos/hachaos/probe"
 	"github.com/hachaos/hachaos/topology"
 	"github.com/hachaos/hachaos/verdict"
@@ -368,6 +369,13 @@ func TestGracefulStopJudgeControls(t *testing.T) {
 			setSeries(tl, prefixBackend+frozen, 0, 8*time.Second, true, "UP")
 			setSeries(tl, seriesLB, 5500*time.Millisecond, 8*time.Second, false, "")
 		}, recordedDelay, verdict.GuaranteeBroken, "did not take it out during its shutdown delay"},
+		{"clients fine, but the LB retried requests the stopped server refused", func(tl probe.Timeline) {
+			tl.Series[monitor.PrefixLBRefused+frozen] = []probe.Sample{
+				{At: 0, Latency: time.Millisecond, OK: true, Value: "econ=0 wretr=0 wredis=0"},
+				{At: 6 * time.Second, Latency: time.Millisecond, OK: true, Value: "econ=1 wretr=3 wredis=1"},
+			}
+			setSeries(tl, prefixBackend+frozen, 0, 8*time.Second, true, "UP")
+		}, recordedDelay, verdict.GuaranteeBroken, "the LB sent 5 requests to " + frozen + " after it stopped serving"},
 		{"the server never stopped", func(tl probe.Timeline) {
 			setSeries(tl, prefixAPIServer+frozen, 0, time.Hour, true, "ok")
 		}, recordedDelay, verdict.FaultNotInEffect, "did not stop"},

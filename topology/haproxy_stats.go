@@ -18,6 +18,11 @@ type BackendState struct {
 	Status string // "UP", "DOWN", "MAINT", "UP 1/2" (going down), "DOWN 1/1" (coming up), "no check"
 	// Sessions is the total number of connections HAProxy has sent to this server (stot).
 	Sessions int64
+	// ConnectErrors (econ) counts connection attempts to this server that failed, Retries
+	// (wretr) the attempts HAProxy retried, Redispatches (wredis) those it sent to another
+	// server instead: a client did not see them, but each is a request the LB sent to a
+	// server that could not take it. Counted since the HAProxy worker started.
+	ConnectErrors, Retries, Redispatches int64
 }
 
 // Up reports whether HAProxy sends new connections to this server: UP (also while
@@ -52,7 +57,7 @@ func parseHAProxyStat(r io.Reader, backend string) ([]BackendState, error) {
 	for i, h := range header {
 		col[strings.TrimPrefix(strings.TrimSpace(h), "# ")] = i
 	}
-	px, sv, st, stot := col["pxname"], col["svname"], col["status"], col["stot"]
+	px, sv, st := col["pxname"], col["svname"], col["status"]
 	if st == 0 {
 		return nil, fmt.Errorf("HAProxy stat output has no status column: %q", header)
 	}
@@ -68,7 +73,15 @@ func parseHAProxyStat(r io.Reader, backend string) ([]BackendState, error) {
 		if len(rec) <= st || rec[px] != backend || rec[sv] == "BACKEND" || rec[sv] == "FRONTEND" {
 			continue
 		}
-		sessions, _ := strconv.ParseInt(rec[stot], 10, 64)
-		out = append(out, BackendState{Server: rec[sv], Status: rec[st], Sessions: sessions})
+		num := func(name string) int64 {
+			i, ok := col[name]
+			if !ok || i >= len(rec) {
+				return 0
+			}
+			n, _ := strconv.ParseInt(rec[i], 10, 64)
+			return n
+		}
+		out = append(out, BackendState{Server: rec[sv], Status: rec[st], Sessions: num("stot"),
+			ConnectErrors: num("econ"), Retries: num("wretr"), Redispatches: num("wredis")})
 	}
 }

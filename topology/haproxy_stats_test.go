@@ -9,7 +9,7 @@ import (
 const showStat = `# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status
 kube-apiserver,FRONTEND,,,0,2,2000,17,0,0,0,0,0,,,,,OPEN
 kube-apiservers,hachaos-control-plane,0,0,0,1,,6,0,0,,0,,0,0,0,0,UP
-kube-apiservers,hachaos-control-plane2,0,0,0,1,,5,0,0,,0,,0,0,0,0,DOWN
+kube-apiservers,hachaos-control-plane2,0,0,0,1,,5,0,0,,0,,2,0,3,1,DOWN
 kube-apiservers,hachaos-control-plane3,0,0,0,1,,6,0,0,,0,,0,0,0,0,UP 1/2
 kube-apiservers,BACKEND,0,0,0,2,200,17,0,0,0,0,,0,0,0,0,UP
 `
@@ -20,9 +20,9 @@ func TestParseHAProxyStatKeepsOnlyTheBackendsServers(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []BackendState{
-		{"hachaos-control-plane", "UP", 6},
-		{"hachaos-control-plane2", "DOWN", 5},
-		{"hachaos-control-plane3", "UP 1/2", 6},
+		{Server: "hachaos-control-plane", Status: "UP", Sessions: 6},
+		{Server: "hachaos-control-plane2", Status: "DOWN", Sessions: 5, ConnectErrors: 2, Retries: 3, Redispatches: 1},
+		{Server: "hachaos-control-plane3", Status: "UP 1/2", Sessions: 6},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %v, want %v", got, want)

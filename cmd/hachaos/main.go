@@ -6,6 +6,14 @@
 //	hachaos recover  [--config hachaos.yaml]  undo faults an interrupted or killed run left behind
 //	hachaos faults   [--config hachaos.yaml]  list the faults injected and not yet recovered
 //	hachaos validate [--config hachaos.yaml]  check the Spec and print the resolved timeouts
+//	hachaos rolling-restart [--config …] [--components etcd,kube-apiserver,…,kubelet]
+//	                                          restart every control plane in turn, as an upgrade rolls
+//	                                          (each static Pod, then the kubelet; package rolling)
+//	hachaos upgrade --to vX.Y.Z [--config …]  roll the running topology to another Kubernetes version in
+//	                                          place, one node at a time, as kubeadm documents it
+//	hachaos monitor --artifacts DIR [--config …] [--name N] [--traffic=false] -- COMMAND…
+//	                                          record the disruption monitor around COMMAND, judge it against
+//	                                          the Spec's disruption budgets, write the usual reports
 //	hachaos kubernetes-version [--config …]   print the Spec's Kubernetes version (for make images)
 //	hachaos cluster-name [--config …]         print the Spec's topology name (for scripts)
 //	hachaos expect-detected --report R --spec S --reason T
@@ -87,6 +95,15 @@ func run(args []string) error {
 	if len(args) == 3 && args[0] == "expect-not-in-effect" && args[1] == "--report" {
 		return expectNotInEffect(args[2])
 	}
+	if len(args) > 0 && args[0] == "rolling-restart" {
+		return rollingRestartCmd(args[1:])
+	}
+	if len(args) > 0 && args[0] == "upgrade" {
+		return upgradeCmd(args[1:])
+	}
+	if len(args) > 0 && args[0] == "monitor" {
+		return monitorCmd(args[1:])
+	}
 	if len(args) > 0 && args[0] == "derive-config" {
 		return deriveConfig(args[1:])
 	}
@@ -97,7 +114,7 @@ func run(args []string) error {
 		return scanSecrets(args[1])
 	}
 	if len(args) == 0 || commands[args[0]] == nil {
-		return errors.New("usage: hachaos up|down|status|recover|faults|validate|kubernetes-version [--config FILE], or hachaos expect-detected|report|compare|scan-secrets … (see the command's doc)")
+		return errors.New("usage: hachaos up|down|status|recover|faults|validate|kubernetes-version [--config FILE], or hachaos rolling-restart|upgrade|monitor|expect-detected|report|compare|scan-secrets … (see the command's doc)")
 	}
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	config := fs.String("config", "hachaos.yaml", "topology Spec file")

@@ -126,3 +126,14 @@ type Provider interface {
 	// Recorded is the Spec the existing cluster was created from, if hachaos created it.
 	Recorded() (topology.Spec, bool)
 }
+
+// VersionStager is what a provider offers to upgrade its topology in place: another
+// Kubernetes version's kubeadm, kubelet and kubectl (under StagedBinDir) and its
+// control-plane images made available in every node, beside what runs — kinder bundles
+// both versions in one node image; a provider may copy them in.
+type VersionStager interface {
+	StageVersion(ctx context.Context, version string, progress topology.Progress) error
+}
+
+// StagedBinDir is where a staged version's binaries are in every node.
+func StagedBinDir(version string) string { return "/opt/hachaos/upgrade/" + version }

@@ -1,0 +1,287 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hachaos/hachaos/monitor"
+	"github.com/hachaos/hachaos/probe"
+	"github.com/hachaos/hachaos/reports"
+	"github.com/hachaos/hachaos/rolling"
+	"github.com/hachaos/hachaos/topology"
+	"github.com/hachaos/hachaos/topology/cluster"
+	"github.com/hachaos/hachaos/topology/kind"
+	"github.com/hachaos/hachaos/verdict"
+)
+
+// monitorCmd runs a command under the disruption monitor: the readiness gate, then the
+// standard observation (and etcd traffic) while the command runs, the gate again after
+// it, and the judgement against the Spec's disruption budgets, written as the usual
+// reports. Ctrl-C stops the command and still writes them. The exit status is
+// `hachaos exit-status`'s: 0 passed, 1 a broken budget or guarantee, 3 inconclusive.
+func monitorCmd(args []string) error {
+	fs := flag.NewFlagSet("monitor", flag.ContinueOnError)
+	config := fs.String("config", "hachaos.yaml", "topology Spec file (the disruption budgets)")
+	artifacts := fs.String("artifacts", "", "folder for the timeline, history, command log and reports (required)")
+	name := fs.String("name", "", "what the command does, for the reports (default: the command line)")
+	traffic := fs.Bool("traffic", true, "run etcd traffic and check it (no acknowledged write lost, linearizable, write gap)")
+	browser := fs.Bool("browser-check", true, "render report.html in headless Chromium and check it, as `hachaos report` does")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	command := fs.Args()
+	var problems []string
+	if *artifacts == "" {
+		problems = append(problems, "--artifacts: required (where the reports go)")
+	}
+	if len(command) == 0 {
+		problems = append(problems, "the command: required after the flags, e.g. hachaos monitor --artifacts DIR -- ./my-upgrade.sh")
+	}
+	spec, err := topology.Load(*config)
+	if err != nil {
+		problems = append(problems, err.Error())
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "\n"))
+	}
+	if *name == "" {
+		*name = "monitor: " + strings.Join(command, " ")
+	}
+	if err := os.MkdirAll(*artifacts, 0o755); err != nil {
+		return err
+	}
+	status, err := runMonitored(spec, *config, *artifacts, *name, command, *traffic)
+	if err != nil {
+		return err
+	}
+	if err := report(append(reportFlags(*browser, *config), *artifacts)); err != nil {
+		return err
+	}
+	os.Exit(status)
+	return nil
+}
+
+func reportFlags(browser bool, config string) []string {
+	return []string{fmt.Sprintf("--browser-check=%t", browser), "--config", config}
+}
+
+// runMonitored records around the command and writes the Ginkgo-shaped report; it
+// returns the run's exit status.
+func runMonitored(spec topology.Spec, config, dir, name string, command []string, traffic bool) (int, error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	p, err := kind.New(spec, kind.WithProgress(progress))
+	if err != nil {
+		return 0, err
+	}
+	if err := writeRunInfo(ctx, dir, config, p); err != nil {
+		return 0, err
+	}
+	started := time.Now()
+	j, tlPath := monitorRun(ctx, spec, p, dir, name, command, traffic)
+	sr := monitor.SpecReport(name, started, time.Now(), j, tlPath)
+	if err := monitor.WriteGinkgoReport(dir, started, time.Now(), sr); err != nil {
+		return 0, err
+	}
+	progress("%s: %s %s", name, j.Verdict, j.Reason)
+	res := reports.Results{Specs: []reports.Spec{{Trials: []reports.Trial{{Verdict: string(j.Verdict)}}}}}
+	return res.ExitStatus(), nil
+}
+
+// writeRunInfo writes spec.json (the Spec as loaded) and versions.json for the reports.
+func writeRunInfo(ctx context.Context, dir, config string, p cluster.Provider) error {
+	spec, err := topology.Load(config)
+	if err != nil {
+		return err
+	}
+	if _, err := monitor.SaveJSON(filepath.Dir(dir), filepath.Base(dir), "spec", spec); err != nil {
+		return err
+	}
+	versions, err := monitor.ReadVersions(ctx, p)
+	if err != nil {
+		progress("versions unknown: %v", err)
+		return nil
+	}
+	_, err = monitor.SaveJSON(filepath.Dir(dir), filepath.Base(dir), "versions", versions)
+	return err
+}
+
+// monitorRun is gate → record → command → gate → judge; it returns the judgement and
+// the saved timeline's path.
+func monitorRun(ctx context.Context, spec topology.Spec, p cluster.Provider, dir, name string, command []string, traffic bool) (monitor.Judgement, string) {
+	gate := cluster.NewGate(spec, p)
+	progress("readiness gate before the command (up to waits.clusterReady %s)", spec.Waits.ClusterReady)
+	if err := gate.Wait(ctx, spec.Waits.ClusterReady.Duration, spec.Waits.Poll.Duration, progress); err != nil {
+		return monitor.Judgement{Verdict: verdict.EnvironmentNotReady, Reason: fmt.Sprintf("the readiness gate before the command failed: %v", err)}, ""
+	}
+	timings, err := cluster.ReadComponentTimings(ctx, p)
+	if err != nil {
+		return monitor.Judgement{Verdict: verdict.EnvironmentNotReady, Reason: fmt.Sprintf("read the running components' timing flags: %v", err)}, ""
+	}
+	obs, err := monitor.Start(ctx, monitor.Input{Spec: spec, Provider: p, Traffic: traffic})
+	if err != nil {
+		return monitor.Judgement{Verdict: verdict.EnvironmentNotReady, Reason: fmt.Sprintf("start the observation: %v", err)}, ""
+	}
+	defer obs.Close(context.Background())
+	var r monitor.Recording
+	r.Started = obs.Rec.Mark(probe.EventInject, "command starts: "+strings.Join(command, " "))
+	eventsFile := filepath.Join(dir, "steps.jsonl")
+	r.CommandErr = runCommand(ctx, dir, command, eventsFile)
+	r.Ended = obs.Rec.Mark(probe.EventRecovering, "command ended")
+	obs.Rec.Mark(probe.EventRecovered, "command ended")
+	if err := markSteps(obs.Rec, eventsFile); err != nil {
+		progress("steps: %v", err)
+	}
+	if ctx.Err() == nil {
+		progress("readiness gate after the command (up to waits.clusterReady %s)", spec.Waits.ClusterReady)
+		if r.GateErr = gate.Wait(ctx, spec.Waits.ClusterReady.Duration, spec.Waits.Poll.Duration, progress); r.GateErr == nil {
+			r.Healthy = obs.Rec.Mark(probe.EventHealthy, "the readiness gate passed")
+		}
+	} else {
+		r.GateErr = errors.New("interrupted before the gate after the command")
+	}
+	r.Timeline, r.History = obs.End()
+	tlPath, err := monitor.SaveJSON(dir, "timelines", name, r.Timeline)
+	if err != nil {
+		progress("save the timeline: %v", err)
+	}
+	checkEtcd(obs, &r, dir, name)
+	bounds := topology.NewBounds(spec, timings)
+	return monitor.Judge(r, spec.Disruption, bounds.EtcdWriteGap(monitor.KVOpTimeout)), tlPath
+}
+
+// checkEtcd reads every acknowledged write back and checks the history's
+// linearizability (porcupine), saving the history beside the timeline.
+func checkEtcd(obs *monitor.Observation, r *monitor.Recording, dir, name string) {
+	if len(r.History.Operations) == 0 {
+		return
+	}
+	if _, err := monitor.SaveJSON(dir, "histories", name, r.History); err != nil {
+		progress("save the etcd history: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	missing, err := probe.MissingWrites(ctx, obs.Etcd(), obs.TrafficPrefix(), r.History)
+	if err != nil {
+		missing = []string{"could not read the writes back: " + err.Error()}
+	}
+	r.MissingWrites = missing
+	res, err := probe.CheckLinearizable(r.History, time.Minute, filepath.Join(dir, "histories", "linearizability.html"))
+	if err != nil {
+		r.Linearizable = "not checked: " + err.Error()
+		return
+	}
+	r.Linearizable = string(res)
+}
+
+// runCommand runs the command with its output on the terminal and in DIR/command.log;
+// an interrupt (ctx) sends it SIGINT and, 30 s later, SIGKILL.
+func runCommand(ctx context.Context, dir string, command []string, eventsFile string) error {
+	logFile, err := os.Create(filepath.Join(dir, "command.log"))
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	cmd := exec.CommandContext(ctx, command[0], command[1:]...)
+	cmd.Stdout = io.MultiWriter(os.Stdout, logFile)
+	cmd.Stderr = io.MultiWriter(os.Stderr, logFile)
+	cmd.Env = append(os.Environ(), rolling.EventsFileEnv+"="+eventsFile)
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 30 * time.Second
+	start := time.Now()
+	progress("running %s (steps it writes to $%s are drawn as bands)", strings.Join(command, " "), rolling.EventsFileEnv)
+	err = cmd.Run()
+	switch {
+	case ctx.Err() != nil:
+		return fmt.Errorf("interrupted after %s (%v)", time.Since(start).Round(time.Second), err)
+	case err != nil:
+		return fmt.Errorf("%s after %s", err, time.Since(start).Round(time.Second))
+	}
+	progress("the command completed in %s", time.Since(start).Round(100*time.Millisecond))
+	return nil
+}
+
+// markSteps puts the steps the command wrote on the timeline.
+func markSteps(rec *probe.Recorder, path string) error {
+	steps, err := rolling.ReadSteps(path)
+	for _, s := range steps {
+		kind := probe.EventStepBegin
+		if s.Phase == rolling.PhaseEnd {
+			kind = probe.EventStepEnd
+		}
+		rec.MarkAt(s.At.Sub(rec.Start()), kind, s.Name)
+	}
+	return err
+}
+
+// rollingRestartCmd restarts every control-plane node in turn (package rolling).
+func rollingRestartCmd(args []string) error {
+	fs := flag.NewFlagSet("rolling-restart", flag.ContinueOnError)
+	config := fs.String("config", "hachaos.yaml", "topology Spec file")
+	components := fs.String("components", "", "what to restart on each node, comma-separated, in this order: "+strings.Join(rolling.Components, ",")+" (default all; etcd only when stacked)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	spec, err := topology.Load(*config)
+	if err != nil {
+		return err
+	}
+	var only []string
+	if *components != "" {
+		only = strings.Split(*components, ",")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return withSteps(spec, func(in rolling.Input) error { return rolling.RestartControlPlane(ctx, in, only) }, "rolling restart of every control plane")
+}
+
+// upgradeCmd rolls the running topology to another Kubernetes version in place
+// (rolling.Upgrade), writing its steps for the monitor.
+func upgradeCmd(args []string) error {
+	fs := flag.NewFlagSet("upgrade", flag.ContinueOnError)
+	config := fs.String("config", "hachaos.yaml", "topology Spec file of the running (FROM) topology")
+	to := fs.String("to", "", "the Kubernetes version to upgrade to, e.g. v1.37.2 (its images built: scripts/build-images.sh)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *to == "" || fs.NArg() > 0 {
+		return errors.New("usage: hachaos upgrade --to vX.Y.Z [--config FILE]")
+	}
+	spec, err := topology.Load(*config)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return withSteps(spec, func(in rolling.Input) error { return rolling.Upgrade(ctx, in, *to) }, "upgrade to "+*to)
+}
+
+// withSteps runs a rolling operation on the topology's provider with the monitor's
+// steps file.
+func withSteps(spec topology.Spec, do func(in rolling.Input) error, what string) error {
+	p, err := kind.New(spec, kind.WithProgress(progress))
+	if err != nil {
+		return err
+	}
+	steps, err := rolling.OpenSteps()
+	if err != nil {
+		return err
+	}
+	defer steps.Close()
+	start := time.Now()
+	if err := do(rolling.Input{Spec: spec, Provider: p, Progress: progress, Steps: steps}); err != nil {
+		return err
+	}
+	progress("%s done in %s", what, time.Since(start).Round(time.Second))
+	return nil
+}

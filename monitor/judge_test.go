@@ -1,0 +1,66 @@
+package monitor
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/hachaos/hachaos/probe"
+	"github.com/hachaos/hachaos/topology"
+	"github.com/hachaos/hachaos/verdict"
+)
+
+var testWriteGap = topology.NewBounds(topology.Default(), topology.DefaultComponentTimings()).EtcdWriteGap(KVOpTimeout)
+
+func quietRecording(failedLB ...int) Recording {
+	tl := probe.Timeline{Series: map[string][]probe.Sample{SeriesLB: samples(100, ms(2), failedLB...), SeriesLBKeepAlive: samples(100, ms(5))},
+		Events: []probe.Event{{At: ms(1000), Kind: probe.EventStepBegin, Name: "node1: restart kube-apiserver"}, {At: ms(4000), Kind: probe.EventStepEnd, Name: "node1: restart kube-apiserver"}}}
+	var h probe.KVHistory
+	for i := 0; i < 100; i++ {
+		h.Operations = append(h.Operations, probe.KVOperation{Kind: "put", Call: ms(100 * i), Return: ms(100*i + 10), OK: true})
+	}
+	return Recording{Timeline: tl, History: h, Started: 0, Ended: ms(9000), Healthy: ms(9500), Linearizable: "Ok"}
+}
+
+func TestMonitorJudgeVerdicts(t *testing.T) {
+	budgets := topology.Default().Disruption
+	cases := []struct {
+		name   string
+		doctor func(r *Recording)
+		want   verdict.Verdict
+		reason string
+	}{
+		{"nothing failed", func(*Recording) {}, verdict.Passed, ""},
+		{"a request through the LB failed (zero budget)", func(r *Recording) { *r = quietRecording(20) }, verdict.GuaranteeBroken, "LB new connections: 1 of"},
+		{"an acknowledged write lost", func(r *Recording) { r.MissingWrites = []string{"/k/1"} }, verdict.GuaranteeBroken, "not read back"},
+		{"the history is not linearizable", func(r *Recording) { r.Linearizable = "Illegal" }, verdict.GuaranteeBroken, "not linearizable"},
+		{"no write acknowledged for longer than the bound", func(r *Recording) {
+			r.History.Operations = append(r.History.Operations[:10:10], probe.KVOperation{Kind: "put", Call: ms(8000), Return: ms(8010), OK: true})
+		}, verdict.GuaranteeBroken, "no etcd write was acknowledged"},
+		{"the command failed", func(r *Recording) { r.CommandErr = errors.New("exit status 2") }, verdict.FaultNotInEffect, "did not complete"},
+		{"not healthy again", func(r *Recording) { r.Healthy, r.GateErr = 0, errors.New("etcd has no leader") }, verdict.DidNotRecover, "readiness gate"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := quietRecording()
+			c.doctor(&r)
+			j := Judge(r, budgets, testWriteGap)
+			if j.Verdict != c.want || !strings.Contains(j.Reason, c.reason) {
+				t.Fatalf("verdict %q (%s), want %q saying %q", j.Verdict, j.Reason, c.want, c.reason)
+			}
+		})
+	}
+}
+
+func TestMonitorJudgeMeasuresEachStep(t *testing.T) {
+	j := Judge(quietRecording(15), topology.Default().Disruption, testWriteGap)
+	var step string
+	for _, n := range j.Notes {
+		if strings.HasPrefix(n.Name, "step ") {
+			step = n.Value
+		}
+	}
+	if !strings.Contains(step, "3.0 s from 1.0 s") || !strings.Contains(step, "LB new connections 1 of 30 failed") {
+		t.Errorf("step note %q: want its duration and the failure inside it", step)
+	}
+}
