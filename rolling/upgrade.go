@@ -14,9 +14,11 @@ import (
 
 // Upgrade rolls the topology to Kubernetes version to the way kubeadm documents it, one
 // node at a time: to's binaries and images staged in every node; `kubeadm upgrade
-// apply` on the first control plane, `kubeadm upgrade node` on the others; each control
-// plane's kubelet replaced and restarted; then each worker drained (its PDBs honoured:
-// kubectl drain evicts), upgraded, its kubelet replaced, uncordoned. Every step waits
+// apply` on the first control plane, `kubeadm upgrade node` on the others; then each
+// control plane drained, its kubelet replaced and restarted, uncordoned; then each
+// worker drained (its PDBs honoured: kubectl drain evicts), upgraded, its kubelet
+// replaced, uncordoned. Unlike kubeadm's guide, no kubelet is upgraded before every API
+// server is (the version-skew policy). Every step waits
 // for the readiness gate. Stacked etcd is upgraded by kubeadm with its control plane;
 // external members are not touched (see the closing note of #12).
 func Upgrade(ctx context.Context, in Input, to string) error {
@@ -39,6 +41,10 @@ func Upgrade(ctx context.Context, in Input, to string) error {
 		return err
 	}
 	admin := planes[0].Name // kubectl drain runs here, with its admin.conf
+	// Every control plane's components first, then the kubelets: the version-skew policy
+	// allows no kubelet newer than any API server, so a kubelet upgraded right after its
+	// own node's `upgrade apply` (the order of kubeadm's guide) would be newer than the
+	// API servers not yet upgraded.
 	for i, n := range planes {
 		node, verb := n.Name, "kubeadm upgrade node"
 		if i == 0 {
@@ -47,7 +53,9 @@ func Upgrade(ctx context.Context, in Input, to string) error {
 		if err := in.step(ctx, node+": "+verb, func(ctx context.Context) error { return in.kubeadmUpgrade(ctx, node, to, i == 0) }); err != nil {
 			return err
 		}
-		if err := in.upgradeKubelet(ctx, admin, node, to); err != nil {
+	}
+	for _, n := range planes {
+		if err := in.upgradeKubelet(ctx, admin, n.Name, to); err != nil {
 			return err
 		}
 	}
@@ -82,9 +90,11 @@ func (in Input) checkUpgrade(ctx context.Context, to string) error {
 // kubeadmUpgrade installs to's kubeadm on node and runs `kubeadm upgrade apply` (first)
 // or `kubeadm upgrade node`; kubeadm itself waits for each new static Pod.
 func (in Input) kubeadmUpgrade(ctx context.Context, node, to string, first bool) error {
-	cmd := "kubeadm upgrade node"
+	// SystemVerification checks the host's kernel and cgroups, which a node in a
+	// container shares with the host: kind skips it at init and join, and so does this.
+	cmd := "kubeadm upgrade node --ignore-preflight-errors=SystemVerification"
 	if first {
-		cmd = "kubeadm upgrade apply " + to + " --yes"
+		cmd = "kubeadm upgrade apply " + to + " --yes --ignore-preflight-errors=SystemVerification"
 	}
 	script := fmt.Sprintf("set -e\ninstall -m 0755 %s/kubeadm /usr/bin/kubeadm\n%s", cluster.StagedBinDir(to), cmd)
 	if out, err := in.Provider.Exec(ctx, node, nil, "sh", "-c", script+" 2>&1"); err != nil {

@@ -137,6 +137,7 @@ func monitorRun(ctx context.Context, spec topology.Spec, p cluster.Provider, dir
 	r.Started = obs.Rec.Mark(probe.EventInject, "command starts: "+strings.Join(command, " "))
 	eventsFile := filepath.Join(dir, "steps.jsonl")
 	r.CommandErr = runCommand(ctx, dir, command, eventsFile)
+	endedAt := time.Now()
 	r.Ended = obs.Rec.Mark(probe.EventRecovering, "command ended")
 	obs.Rec.Mark(probe.EventRecovered, "command ended")
 	if err := markSteps(obs.Rec, eventsFile); err != nil {
@@ -144,8 +145,9 @@ func monitorRun(ctx context.Context, spec topology.Spec, p cluster.Provider, dir
 	}
 	if ctx.Err() == nil {
 		progress("readiness gate after the command (up to waits.clusterReady %s)", spec.Waits.ClusterReady)
-		if r.GateErr = gate.Wait(ctx, spec.Waits.ClusterReady.Duration, spec.Waits.Poll.Duration, progress); r.GateErr == nil {
-			r.Healthy = obs.Rec.Mark(probe.EventHealthy, "the readiness gate passed")
+		r.GateErr = afterCommandGate(ctx, spec, p, gate, endedAt)
+		if r.GateErr == nil {
+			r.Healthy = obs.Rec.Mark(probe.EventHealthy, "every kubelet heartbeat fresh and the readiness gate passed")
 		}
 	} else {
 		r.GateErr = errors.New("interrupted before the gate after the command")
@@ -158,6 +160,21 @@ func monitorRun(ctx context.Context, spec topology.Spec, p cluster.Provider, dir
 	checkEtcd(obs, &r, dir, name)
 	bounds := topology.NewBounds(spec, timings)
 	return monitor.Judge(r, spec.Disruption, bounds.EtcdWriteGap(monitor.KVOpTimeout)), tlPath
+}
+
+// afterCommandGate: every kubelet has renewed its node Lease since the command ended
+// (a restarted node counts only once it is back), then the readiness gate, together
+// within waits.clusterReady.
+func afterCommandGate(ctx context.Context, spec topology.Spec, p cluster.Provider, gate *cluster.Gate, ended time.Time) error {
+	cfg, err := p.RESTConfig(ctx)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(spec.Waits.ClusterReady.Duration)
+	if err := monitor.AwaitFreshHeartbeats(ctx, cfg, ended, spec.Waits.ClusterReady.Duration, spec.Waits.Poll.Duration); err != nil {
+		return err
+	}
+	return gate.Wait(ctx, time.Until(deadline), spec.Waits.Poll.Duration, progress)
 }
 
 // checkEtcd reads every acknowledged write back and checks the history's
