@@ -64,3 +64,17 @@ func TestMonitorJudgeMeasuresEachStep(t *testing.T) {
 		t.Errorf("step note %q: want its duration and the failure inside it", step)
 	}
 }
+
+// A recorded upgrade in kubeadm's guide order: the first control plane's kubelet was
+// upgraded while two API servers still ran the old version.
+func TestMonitorJudgeCatchesTheRecordedSkewOfTheGuideOrder(t *testing.T) {
+	tl, err := probe.Load("testdata/upgrade-guide-order-skew.timeline.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := tl.Events[len(tl.Events)-1].At
+	j := Judge(Recording{Timeline: tl, Started: 0, Ended: end, Healthy: end}, topology.DisruptionSpec{LBNewConnections: topology.DisruptionBudget{RecordOnly: true}, LBKeptAlive: topology.DisruptionBudget{RecordOnly: true}}, testWriteGap)
+	if j.Verdict != verdict.GuaranteeBroken || !strings.Contains(j.Reason, "is newer than the API server v1.36.3") {
+		t.Fatalf("verdict %q (%s), want the skew caught", j.Verdict, j.Reason)
+	}
+}
