@@ -345,9 +345,16 @@ func gracefulRecording(t *testing.T) (probe.Timeline, time.Duration, time.Durati
 
 var recordedDelay = topology.Setting{Value: 5 * time.Second, Source: "kube-apiserver --shutdown-delay-duration on " + frozen}
 
+func TestGracefulStopJudgeAllowsTheOneSessionHAProxyCuts(t *testing.T) {
+	tl, from, to := gracefulRecording(t)
+	setSeries(tl, seriesLBKeepAlive, 1000*time.Millisecond, 1100*time.Millisecond, false, "")
+	expectVerdict(t, "one cut session", judgeGracefulStop(tl, frozen, from, to, recordedDelay, testDetection, 1, "graceful"), verdict.Passed, "")
+	expectVerdict(t, "no session cut allowed", judgeGracefulStop(tl, frozen, from, to, recordedDelay, testDetection, 0, "graceful"), verdict.GuaranteeBroken, "kept-alive")
+}
+
 func TestGracefulStopJudgePassesTheRecordedStop(t *testing.T) {
 	tl, from, to := gracefulRecording(t)
-	j := judgeGracefulStop(tl, frozen, from, to, recordedDelay, testDetection, "graceful")
+	j := judgeGracefulStop(tl, frozen, from, to, recordedDelay, testDetection, 1, "graceful")
 	expectVerdict(t, "graceful", j, verdict.Passed, "")
 	if len(j.Notes) != 2 {
 		t.Errorf("notes %v: want when the LB marked it DOWN and when it stopped serving", j.Notes)
@@ -376,6 +383,9 @@ func TestGracefulStopJudgeControls(t *testing.T) {
 			}
 			setSeries(tl, prefixBackend+frozen, 0, 8*time.Second, true, "UP")
 		}, recordedDelay, verdict.GuaranteeBroken, "the LB sent 5 requests to " + frozen + " after it stopped serving"},
+		{"two kept-alive requests lost: more than the session HAProxy cuts", func(tl probe.Timeline) {
+			setSeries(tl, seriesLBKeepAlive, 1000*time.Millisecond, 1200*time.Millisecond, false, "")
+		}, recordedDelay, verdict.GuaranteeBroken, "LB kept-alive connection: 2 of"},
 		{"the server never stopped", func(tl probe.Timeline) {
 			setSeries(tl, prefixAPIServer+frozen, 0, time.Hour, true, "ok")
 		}, recordedDelay, verdict.FaultNotInEffect, "did not stop"},
@@ -384,7 +394,7 @@ func TestGracefulStopJudgeControls(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			tl, from, to := gracefulRecording(t)
 			c.doctor(tl)
-			expectVerdict(t, c.name, judgeGracefulStop(tl, frozen, from, to, c.delay, testDetection, "graceful"), c.want, c.reason)
+			expectVerdict(t, c.name, judgeGracefulStop(tl, frozen, from, to, c.delay, testDetection, 1, "graceful"), c.want, c.reason)
 		})
 	}
 }

@@ -15,8 +15,10 @@ type DisruptionSpec struct {
 	// sending to a server before it stops serving, so nothing may fail.
 	LBNewConnections DisruptionBudget `json:"lbNewConnections"`
 	// LBKeptAlive: requests through the load balancer on one kept-alive connection (a
-	// controller, a watch). Default 0 / 0s: a server that shuts down gracefully closes
-	// idle connections and the client redials, which Go's client retries transparently.
+	// controller, a watch). Default recorded only: with loadBalancer.shutdownSessionsOnDown
+	// HAProxy cuts the open sessions of a server the moment it marks it DOWN, while a
+	// gracefully stopping server still serves, so the request in flight on a connection
+	// to it fails — up to one per API server restarted, which the monitor cannot count.
 	LBKeptAlive DisruptionBudget `json:"lbKeptAlive"`
 	// APIServer: /readyz on each API server directly. Default recorded only: a restarted
 	// server is down until it has started again, which is no client's concern behind an LB.
@@ -44,7 +46,7 @@ func (b DisruptionBudget) String() string {
 }
 
 func defaultDisruption() DisruptionSpec {
-	return DisruptionSpec{APIServer: DisruptionBudget{RecordOnly: true}, EtcdWrites: DisruptionBudget{RecordOnly: true}}
+	return DisruptionSpec{LBKeptAlive: DisruptionBudget{RecordOnly: true}, APIServer: DisruptionBudget{RecordOnly: true}, EtcdWrites: DisruptionBudget{RecordOnly: true}}
 }
 
 func (d DisruptionSpec) validate(v *violations) {
