@@ -67,7 +67,7 @@ chaos-negative-own: images build ## the negative controls that need a sabotaged 
 # The upgrade machinery run to the same version, under the disruption monitor: every
 # control plane in turn, each static Pod replaced (etcd when stacked, API server,
 # controller-manager, scheduler), then its kubelet restarted. The Spec's disruption
-# budgets (default: not one failed request on new connections through the LB) and the etcd guarantees must
+# budgets (default: not one failed request through the LB) and the etcd guarantees must
 # hold; each step's duration and disruption are in the report. The cluster is kept.
 # ROLLING=kube-apiserver,kubelet restarts only those. With stacked etcd, restarting a
 # member costs clients through the LB about 3 s (its API server talks to that member

@@ -22,11 +22,19 @@ type Disruption struct {
 	// cadence: a request refused at once stands for the cadence until the next).
 	Seconds time.Duration
 	Budget  topology.DisruptionBudget
+	// Cut counts the failed requests that were in flight to a server when HAProxy marked
+	// it DOWN (cutMarkDowns); CutAllowed says they are not held against the budget.
+	Cut        int
+	CutAllowed bool
 }
 
 // Broken says whether the disruption exceeds its budget.
 func (d Disruption) Broken() bool {
-	return !d.Budget.RecordOnly && (d.Failed > d.Budget.FailedRequests || d.Seconds > d.Budget.Seconds.Duration)
+	failed := d.Failed
+	if d.CutAllowed {
+		failed -= d.Cut
+	}
+	return !d.Budget.RecordOnly && (failed > d.Budget.FailedRequests || (failed > 0 && d.Seconds > d.Budget.Seconds.Duration))
 }
 
 // Measurements are the disruption as report measurements: failed requests and seconds
@@ -45,7 +53,11 @@ func (d Disruption) Measurements(what string) []reports.Measurement {
 }
 
 func (d Disruption) String() string {
-	return fmt.Sprintf("%s: %d of %d requests failed, failing for %.2f s (budget %s)", d.Backend, d.Failed, d.Requests, d.Seconds.Seconds(), d.Budget)
+	cut := ""
+	if d.Cut > 0 {
+		cut = fmt.Sprintf(" (%d cut by the LB as it marked their server DOWN)", d.Cut)
+	}
+	return fmt.Sprintf("%s: %d of %d requests failed%s, failing for %.2f s (budget %s)", d.Backend, d.Failed, d.Requests, cut, d.Seconds.Seconds(), d.Budget)
 }
 
 // JudgeDisruption measures every backend of the standard observation between from and
@@ -53,9 +65,15 @@ func (d Disruption) String() string {
 // connections), each API server directly, and the etcd traffic's writes (when the
 // history holds any). Broken lists what exceeded its budget.
 func JudgeDisruption(tl probe.Timeline, h probe.KVHistory, budgets topology.DisruptionSpec, from, to time.Duration) (all, broken []Disruption) {
-	all = append(all,
-		seriesDisruption(tl, SeriesLB, "LB new connections", SampleEvery, from, to, budgets.LBNewConnections),
-		seriesDisruption(tl, SeriesLBKeepAlive, "LB kept-alive connection", SampleEvery, from, to, budgets.LBKeptAlive))
+	markDowns := markDownWindows(tl)
+	for _, lb := range []struct {
+		series, backend string
+		budget          topology.DisruptionBudget
+	}{{SeriesLB, "LB new connections", budgets.LBNewConnections}, {SeriesLBKeepAlive, "LB kept-alive connection", budgets.LBKeptAlive}} {
+		d := seriesDisruption(tl, lb.series, lb.backend, SampleEvery, from, to, lb.budget)
+		d.Cut, d.CutAllowed = cutAtMarkDown(tl.Series[lb.series], markDowns, from, to), budgets.CutSessionsAllowed
+		all = append(all, d)
+	}
 	servers := tl.SeriesWithPrefix(PrefixAPIServer)
 	sort.Strings(servers)
 	for _, s := range servers {
@@ -70,6 +88,45 @@ func JudgeDisruption(tl probe.Timeline, h probe.KVHistory, budgets topology.Disr
 		}
 	}
 	return all, broken
+}
+
+// markDownWindows are the intervals in which HAProxy marked a backend DOWN: from the
+// last sample that showed it UP (also "UP 1/2") to the answer of the first that showed
+// it DOWN.
+func markDownWindows(tl probe.Timeline) []span {
+	var out []span
+	for _, name := range tl.SeriesWithPrefix(PrefixBackend) {
+		var lastUp time.Duration
+		up := false
+		for _, s := range tl.Series[name] {
+			switch {
+			case s.OK:
+				lastUp, up = s.Answered(), true
+			case up && strings.HasPrefix(s.Error, strings.TrimPrefix(name, PrefixBackend)+" is DOWN"):
+				out = append(out, span{lastUp, s.Answered()})
+				up = false
+			}
+		}
+	}
+	return out
+}
+
+// cutAtMarkDown counts the failed samples in [from, to) without an HTTP answer whose
+// request was in flight during a mark-down window: HAProxy cut their session.
+func cutAtMarkDown(samples []probe.Sample, windows []span, from, to time.Duration) int {
+	n := 0
+	for _, s := range samples {
+		if s.OK || s.At < from || s.At >= to || strings.HasPrefix(s.Error, "HTTP ") {
+			continue
+		}
+		for _, w := range windows {
+			if s.At <= w.to && s.Answered() >= w.from {
+				n++
+				break
+			}
+		}
+	}
+	return n
 }
 
 // seriesDisruption measures one series' samples sent in [from, to).

@@ -71,3 +71,24 @@ func TestUnionLength(t *testing.T) {
 		t.Errorf("union = %s, want 400ms", got)
 	}
 }
+
+func TestJudgeDisruptionCountsSessionsTheLBCutApart(t *testing.T) {
+	backend := samples(50, ms(2))
+	for i := 12; i < 50; i++ { // marked DOWN: last UP answered 1.102 s, DOWN answered 1.202 s
+		backend[i].OK, backend[i].Error = false, "node1 is DOWN"
+	}
+	lb := samples(50, ms(5))
+	lb[11].OK, lb[11].Error, lb[11].Latency = false, "EOF", ms(40) // in flight 1.10–1.14 s
+	tl := probe.Timeline{Series: map[string][]probe.Sample{SeriesLB: lb, SeriesLBKeepAlive: samples(50, ms(5)), PrefixBackend + "node1": backend}}
+	for allowed, wantBroken := range map[bool]bool{true: false, false: true} {
+		all, broken := JudgeDisruption(tl, probe.KVHistory{}, topology.DisruptionSpec{CutSessionsAllowed: allowed}, 0, 5*time.Second)
+		if all[0].Cut != 1 || (len(broken) > 0) != wantBroken {
+			t.Errorf("cut allowed %v: %v, broken %v; want 1 cut, broken %v", allowed, all[0], broken, wantBroken)
+		}
+	}
+	lb[11].At = ms(500) // failed long before any mark-down: not a cut session
+	all, broken := JudgeDisruption(tl, probe.KVHistory{}, topology.DisruptionSpec{CutSessionsAllowed: true}, 0, 5*time.Second)
+	if all[0].Cut != 0 || len(broken) != 1 {
+		t.Errorf("an early failure counted as cut: %v", all[0])
+	}
+}

@@ -15,13 +15,13 @@ import (
 // (its static Pod's manifest moved away, so the kubelet sends SIGTERM; the server fails
 // /readyz but serves on for --shutdown-delay-duration, then stops) costs clients through
 // the load balancer not one request on new connections, from the stop until it is back
-// in rotation (a kept-alive connection: at most the request in flight when the LB cuts
-// the sessions of the server it marks DOWN, keptAliveCut). That holds when the delay
+// in rotation (a request the LB itself cuts as it marks the server DOWN, with
+// loadBalancer.shutdownSessionsOnDown, is counted apart). That holds when the delay
 // exceeds the LB's detection window (the LB checks /readyz and has marked the server
 // DOWN before it stops); a Spec promising less is refused at load, and the delay is read
 // from the running server.
 func GracefulStopSpec(inputGetter func() LBReroutingSpecInput) {
-	It("loses no request on new connections through the load balancer when one API server stops gracefully", func(ctx SpecContext) {
+	It("loses no request through the load balancer when one API server stops gracefully", func(ctx SpecContext) {
 		in := inputGetter()
 		in.validate()
 		skipUnlessHAProxy(in.Spec)
@@ -48,7 +48,7 @@ func GracefulStopSpec(inputGetter func() LBReroutingSpecInput) {
 		tl, _ := run.end()
 		run.expectEffectHeld(tl, staticPodStopBound)
 		judging()
-		expectJudgement(judgeGracefulStop(tl, target, run.injectAt, end, delay, run.bounds.LBDetection(), keptAliveCut(in.Spec), "graceful stop"))
+		expectJudgement(judgeGracefulStop(tl, target, run.injectAt, end, delay, run.bounds.LBDetection(), in.Spec.Disruption.WithLB(in.Spec.LoadBalancer).CutSessionsAllowed, "graceful stop"))
 		run.expectRecovered()
 	})
 }
@@ -66,13 +66,4 @@ func runningShutdownDelay(run *faultRun, node string) topology.Setting {
 	}
 	progress("running shutdown delay of %s: %s (%s)", node, delay.Value, delay.Source)
 	return delay
-}
-
-// keptAliveCut is how many requests the recorder's one kept-alive connection may lose
-// when the LB cuts the sessions of a server it marks DOWN (judgeGracefulStop).
-func keptAliveCut(spec topology.Spec) int {
-	if spec.LoadBalancer.ShutdownSessionsOnDown {
-		return 1
-	}
-	return 0
 }

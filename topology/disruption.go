@@ -15,10 +15,9 @@ type DisruptionSpec struct {
 	// sending to a server before it stops serving, so nothing may fail.
 	LBNewConnections DisruptionBudget `json:"lbNewConnections"`
 	// LBKeptAlive: requests through the load balancer on one kept-alive connection (a
-	// controller, a watch). Default recorded only: with loadBalancer.shutdownSessionsOnDown
-	// HAProxy cuts the open sessions of a server the moment it marks it DOWN, while a
-	// gracefully stopping server still serves, so the request in flight on a connection
-	// to it fails — up to one per API server restarted, which the monitor cannot count.
+	// controller, a watch). Default 0 / 0s: a server that shuts down gracefully closes
+	// idle connections and the client redials (a request HAProxy itself cuts as it marks
+	// the server DOWN is counted apart: CutSessionsAllowed).
 	LBKeptAlive DisruptionBudget `json:"lbKeptAlive"`
 	// APIServer: /readyz on each API server directly. Default recorded only: a restarted
 	// server is down until it has started again, which is no client's concern behind an LB.
@@ -27,6 +26,17 @@ type DisruptionSpec struct {
 	// only: a write in flight on a member that stops fails and is retried elsewhere;
 	// the write gap is held to its derived bound instead.
 	EtcdWrites DisruptionBudget `json:"etcdWrites"`
+	// CutSessionsAllowed is not configured but derived (WithLB): with
+	// loadBalancer.shutdownSessionsOnDown, HAProxy cuts the open sessions of a server
+	// the moment it marks it DOWN, so a request in flight to it then fails by the LB's
+	// own choice; such requests are counted apart and not held against the budget.
+	CutSessionsAllowed bool `json:"-"`
+}
+
+// WithLB is d with what the load balancer's settings imply (CutSessionsAllowed).
+func (d DisruptionSpec) WithLB(lb LoadBalancerSpec) DisruptionSpec {
+	d.CutSessionsAllowed = lb.Type == LBHAProxy && lb.ShutdownSessionsOnDown
+	return d
 }
 
 // DisruptionBudget is one backend's budget. RecordOnly measures without judging; else
@@ -46,7 +56,7 @@ func (b DisruptionBudget) String() string {
 }
 
 func defaultDisruption() DisruptionSpec {
-	return DisruptionSpec{LBKeptAlive: DisruptionBudget{RecordOnly: true}, APIServer: DisruptionBudget{RecordOnly: true}, EtcdWrites: DisruptionBudget{RecordOnly: true}}
+	return DisruptionSpec{APIServer: DisruptionBudget{RecordOnly: true}, EtcdWrites: DisruptionBudget{RecordOnly: true}}
 }
 
 func (d DisruptionSpec) validate(v *violations) {

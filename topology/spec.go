@@ -62,8 +62,7 @@ type Spec struct {
 	Certification CertificationSpec `json:"certification"`
 	// Disruption is what a planned disruption under `hachaos monitor` may cost each
 	// backend's clients (failed requests, seconds failing). Default: nothing through the
-	// load balancer on new connections; kept-alive connections, API servers and etcd
-	// writes recorded only.
+	// load balancer; API servers and etcd writes recorded only.
 	Disruption DisruptionSpec `json:"disruption"`
 	// Sabotage breaks properties on purpose, for negative controls only. Default: none.
 	Sabotage Sabotage `json:"sabotage"`

@@ -159,7 +159,7 @@ func monitorRun(ctx context.Context, spec topology.Spec, p cluster.Provider, dir
 	}
 	checkEtcd(obs, &r, dir, name)
 	bounds := topology.NewBounds(spec, timings)
-	return monitor.Judge(r, spec.Disruption, bounds.EtcdWriteGap(monitor.KVOpTimeout)), tlPath
+	return monitor.Judge(r, spec.Disruption.WithLB(spec.LoadBalancer), bounds.EtcdWriteGap(monitor.KVOpTimeout)), tlPath
 }
 
 // afterCommandGate: every kubelet has renewed its node Lease since the command ended
