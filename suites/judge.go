@@ -492,8 +492,8 @@ func lastOKValue(tl probe.Timeline, series string, to time.Duration) string {
 }
 
 // judgeGracefulStop: with target stopped gracefully, not one request through the LB —
-// new or kept-alive connections — failed between the stop and the end of the recording
-// (the server back in rotation and the gate passed), which its running shutdown delay
+// new or kept-alive connections — failed between the stop (from) and recovery (to),
+// which its running shutdown delay
 // promises when it exceeds the LB's detection window: the LB marks the server DOWN
 // while it still serves. The direct probe must have failed (the server did stop).
 //

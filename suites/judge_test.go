@@ -403,3 +403,14 @@ func TestGracefulStopJudgeControls(t *testing.T) {
 		})
 	}
 }
+
+// The CI run of 2026-12-01 14:59: a request on a new connection, in flight to the
+// stopping server as HAProxy marked it DOWN, got EOF (the LB cut its session); a
+// kept-alive request timed out while the server came back, after recovery began.
+func TestGracefulStopJudgeCountsTheSessionTheLBCutApart(t *testing.T) {
+	tl, _ := loadRecording(t, "graceful-stop-cut-session-stacked")
+	from, _ := tl.EventAt(probe.EventInject)
+	to, _ := tl.EventAt(probe.EventRecovering)
+	expectVerdict(t, "cut allowed", judgeGracefulStop(tl, frozen, from, to, recordedDelay, testDetection, true, "graceful"), verdict.Passed, "")
+	expectVerdict(t, "cut not allowed", judgeGracefulStop(tl, frozen, from, to, recordedDelay, testDetection, false, "graceful"), verdict.GuaranteeBroken, "1 cut by the LB as it marked their server DOWN")
+}
