@@ -159,9 +159,6 @@ func (o *Observation) StatusClient(url string) *cluster.MemberClient { return o.
 // TrafficPrefix is the etcd key prefix of the traffic's keys ("" without traffic).
 func (o *Observation) TrafficPrefix() string { return o.prefix }
 
-// Ended says whether End was called.
-func (o *Observation) Ended() bool { return o.ended }
-
 // End stops recording and returns the timeline and the etcd history (empty without
 // traffic); a second call returns the same.
 func (o *Observation) End() (probe.Timeline, probe.KVHistory) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -60,7 +61,7 @@ func monitorCmd(args []string) error {
 	if err := os.MkdirAll(*artifacts, 0o755); err != nil {
 		return err
 	}
-	status, err := runMonitored(spec, *config, *artifacts, *name, command, *traffic)
+	status, err := runMonitored(spec, *artifacts, *name, command, *traffic)
 	if err != nil {
 		return err
 	}
@@ -77,14 +78,14 @@ func reportFlags(browser bool, config string) []string {
 
 // runMonitored records around the command and writes the Ginkgo-shaped report; it
 // returns the run's exit status.
-func runMonitored(spec topology.Spec, config, dir, name string, command []string, traffic bool) (int, error) {
+func runMonitored(spec topology.Spec, dir, name string, command []string, traffic bool) (int, error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	p, err := kind.New(spec, kind.WithProgress(progress))
 	if err != nil {
 		return 0, err
 	}
-	if err := writeRunInfo(ctx, dir, config, p); err != nil {
+	if err := writeRunInfo(ctx, dir, spec, p); err != nil {
 		return 0, err
 	}
 	started := time.Now()
@@ -99,12 +100,8 @@ func runMonitored(spec topology.Spec, config, dir, name string, command []string
 }
 
 // writeRunInfo writes spec.json (the Spec as loaded) and versions.json for the reports.
-func writeRunInfo(ctx context.Context, dir, config string, p cluster.Provider) error {
-	spec, err := topology.Load(config)
-	if err != nil {
-		return err
-	}
-	if _, err := monitor.SaveJSON(filepath.Dir(dir), filepath.Base(dir), "spec", spec); err != nil {
+func writeRunInfo(ctx context.Context, dir string, spec topology.Spec, p cluster.Provider) error {
+	if err := writeJSONFile(filepath.Join(dir, "spec.json"), spec); err != nil {
 		return err
 	}
 	versions, err := monitor.ReadVersions(ctx, p)
@@ -112,8 +109,15 @@ func writeRunInfo(ctx context.Context, dir, config string, p cluster.Provider) e
 		progress("versions unknown: %v", err)
 		return nil
 	}
-	_, err = monitor.SaveJSON(filepath.Dir(dir), filepath.Base(dir), "versions", versions)
-	return err
+	return writeJSONFile(filepath.Join(dir, "versions.json"), versions)
+}
+
+func writeJSONFile(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", " ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o644)
 }
 
 // monitorRun is gate → record → command → gate → judge; it returns the judgement and
