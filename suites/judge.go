@@ -536,13 +536,18 @@ func judgeGracefulStop(tl probe.Timeline, target string, from, to time.Duration,
 		j.Measured = append(j.Measured, reports.Measurement{Name: what + ": requests the LB sent to the stopped server (refused, retried elsewhere)", Value: float64(refusals), Unit: "requests",
 			Formula: promise + " (HAProxy's connect errors + retries + redispatches of the server: a client behind an LB that does not retry sees each)", Inputs: inputs})
 	}
-	if len(broken) > 0 || refusals > 0 {
+	exposedUntil, exposed := inRotationAfter(tl, target, stopped, refused, to)
+	if len(broken) > 0 || refusals > 0 || exposed {
 		var lines []string
 		for _, d := range broken {
 			lines = append(lines, d.String())
 		}
 		if refusals > 0 {
 			lines = append(lines, fmt.Sprintf("the LB sent %d requests to %s after it stopped serving (refused; HAProxy retried them elsewhere, an LB that does not retry fails them)", refusals, target))
+		}
+		if exposed {
+			lines = append(lines, fmt.Sprintf("%s gave no answer at %s while the LB still had it in rotation at %s: for at least %s every new connection the LB sent it went to a server that had stopped (whether the traffic happened to hit that window or not)",
+				target, secs(stopped.Answered()), secs(exposedUntil), secs(exposedUntil-stopped.Answered())))
 		}
 		var arithmetic string
 		switch {
@@ -556,6 +561,35 @@ func judgeGracefulStop(tl probe.Timeline, target string, from, to time.Duration,
 		j.Verdict, j.Reason = verdict.GuaranteeBroken, fmt.Sprintf("requests through the load balancer failed while %s stopped gracefully (%s): %s", target, arithmetic, strings.Join(lines, "; "))
 	}
 	return j
+}
+
+// inRotationAfter is the evidence that needs no luck in the traffic: the last sample of
+// target's LB state that still showed it in rotation (UP, or UP and going down) and was
+// sent after the server's direct probe got no answer at all (stopped, when refused). A
+// state sampled after that answer was the LB's state while the server no longer served,
+// so the LB sent it new connections for at least the time between the two; whether any
+// client request fell into that window is chance (on 2 cores and with HAProxy's
+// redispatch, CI saw a run where none did).
+func inRotationAfter(tl probe.Timeline, target string, stopped probe.Sample, refused bool, to time.Duration) (time.Duration, bool) {
+	if !refused {
+		return 0, false
+	}
+	// Until it served again (the return, when the LB rightly has it back in rotation).
+	if back, ok := tl.FirstSentAfter(prefixAPIServer+target, stopped.Answered(), func(s probe.Sample) bool { return s.OK }); ok {
+		to = min(to, back.At)
+	}
+	var last time.Duration
+	found := false
+	for _, s := range tl.Series[prefixBackend+target] {
+		if s.At <= stopped.Answered() || s.At >= to {
+			continue
+		}
+		if !s.OK { // marked DOWN: out of rotation from here on
+			break
+		}
+		last, found = s.At, true
+	}
+	return last, found
 }
 
 // answeredHTTP says whether a failed sample got an HTTP answer (a server that is up but

@@ -377,6 +377,13 @@ func TestGracefulStopJudgeControls(t *testing.T) {
 		{"no shutdown delay: requests fail as it stops at once", func(tl probe.Timeline) {
 			setSeries(tl, seriesLB, 500*time.Millisecond, 1800*time.Millisecond, false, "")
 		}, topology.Setting{Source: "kube-apiserver default (flag not set) on " + frozen}, verdict.GuaranteeBroken, "does not exceed the LB's detection window"},
+		{"no shutdown delay, and no request happened to reach it (CI, 2026-12-01): stopped while still in rotation", func(tl probe.Timeline) {
+			for i, s := range tl.Series[prefixAPIServer+frozen] {
+				if s.At >= 300*time.Millisecond && s.At < 8*time.Second {
+					tl.Series[prefixAPIServer+frozen][i].OK, tl.Series[prefixAPIServer+frozen][i].Error = false, "connect: connection refused"
+				}
+			}
+		}, topology.Setting{Source: "kube-apiserver --shutdown-delay-duration=0s on " + frozen}, verdict.GuaranteeBroken, "does not exceed the LB's detection window"},
 		{"the LB checks /healthz: still UP when the server stops serving", func(tl probe.Timeline) {
 			setSeries(tl, prefixBackend+frozen, 0, 8*time.Second, true, "UP")
 			setSeries(tl, seriesLB, 5500*time.Millisecond, 8*time.Second, false, "")
