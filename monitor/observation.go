@@ -9,6 +9,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/hachaos/hachaos/apicheck"
 	"github.com/hachaos/hachaos/probe"
 	"github.com/hachaos/hachaos/topology"
 	"github.com/hachaos/hachaos/topology/cluster"
@@ -21,6 +22,9 @@ type Input struct {
 	// Traffic starts etcd traffic: two clients writing and reading keys of their own,
 	// every operation recorded in a history (probe.KVHistory).
 	Traffic bool
+	// APITraffic starts Kubernetes API traffic through the LB with a recorded history
+	// and watchers (package apicheck).
+	APITraffic bool
 	// Workload, when set, is sampled into SeriesWorkload (ready Pods per node).
 	Workload func(c kubernetes.Interface) Check
 }
@@ -37,6 +41,8 @@ type Observation struct {
 	members       map[uint64]string // etcd member ID → name
 	traffic       *probe.KVTraffic
 	prefix        string
+	api           *apicheck.Traffic
+	apiHistory    apicheck.History
 	ended         bool
 	timeline      probe.Timeline
 	history       probe.KVHistory
@@ -106,6 +112,15 @@ func (o *Observation) start(ctx, rctx context.Context, in Input) error {
 	if in.Workload != nil {
 		o.Rec.Poll(rctx, SeriesWorkload, SampleEvery, SampleTimeout, in.Workload(kubernetes.NewForConfigOrDie(KeepAliveConfig(lbCfg))))
 	}
+	if in.APITraffic {
+		o.api, err = apicheck.Start(rctx, apicheck.Config{
+			LB: lbCfg, Namespace: APINamespace, RunID: fmt.Sprintf("api-%d", time.Now().UnixNano()),
+			Every: APIEvery, Timeout: KVOpTimeout, CatchUp: APIWatchCatchUp, Clock: o.Rec.Since,
+		})
+		if err != nil {
+			return fmt.Errorf("start API traffic: %w", err)
+		}
+	}
 	return o.startEtcd(ctx, rctx, in)
 }
 
@@ -170,13 +185,19 @@ func (o *Observation) End() (probe.Timeline, probe.KVHistory) {
 		o.history = o.traffic.Stop()
 		o.traffic = nil
 	}
+	if o.api != nil {
+		o.apiHistory = o.api.Stop()
+	}
 	o.timeline = o.Rec.Stop()
 	o.ended = true
 	return o.timeline, o.history
 }
 
-// Close releases what End does not: the etcd clients and the traffic's keys. Safe
-// twice, and before End.
+// APIHistory is the API traffic's history once End has run (empty without API traffic).
+func (o *Observation) APIHistory() apicheck.History { return o.apiHistory }
+
+// Close releases what End does not: the etcd clients, the traffic's keys and the API
+// traffic's objects. Safe twice, and before End.
 func (o *Observation) Close(ctx context.Context) error {
 	o.stop()
 	if o.traffic != nil {
@@ -184,6 +205,15 @@ func (o *Observation) Close(ctx context.Context) error {
 		o.traffic = nil
 	}
 	var errs []error
+	if o.api != nil {
+		o.api.Stop()
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		if err := o.api.Cleanup(dctx); err != nil {
+			errs = append(errs, err)
+		}
+		cancel()
+		o.api = nil
+	}
 	if o.etcd != nil && o.prefix != "" {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		if _, err := o.etcd.Delete(dctx, o.prefix, clientv3.WithPrefix()); err != nil {

@@ -57,6 +57,22 @@ const KVOpTimeout = 2 * time.Second
 // enough for a 2-core machine to carry through a control-plane failover.
 const KVEvery = 100 * time.Millisecond
 
+// APIEvery is the pace of each of the two API traffic clients (package apicheck): ten
+// calls a second in all, of which about two in five are writes — light next to the
+// etcd traffic, since each call also costs an API server's admission and encoding.
+const APIEvery = 200 * time.Millisecond
+
+// APIWatchCatchUp bounds how long the end of a recording waits for every watcher to
+// deliver the last acknowledged write. A watch on a healthy server delivers within its
+// watch cache's propagation; one left on a connection to a server that went away is
+// noticed by client-go's HTTP/2 health check — a ping after ReadIdleTimeout (30 s) that
+// must be answered within PingTimeout (15 s), k8s.io/apimachinery/pkg/util/net's
+// defaults — and resumed. A watcher not there by then has gone quiet.
+const APIWatchCatchUp = 30*time.Second + 15*time.Second
+
+// APINamespace holds the API traffic's ConfigMaps (each run's labelled and deleted).
+const APINamespace = "hachaos-apicheck"
+
 // LeaderElected are the Lease names of the leader-elected components, in kube-system.
 var LeaderElected = []string{"kube-scheduler", "kube-controller-manager"}
 

@@ -72,7 +72,7 @@ type faultRun struct {
 // startFaultRun passes the readiness gate and starts the recording.
 func startFaultRun(ctx context.Context, env faultEnv, oin observeInput) *faultRun {
 	expectEnvironmentReady(ctx, env.Spec, env.Provider)
-	oin.Spec, oin.Provider, oin.ArtifactsDir = env.Spec, env.Provider, env.ArtifactsDir
+	oin.Spec, oin.Provider, oin.ArtifactsDir, oin.APITraffic = env.Spec, env.Provider, env.ArtifactsDir, true
 	return &faultRun{ctx: ctx, env: env, bounds: boundsOf(ctx, env.Spec, env.Provider), obs: startObservation(ctx, oin)}
 }
 
@@ -210,9 +210,11 @@ func (r *faultRun) expectEffectHeld(tl probe.Timeline, bound time.Duration) {
 // judging says that failures from here on are broken guarantees.
 func judging() { stage(verdict.GuaranteeBroken) }
 
-// expectRecovered ends the spec "did not recover" if the cluster was not healthy again
-// in time; called after every guarantee was judged.
+// expectRecovered judges the guarantees every fault run has — the Kubernetes API as
+// clients saw it through the LB (apicheck) — and then ends the spec "did not recover"
+// if the cluster was not healthy again in time; called after the spec's own guarantees.
 func (r *faultRun) expectRecovered() {
+	expectJudgement(judgeAPIConsistency(r.obs.APIHistory()))
 	if len(r.unhealthy) > 0 {
 		failWith(verdict.DidNotRecover, "%s", strings.Join(r.unhealthy, "; "))
 	}

@@ -51,6 +51,9 @@ type observeInput struct {
 	Provider cluster.Provider
 	// Traffic starts etcd traffic (a writer and reader with a recorded history).
 	Traffic bool
+	// APITraffic records Kubernetes API traffic through the LB with watchers (every
+	// fault run has it: apicheck's guarantees are judged on every fault).
+	APITraffic bool
 	// Workload records the test workload's ready Pods per node.
 	Workload *workload
 	// ArtifactsDir receives the timeline (and history), also when the spec fails first.
@@ -60,7 +63,7 @@ type observeInput struct {
 // startObservation starts the monitor's standard observation (see monitor.Start) and
 // registers its end for cleanup.
 func startObservation(ctx context.Context, in observeInput) *observation {
-	min := monitor.Input{Spec: in.Spec, Provider: in.Provider, Traffic: in.Traffic}
+	min := monitor.Input{Spec: in.Spec, Provider: in.Provider, Traffic: in.Traffic, APITraffic: in.APITraffic}
 	if in.Workload != nil {
 		min.Workload = in.Workload.readyPerNode
 	}
@@ -79,6 +82,9 @@ func (o *observation) end(dir string) (probe.Timeline, probe.KVHistory) {
 	saveTimeline(dir, CurrentSpecReport().LeafNodeText, tl)
 	if len(history.Operations) > 0 {
 		saveJSON(dir, "histories", CurrentSpecReport().LeafNodeText, history)
+	}
+	if api := o.APIHistory(); len(api.Operations) > 0 {
+		saveJSON(dir, "api-histories", CurrentSpecReport().LeafNodeText, api)
 	}
 	o.saved = true
 	return tl, history

@@ -118,7 +118,7 @@ func startWorkerRun(ctx context.Context, in PodReschedulingSpecInput) *workerRun
 	run.target = workers[0] // holds Pods either way: spread, or pinned there
 	run.onTarget = perNode[run.target]
 	Expect(run.onTarget).To(BeNumerically(">", 0), "environment not ready: no workload Pod on %s (%v)", run.target, perNode)
-	run.faultRun = &faultRun{ctx: ctx, env: env, bounds: boundsOf(ctx, in.Spec, in.Provider), obs: startObservation(ctx, observeInput{Spec: in.Spec, Provider: in.Provider, Workload: run.w, ArtifactsDir: in.ArtifactsDir})}
+	run.faultRun = &faultRun{ctx: ctx, env: env, bounds: boundsOf(ctx, in.Spec, in.Provider), obs: startObservation(ctx, observeInput{Spec: in.Spec, Provider: in.Provider, Workload: run.w, ArtifactsDir: in.ArtifactsDir, APITraffic: true})}
 	return run
 }
 
