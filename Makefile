@@ -60,6 +60,7 @@ chaos-negative-running: images build ## the negative controls applied to the run
 	bash scripts/negative-running.sh $(CONFIG) workloadWithoutPDB worker "drains a worker" "the PodDisruptionBudget promises"
 	bash scripts/negative-running.sh $(CONFIG) apiServerShutdownDelayZero graceful "stops gracefully" "does not exceed the LB's detection window"
 	bash scripts/negative-running.sh $(CONFIG) lbChecksHealthz graceful "stops gracefully" "did not take it out during its shutdown delay"
+	bash scripts/negative-running.sh $(CONFIG) apiServerSeparateStore graceful "stops gracefully" "the Kubernetes API through the load balancer broke a consistency guarantee"
 
 chaos-negative-own: images build ## the negative controls that need a sabotaged topology of their own
 	bash scripts/negative.sh controls/lb-no-healthcheck.yaml lb "one API server is frozen" "more than the detection window"

@@ -16,7 +16,7 @@ import (
 
 func init() {
 	register(KindManifestFlags, func(t Topology, r Record) Fault {
-		return ManifestFlags{topo: t, Node: r.Target, Component: r.Params["component"], Flags: splitFlags(r.Params["flags"])}
+		return ManifestFlags{topo: t, Node: r.Target, Component: r.Params["component"], Flags: splitFlags(r.Params["flags"]), Added: splitFlags(r.Params["added"])}
 	})
 }
 
@@ -30,13 +30,15 @@ type ManifestFlags struct {
 	topo      Topology
 	Node      string
 	Component string            // kube-scheduler, kube-controller-manager or kube-apiserver
-	Flags     map[string]string // flag (without "--") → value
+	Flags     map[string]string // flag (without "--") → value, each already in the manifest
+	// Added are flags the manifest must not have yet, added to its command line.
+	Added map[string]string
 }
 
 // NewManifestFlags sets flags of component on node.
 func NewManifestFlags(t Topology, node, component string, flags map[string]string) (ManifestFlags, error) {
-	if node == "" || len(flags) == 0 {
-		return ManifestFlags{}, fmt.Errorf("manifest flags: node and at least one flag are required")
+	if node == "" {
+		return ManifestFlags{}, fmt.Errorf("manifest flags: node is required")
 	}
 	if component != ProcessScheduler && component != ProcessControllerManager && component != ProcessAPIServer {
 		return ManifestFlags{}, fmt.Errorf("manifest flags: component %q is not %s, %s or %s", component, ProcessScheduler, ProcessControllerManager, ProcessAPIServer)
@@ -44,9 +46,20 @@ func NewManifestFlags(t Topology, node, component string, flags map[string]strin
 	return ManifestFlags{topo: t, Node: node, Component: component, Flags: flags}, nil
 }
 
+// WithAdded returns f that also adds flags the manifest lacks (refused if it has them:
+// a flag added twice would leave which value wins to the component's parser).
+func (f ManifestFlags) WithAdded(flags map[string]string) ManifestFlags {
+	f.Added = flags
+	return f
+}
+
 // Record implements Fault.
 func (f ManifestFlags) Record() Record {
-	return Record{Kind: KindManifestFlags, Target: f.Node, Params: map[string]string{"component": f.Component, "flags": joinFlags(f.Flags)}}
+	r := Record{Kind: KindManifestFlags, Target: f.Node, Params: map[string]string{"component": f.Component, "flags": joinFlags(f.Flags)}}
+	if len(f.Added) > 0 {
+		r.Params["added"] = joinFlags(f.Added)
+	}
+	return r
 }
 
 func (f ManifestFlags) paths() (manifest, original string) {
@@ -56,6 +69,9 @@ func (f ManifestFlags) paths() (manifest, original string) {
 // Inject implements Fault. The edited manifest is written beside and renamed into place:
 // the kubelet would read a half-written file in its folder as a static Pod of its own.
 func (f ManifestFlags) Inject(ctx context.Context) error {
+	if len(f.Flags)+len(f.Added) == 0 {
+		return fmt.Errorf("manifest flags: no flag to set or add for %s on %s", f.Component, f.Node)
+	}
 	manifest, original := f.paths()
 	var sed []string
 	for flag, value := range f.Flags {
@@ -66,13 +82,22 @@ func (f ManifestFlags) Inject(ctx context.Context) error {
 	for flag := range f.Flags {
 		checks = append(checks, fmt.Sprintf("grep -q -- '--%s=' %s || { echo 'no --%s in %s' >&2; exit 1; }", flag, manifest, flag, manifest))
 	}
+	// an added flag goes before the command line's first flag, with its indentation
+	add := []string{"cat"}
+	for flag, value := range f.Added {
+		checks = append(checks, fmt.Sprintf("! grep -q -- '--%s=' %s || { echo '--%s is already in %s' >&2; exit 1; }", flag, original, flag, original))
+		add = append(add, fmt.Sprintf(`awk -v add='- --%s=%s' '!done && /^ *- --/ { match($0, /^ */); print substr($0, 1, RLENGTH) add; done = 1 } { print }'`, flag, value))
+	}
+	if len(sed) == 0 {
+		sed = []string{"-e ''"}
+	}
 	script := fmt.Sprintf(`set -e
-%s
 mkdir -p %s
 [ -f %s ] || cp %s %s
-sed %s %s > /etc/kubernetes/%s.sabotaged
-mv /etc/kubernetes/%s.sabotaged %s`, strings.Join(checks, "\n"), parkedManifestDir, original, manifest, original,
-		strings.Join(sed, " "), original, f.Component, f.Component, manifest)
+%s
+sed %s %s | %s > /etc/kubernetes/%s.sabotaged
+mv /etc/kubernetes/%s.sabotaged %s`, parkedManifestDir, original, manifest, original, strings.Join(checks, "\n"),
+		strings.Join(sed, " "), original, strings.Join(add, " | "), f.Component, f.Component, manifest)
 	return shIn(ctx, f.topo, f.Node, script)
 }
 
@@ -91,12 +116,23 @@ func (f ManifestFlags) InEffect(ctx context.Context, _ time.Time) error {
 		return fmt.Errorf("read %s's command line on %s: %w", f.Component, f.Node, err)
 	}
 	line := " " + string(out) + " "
-	for flag, value := range f.Flags {
+	for flag, value := range merged(f.Flags, f.Added) {
 		if !strings.Contains(line, " --"+flag+"="+value+" ") {
 			return fmt.Errorf("%s on %s does not run with --%s=%s yet", f.Component, f.Node, flag, value)
 		}
 	}
 	return nil
+}
+
+func merged(a, b map[string]string) map[string]string {
+	m := map[string]string{}
+	for k, v := range a {
+		m[k] = v
+	}
+	for k, v := range b {
+		m[k] = v
+	}
+	return m
 }
 
 func joinFlags(flags map[string]string) string {

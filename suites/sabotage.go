@@ -46,6 +46,19 @@ var sabotages = map[string]func(ctx context.Context, spec *topology.Spec, p clus
 		Expect(err).NotTo(HaveOccurred())
 		return []fault.Observable{f}
 	},
+	// The last control plane's API server keeps ConfigMaps — the API traffic's objects —
+	// in an etcd of its own (fault.SeparateEtcd): clients whose requests reach it read
+	// and write a store the other API servers never see, as behind an API server left on
+	// a stale or split etcd. Nothing else changes; every other resource stays shared.
+	"apiServerSeparateStore": func(ctx context.Context, _ *topology.Spec, p cluster.Provider) []fault.Observable {
+		planes := nodeNames(ctx, p, topology.RoleControlPlane)
+		node := planes[len(planes)-1]
+		store, err := fault.NewSeparateEtcd(p, node)
+		Expect(err).NotTo(HaveOccurred())
+		flags, err := fault.NewManifestFlags(p, node, fault.ProcessAPIServer, nil)
+		Expect(err).NotTo(HaveOccurred())
+		return []fault.Observable{store, flags.WithAdded(map[string]string{"etcd-servers-overrides": "/configmaps#" + fault.SeparateEtcdURL})}
+	},
 	// HAProxy health-checks /healthz, as kind's and kubeadm's guides configure it: it
 	// stays 200 while a stopping API server fails /readyz, so the LB keeps sending to it.
 	"lbChecksHealthz": func(ctx context.Context, _ *topology.Spec, p cluster.Provider) []fault.Observable {
