@@ -48,3 +48,50 @@ func TestManifestFlagsIsInEffectOnlyWithEveryFlagRunning(t *testing.T) {
 		t.Fatalf("sabotaged scheduler not seen: %v", err)
 	}
 }
+
+func TestManifestFlagsAddsAMissingFlagAndRefusesOneAlreadyThere(t *testing.T) {
+	topo := &fakeTopology{}
+	f, err := NewManifestFlags(topo, "cp3", ProcessAPIServer, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f = f.WithAdded(map[string]string{"etcd-servers-overrides": "/configmaps#" + SeparateEtcdURL})
+	rebuilt, err := Rebuild(topo, f.Record())
+	if err != nil || rebuilt.(ManifestFlags).Added["etcd-servers-overrides"] != "/configmaps#"+SeparateEtcdURL {
+		t.Fatalf("the ledger's record does not rebuild the added flag: %+v, %v", rebuilt, err)
+	}
+	if err := f.Inject(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"! grep -q -- '--etcd-servers-overrides='", "awk -v add='- --etcd-servers-overrides=/configmaps#http://127.0.0.1:23790'"} {
+		if !strings.Contains(topo.commands[0], want) {
+			t.Errorf("inject script lacks %q:\n%s", want, topo.commands[0])
+		}
+	}
+	if err := (ManifestFlags{topo: topo, Node: "cp3", Component: ProcessAPIServer}).Inject(context.Background()); err == nil {
+		t.Error("a sabotage with no flag at all was injected")
+	}
+}
+
+func TestSeparateEtcdIsLedgeredAndRemovedWithItsData(t *testing.T) {
+	topo := &fakeTopology{}
+	f, err := NewSeparateEtcd(topo, "cp3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rebuilt, err := Rebuild(topo, f.Record()); err != nil || rebuilt.(SeparateEtcd).Node != "cp3" {
+		t.Fatalf("the ledger's record does not rebuild it: %+v, %v", rebuilt, err)
+	}
+	if err := f.Inject(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(topo.commands[0], "mv /etc/kubernetes/hachaos-separate-etcd.yaml /etc/kubernetes/manifests/hachaos-separate-etcd.yaml") {
+		t.Errorf("the static Pod is not renamed into place:\n%s", topo.commands[0])
+	}
+	if err := f.Recover(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(topo.commands[1], "rm -rf /var/lib/hachaos-separate-etcd") {
+		t.Errorf("recover leaves the data: %s", topo.commands[1])
+	}
+}
