@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hachaos/hachaos/apicheck"
+
 	"github.com/hachaos/hachaos/probe"
 	"github.com/hachaos/hachaos/reports"
 	"github.com/hachaos/hachaos/topology"
@@ -26,6 +28,8 @@ type Recording struct {
 	MissingWrites []string
 	// Linearizable is porcupine's result on the history ("" when not checked).
 	Linearizable string
+	// API is the Kubernetes API traffic's history (empty when there was none).
+	API apicheck.History
 }
 
 // Judgement is the monitor's verdict on a recording, with what it measured.
@@ -55,6 +59,13 @@ func Judge(r Recording, budgets topology.DisruptionSpec, writeGap topology.Bound
 	problems := describe(broken)
 	problems = append(problems, etcdProblems(r, &j, writeGap, until)...)
 	problems = append(problems, skewJudged(r, &j, until)...)
+	if len(r.API.Operations) > 0 {
+		notes, problem := JudgeAPI(r.API)
+		j.Notes = append(j.Notes, notes...)
+		if problem != "" {
+			problems = append(problems, problem)
+		}
+	}
 	j.Notes = append(j.Notes, stepNotes(r, budgets)...)
 	switch {
 	case r.CommandErr != nil:

@@ -26,7 +26,7 @@ import (
 )
 
 // monitorCmd runs a command under the disruption monitor: the readiness gate, then the
-// standard observation (and etcd traffic) while the command runs, the gate again after
+// standard observation (and etcd and API traffic) while the command runs, the gate again after
 // it, and the judgement against the Spec's disruption budgets, written as the usual
 // reports. Ctrl-C stops the command and still writes them. The exit status is
 // `hachaos exit-status`'s: 0 passed, 1 a broken budget or guarantee, 3 inconclusive.
@@ -35,7 +35,7 @@ func monitorCmd(args []string) error {
 	config := fs.String("config", "hachaos.yaml", "topology Spec file (the disruption budgets)")
 	artifacts := fs.String("artifacts", "", "folder for the timeline, history, command log and reports (required)")
 	name := fs.String("name", "", "what the command does, for the reports (default: the command line)")
-	traffic := fs.Bool("traffic", true, "run etcd traffic and check it (no acknowledged write lost, linearizable, write gap)")
+	traffic := fs.Bool("traffic", true, "run etcd traffic and Kubernetes API traffic through the LB and check them (etcd: no acknowledged write lost, linearizable, write gap; API: linearizable per object, resourceVersions in order, consistent reads, watches complete)")
 	browser := fs.Bool("browser-check", true, "render report.html in headless Chromium and check it, as `hachaos report` does")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -132,7 +132,7 @@ func monitorRun(ctx context.Context, spec topology.Spec, p cluster.Provider, dir
 	if err != nil {
 		return monitor.Judgement{Verdict: verdict.EnvironmentNotReady, Reason: fmt.Sprintf("read the running components' timing flags: %v", err)}, ""
 	}
-	obs, err := monitor.Start(ctx, monitor.Input{Spec: spec, Provider: p, Traffic: traffic})
+	obs, err := monitor.Start(ctx, monitor.Input{Spec: spec, Provider: p, Traffic: traffic, APITraffic: traffic})
 	if err != nil {
 		return monitor.Judgement{Verdict: verdict.EnvironmentNotReady, Reason: fmt.Sprintf("start the observation: %v", err)}, ""
 	}
@@ -157,9 +157,15 @@ func monitorRun(ctx context.Context, spec topology.Spec, p cluster.Provider, dir
 		r.GateErr = errors.New("interrupted before the gate after the command")
 	}
 	r.Timeline, r.History = obs.End()
+	r.API = obs.APIHistory()
 	tlPath, err := monitor.SaveJSON(dir, "timelines", name, r.Timeline)
 	if err != nil {
 		progress("save the timeline: %v", err)
+	}
+	if len(r.API.Operations) > 0 {
+		if _, err := monitor.SaveJSON(dir, "api-histories", name, r.API); err != nil {
+			progress("save the API history: %v", err)
+		}
 	}
 	checkEtcd(obs, &r, dir, name)
 	bounds := topology.NewBounds(spec, timings)
