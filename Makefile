@@ -11,7 +11,7 @@ LABELS ?=
 # How many times every spec runs (make chaos, make certify)
 TRIALS ?= 1
 
-.PHONY: help test unit integration chaos chaos-rolling-restart chaos-selfcheck certify chaos-negative chaos-negative-running chaos-negative-own chaos-interrupt security-negative cluster-up cluster-down cluster-status images setup build
+.PHONY: help test unit integration chaos chaos-rolling-restart chaos-selfcheck certify chaos-negative chaos-negative-running chaos-interrupt security-negative cluster-up cluster-down cluster-status images setup build
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -51,7 +51,7 @@ chaos-selfcheck: images build ## with every fault disabled, every fault spec mus
 # "guarantee broken" (an inconclusive run detects nothing). Most are applied to the
 # running topology (CONFIG, brought up or reused) as ledgered faults, shown in effect
 # first and undone after; HAProxy without health checks still needs a topology of its own.
-chaos-negative: chaos-negative-running chaos-negative-own ## every fault guarantee must catch its sabotage
+chaos-negative: chaos-negative-running security-negative ## every guarantee must catch its sabotage
 
 chaos-negative-running: images build ## the negative controls applied to the running topology
 	bash scripts/negative-running.sh $(CONFIG) staleLeaseTimings leader "kube-scheduler Lease to a standby" "Lease taken over"
@@ -60,10 +60,8 @@ chaos-negative-running: images build ## the negative controls applied to the run
 	bash scripts/negative-running.sh $(CONFIG) workloadWithoutPDB worker "drains a worker" "the PodDisruptionBudget promises"
 	bash scripts/negative-running.sh $(CONFIG) apiServerShutdownDelayZero graceful "stops gracefully" "does not exceed the LB's detection window"
 	bash scripts/negative-running.sh $(CONFIG) lbChecksHealthz graceful "stops gracefully" "did not take it out during its shutdown delay"
+	bash scripts/negative-running.sh $(CONFIG) lbWithoutHealthChecks lb "one API server is frozen" "more than the detection window"
 	bash scripts/negative-running.sh $(CONFIG) apiServerSeparateStore graceful "stops gracefully" "the Kubernetes API through the load balancer broke a consistency guarantee"
-
-chaos-negative-own: images build ## the negative controls that need a sabotaged topology of their own
-	bash scripts/negative.sh controls/lb-no-healthcheck.yaml lb "one API server is frozen" "more than the detection window"
 
 # The upgrade machinery run to the same version, under the disruption monitor: every
 # control plane in turn, each static Pod replaced (etcd when stacked, API server,

@@ -11,6 +11,7 @@ func init() {
 	register(KindLBCheckPath, func(t Topology, r Record) Fault {
 		return LBCheckPath{topo: t, LB: r.Target, Path: r.Params["path"]}
 	})
+	register(KindLBNoChecks, func(t Topology, r Record) Fault { return LBNoChecks{topo: t, LB: r.Target} })
 }
 
 // KindLBCheckPath is the registry key of LBCheckPath.
@@ -46,21 +47,13 @@ func (f LBCheckPath) Record() Record {
 	return Record{Kind: KindLBCheckPath, Target: f.LB, Params: map[string]string{"path": f.Path}}
 }
 
-// Inject implements Fault; the edited file is renamed into place, so HAProxy never reads
-// half of it.
+// Inject implements Fault.
 func (f LBCheckPath) Inject(ctx context.Context) error {
-	return shIn(ctx, f.topo, f.LB, fmt.Sprintf(`set -e
-[ -f %[2]s ] || cp %[1]s %[2]s
-sed 's|^\( *option httpchk GET \).*|\1%[3]s|' %[2]s > %[1]s.new
-grep -q 'option httpchk GET %[3]s$' %[1]s.new
-mv %[1]s.new %[1]s
-kill -USR2 1`, haproxyConfig, haproxyConfigParked, f.Path))
+	return editHAProxyConfig(ctx, f.topo, f.LB, fmt.Sprintf(`-e 's|^\( *option httpchk GET \).*|\1%s|'`, f.Path), fmt.Sprintf(`grep -q 'option httpchk GET %s$'`, f.Path))
 }
 
-// Recover implements Fault; without a parked original there is nothing to undo.
-func (f LBCheckPath) Recover(ctx context.Context) error {
-	return shIn(ctx, f.topo, f.LB, fmt.Sprintf(`if [ -f %[2]s ]; then cp %[2]s %[1]s.new && mv %[1]s.new %[1]s && rm %[2]s && kill -USR2 1; fi`, haproxyConfig, haproxyConfigParked))
-}
+// Recover implements Fault.
+func (f LBCheckPath) Recover(ctx context.Context) error { return restoreHAProxyConfig(ctx, f.topo, f.LB) }
 
 // InEffect implements Observable: the configuration checks the path, and HAProxy's
 // newest worker started after the sabotage began (it runs the edited configuration).
@@ -69,4 +62,66 @@ func (f LBCheckPath) InEffect(ctx context.Context, since time.Time) error {
 		return fmt.Errorf("HAProxy in %s does not check %s: %w", f.LB, f.Path, err)
 	}
 	return NewestStartedSince(ctx, f.topo, f.LB, "haproxy", since)
+}
+
+// KindLBNoChecks is the registry key of LBNoChecks.
+const KindLBNoChecks = "lb-no-checks"
+
+// LBNoChecks is a sabotage of the load balancer: HAProxy without health checks and
+// without redispatch, reloaded in place, so a dead or frozen API server stays in rotation
+// (the negative control of LB rerouting, on the running topology: it used to need a
+// cluster of its own). Recover restores the original configuration and reloads.
+type LBNoChecks struct {
+	topo Topology
+	LB   string // the load balancer's container
+}
+
+// NewLBNoChecks turns off HAProxy's health checks in container lb.
+func NewLBNoChecks(t Topology, lb string) (LBNoChecks, error) {
+	if lb == "" {
+		return LBNoChecks{}, fmt.Errorf("lb no checks: a load balancer is required")
+	}
+	return LBNoChecks{topo: t, LB: lb}, nil
+}
+
+// Record implements Fault.
+func (f LBNoChecks) Record() Record { return Record{Kind: KindLBNoChecks, Target: f.LB} }
+
+// serverChecked matches a server line that still has a health check.
+const serverChecked = `'^ *server .* check'`
+
+// Inject implements Fault.
+func (f LBNoChecks) Inject(ctx context.Context) error {
+	return editHAProxyConfig(ctx, f.topo, f.LB, `-e 's| check check-ssl verify none$||' -e '/option redispatch/d'`, "! grep -q "+serverChecked)
+}
+
+// Recover implements Fault.
+func (f LBNoChecks) Recover(ctx context.Context) error { return restoreHAProxyConfig(ctx, f.topo, f.LB) }
+
+// InEffect implements Observable: no server line has a check, and HAProxy's newest
+// worker started after the sabotage began.
+func (f LBNoChecks) InEffect(ctx context.Context, since time.Time) error {
+	if _, err := f.topo.Exec(ctx, f.LB, nil, "sh", "-c", "! grep -q "+serverChecked+" "+haproxyConfig); err != nil {
+		return fmt.Errorf("HAProxy in %s still health-checks its servers: %w", f.LB, err)
+	}
+	return NewestStartedSince(ctx, f.topo, f.LB, "haproxy", since)
+}
+
+// editHAProxyConfig applies sed to the original configuration (parked beside it while a
+// sabotage lasts), checks the result with verify (a shell test reading the file last),
+// renames it into place — HAProxy never reads half of it — and reloads HAProxy in place
+// (master-worker SIGUSR2: the worker is replaced, connections keep going).
+func editHAProxyConfig(ctx context.Context, t Topology, lb, sed, verify string) error {
+	return shIn(ctx, t, lb, fmt.Sprintf(`set -e
+[ -f %[2]s ] || cp %[1]s %[2]s
+sed %[3]s %[2]s > %[1]s.new
+%[4]s %[1]s.new
+mv %[1]s.new %[1]s
+kill -USR2 1`, haproxyConfig, haproxyConfigParked, sed, verify))
+}
+
+// restoreHAProxyConfig puts the parked original back and reloads; without one there is
+// nothing to undo.
+func restoreHAProxyConfig(ctx context.Context, t Topology, lb string) error {
+	return shIn(ctx, t, lb, fmt.Sprintf(`if [ -f %[2]s ]; then cp %[2]s %[1]s.new && mv %[1]s.new %[1]s && rm %[2]s && kill -USR2 1; fi`, haproxyConfig, haproxyConfigParked))
 }

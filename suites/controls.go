@@ -19,7 +19,7 @@ type NegativeControl struct {
 // NegativeControls lists every fault guarantee and its control.
 var NegativeControls = []NegativeControl{
 	{"every fault spec: its fault in effect for the whole hold", "every fault's Inject a no-op (`HACHAOS_DISABLE_FAULTS=all`)", "`make chaos-selfcheck`", "fault not in effect"},
-	{"LB: clients fail for at most the detection window (API server frozen)", "HAProxy without health checks (`controls/lb-no-healthcheck.yaml`)", "`make chaos-negative-own`", "more than the detection window"},
+	{"LB: clients fail for at most the detection window (API server frozen)", "`lbWithoutHealthChecks`: HAProxy without health checks and redispatch, reloaded in place", "`make chaos-negative-running`", "more than the detection window"},
 	{"LB: the LB marks the API server DOWN within the detection window", "recording doctored: never DOWN, or DOWN after the window", "`TestLBJudgeControls`", "later than its detection window"},
 	{"LB, on a live cluster: API server killed, stopped, all but one stopped; back in rotation", "", "", ""},
 	{"graceful stop: no request through the LB fails while one API server stops gracefully", "`apiServerShutdownDelayZero`: the target API server with `--shutdown-delay-duration=0s`", "`make chaos-negative-running`", "does not exceed the LB's detection window"},

@@ -59,6 +59,15 @@ var sabotages = map[string]func(ctx context.Context, spec *topology.Spec, p clus
 		Expect(err).NotTo(HaveOccurred())
 		return []fault.Observable{store, flags.WithAdded(map[string]string{"etcd-servers-overrides": "/configmaps#" + fault.SeparateEtcdURL})}
 	},
+	// HAProxy without health checks and without redispatch (fault.LBNoChecks): a
+	// frozen API server stays in rotation and clients keep reaching it.
+	"lbWithoutHealthChecks": func(ctx context.Context, _ *topology.Spec, p cluster.Provider) []fault.Observable {
+		lbs := nodeNames(ctx, p, topology.RoleLoadBalancer)
+		Expect(lbs).To(HaveLen(1), "one load balancer container")
+		f, err := fault.NewLBNoChecks(p, lbs[0])
+		Expect(err).NotTo(HaveOccurred())
+		return []fault.Observable{f}
+	},
 	// HAProxy health-checks /healthz, as kind's and kubeadm's guides configure it: it
 	// stays 200 while a stopping API server fails /readyz, so the LB keeps sending to it.
 	"lbChecksHealthz": func(ctx context.Context, _ *topology.Spec, p cluster.Provider) []fault.Observable {

@@ -24,9 +24,6 @@ type Sabotage struct {
 	// an API server to anyone (caught by the anonymous-access check). The flag route,
 	// --authorization-mode=AlwaysAllow, is refused by kube-apiserver with anonymous auth.
 	AnonymousAPIAccess bool `json:"anonymousAPIAccess"`
-	// LBHealthChecksOff removes HAProxy's health checks: a dead or frozen API server
-	// stays in rotation (caught by the load balancer rerouting spec).
-	LBHealthChecksOff bool `json:"lbHealthChecksOff"`
 	// WorkloadPinned pins the test workload's Pods to one worker (a nodeSelector), an
 	// application that is not HA: when that worker is lost nothing can be rescheduled
 	// (caught by the worker-loss rescheduling spec).

@@ -59,22 +59,21 @@ backend kube-apiservers
   option httpchk GET {{.LB.HealthCheckPath}}
   http-check expect status 200
 {{- range .Servers}}
-  server {{.}} {{.}}:{{$.Port}}{{if not $.NoChecks}} check check-ssl verify none{{end}}
+  server {{.}} {{.}}:{{$.Port}} check check-ssl verify none
 {{- end}}
 `))
 
 func ms(d time.Duration) string { return fmt.Sprintf("%dms", d.Milliseconds()) }
 
-// renderHAProxy returns haproxy.cfg for the given control-plane node names; noChecks is
-// the negative control without health checks (Sabotage.LBHealthChecksOff).
-func renderHAProxy(lb topology.LoadBalancerSpec, servers []string, noChecks bool) ([]byte, error) {
+// renderHAProxy returns haproxy.cfg for the given control-plane node names (the
+// negative control without health checks edits it in place: fault.LBNoChecks).
+func renderHAProxy(lb topology.LoadBalancerSpec, servers []string) ([]byte, error) {
 	var buf bytes.Buffer
 	err := haproxyTemplate.Execute(&buf, struct {
 		LB              topology.LoadBalancerSpec
 		Servers         []string
 		Port, StatsPort int
-		NoChecks        bool
-	}{lb, servers, apiServerPort, haproxyStatPort, noChecks})
+	}{lb, servers, apiServerPort, haproxyStatPort})
 	if err != nil {
 		return nil, fmt.Errorf("render haproxy.cfg: %w", err)
 	}
@@ -92,7 +91,7 @@ func (p *Provider) replaceLoadBalancer(ctx context.Context, servers []string) er
 		return err
 	}
 	cfgDir := filepath.Join(p.stateDir, "haproxy")
-	cfg, err := renderHAProxy(p.spec.LoadBalancer, servers, p.spec.Sabotage.LBHealthChecksOff)
+	cfg, err := renderHAProxy(p.spec.LoadBalancer, servers)
 	if err != nil {
 		return err
 	}
