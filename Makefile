@@ -38,9 +38,9 @@ integration: images build ## topology and security suites on fresh stacked and e
 
 # Each negative control breaks one property on purpose; the suite must fail in the named
 # spec with the named reason, or the target fails.
-security-negative: images build ## security suite (without its fault scenarios) must catch a plaintext etcd listener and anonymous API access
-	bash scripts/negative.sh controls/plaintext-etcd.yaml "security && !disruptive" "etcd: the client port" "listens for clients in plaintext"
-	bash scripts/negative.sh controls/anonymous-apiserver.yaml "security && !disruptive" "refuses anonymous requests" "anonymous request through"
+security-negative: images build ## on the running topology, the security suite (without its fault scenarios) must catch a plaintext etcd listener and anonymous API access
+	bash scripts/negative-running.sh $(CONFIG) plaintextEtcdListener "security && !disruptive" "etcd: the client port" "listens for clients in plaintext"
+	bash scripts/negative-running.sh $(CONFIG) anonymousAPIAccess "security && !disruptive" "refuses anonymous requests" "anonymous request through"
 
 # Every fault spec once with every fault's Inject a no-op, on the running topology: each
 # must end "fault not in effect" (never passed, never a broken guarantee).

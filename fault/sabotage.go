@@ -2,6 +2,7 @@ package fault
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -29,7 +30,7 @@ const KindManifestFlags = "manifest-flags"
 type ManifestFlags struct {
 	topo      Topology
 	Node      string
-	Component string            // kube-scheduler, kube-controller-manager or kube-apiserver
+	Component string            // kube-scheduler, kube-controller-manager, kube-apiserver or etcd (stacked)
 	Flags     map[string]string // flag (without "--") → value, each already in the manifest
 	// Added are flags the manifest must not have yet, added to its command line.
 	Added map[string]string
@@ -40,8 +41,8 @@ func NewManifestFlags(t Topology, node, component string, flags map[string]strin
 	if node == "" {
 		return ManifestFlags{}, fmt.Errorf("manifest flags: node is required")
 	}
-	if component != ProcessScheduler && component != ProcessControllerManager && component != ProcessAPIServer {
-		return ManifestFlags{}, fmt.Errorf("manifest flags: component %q is not %s, %s or %s", component, ProcessScheduler, ProcessControllerManager, ProcessAPIServer)
+	if component != ProcessScheduler && component != ProcessControllerManager && component != ProcessAPIServer && component != ProcessEtcd {
+		return ManifestFlags{}, fmt.Errorf("manifest flags: component %q is not %s, %s, %s or %s (stacked)", component, ProcessScheduler, ProcessControllerManager, ProcessAPIServer, ProcessEtcd)
 	}
 	return ManifestFlags{topo: t, Node: node, Component: component, Flags: flags}, nil
 }
@@ -135,16 +136,19 @@ func merged(a, b map[string]string) map[string]string {
 	return m
 }
 
+// joinFlags encodes flags for the ledger as JSON: values may hold commas (a list of
+// URLs) and equals signs.
 func joinFlags(flags map[string]string) string {
-	var parts []string
-	for k, v := range flags {
-		parts = append(parts, k+"="+v)
-	}
-	return strings.Join(parts, ",")
+	data, _ := json.Marshal(flags) // a map of strings always encodes
+	return string(data)
 }
 
+// splitFlags decodes joinFlags, and the "k=v,k=v" of ledgers written before it.
 func splitFlags(s string) map[string]string {
 	flags := map[string]string{}
+	if strings.HasPrefix(s, "{") && json.Unmarshal([]byte(s), &flags) == nil {
+		return flags
+	}
 	for _, p := range strings.Split(s, ",") {
 		if k, v, ok := strings.Cut(p, "="); ok {
 			flags[k] = v

@@ -32,7 +32,7 @@ func TestManifestFlagsEditsAManifestBesideAndPutsItBack(t *testing.T) {
 	if !strings.Contains(topo.commands[1], "kube-scheduler.yaml.orig") {
 		t.Errorf("recover does not restore the original: %s", topo.commands[1])
 	}
-	if _, err := NewManifestFlags(topo, "cp3", "etcd", map[string]string{"x": "y"}); err == nil {
+	if _, err := NewManifestFlags(topo, "cp3", "kubelet", map[string]string{"x": "y"}); err == nil {
 		t.Error("a component that is not scheduler or controller-manager was accepted")
 	}
 }
@@ -93,5 +93,20 @@ func TestSeparateEtcdIsLedgeredAndRemovedWithItsData(t *testing.T) {
 	}
 	if !strings.Contains(topo.commands[1], "rm -rf /var/lib/hachaos-separate-etcd") {
 		t.Errorf("recover leaves the data: %s", topo.commands[1])
+	}
+}
+
+func TestManifestFlagsKeepsAListValueThroughTheLedger(t *testing.T) {
+	topo := &fakeTopology{}
+	f, err := NewManifestFlags(topo, "cp3", ProcessEtcd, map[string]string{"listen-client-urls": "https://127.0.0.1:2379,http://0.0.0.0:2378"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rebuilt, err := Rebuild(topo, f.Record())
+	if err != nil || rebuilt.(ManifestFlags).Flags["listen-client-urls"] != "https://127.0.0.1:2379,http://0.0.0.0:2378" {
+		t.Fatalf("rebuilt %+v, %v", rebuilt, err)
+	}
+	if got := splitFlags("leader-elect=false,a=b"); got["leader-elect"] != "false" || got["a"] != "b" {
+		t.Errorf("a ledger of the old format reads as %v", got)
 	}
 }

@@ -59,6 +59,29 @@ var sabotages = map[string]func(ctx context.Context, spec *topology.Spec, p clus
 		Expect(err).NotTo(HaveOccurred())
 		return []fault.Observable{store, flags.WithAdded(map[string]string{"etcd-servers-overrides": "/configmaps#" + fault.SeparateEtcdURL})}
 	},
+	// cluster-admin bound to system:unauthenticated (fault.AnonymousAdmin): anyone may do
+	// anything through any API server.
+	"anonymousAPIAccess": func(ctx context.Context, _ *topology.Spec, p cluster.Provider) []fault.Observable {
+		f, err := fault.NewAnonymousAdmin(p, nodeNames(ctx, p, topology.RoleControlPlane)[0])
+		Expect(err).NotTo(HaveOccurred())
+		return []fault.Observable{f}
+	},
+	// The last control plane's stacked etcd member also serves clients in plaintext on
+	// topology.PlaintextEtcdPort: its running --listen-client-urls with one more URL.
+	"plaintextEtcdListener": func(ctx context.Context, spec *topology.Spec, p cluster.Provider) []fault.Observable {
+		Expect(spec.Etcd.Mode).To(Equal(topology.EtcdStacked), "plaintextEtcdListener edits a stacked member's static Pod; external members are not static Pods")
+		planes := nodeNames(ctx, p, topology.RoleControlPlane)
+		node := planes[len(planes)-1]
+		line, err := cluster.CommandLine(ctx, p, node, fault.ProcessEtcd)
+		Expect(err).NotTo(HaveOccurred())
+		listen := commandLineFlag(line, "listen-client-urls")
+		Expect(listen).NotTo(BeEmpty(), "etcd on %s runs without --listen-client-urls: %s", node, line)
+		f, err := fault.NewManifestFlags(p, node, fault.ProcessEtcd, map[string]string{
+			"listen-client-urls": fmt.Sprintf("%s,http://0.0.0.0:%d", listen, topology.PlaintextEtcdPort),
+		})
+		Expect(err).NotTo(HaveOccurred())
+		return []fault.Observable{f}
+	},
 	// HAProxy without health checks and without redispatch (fault.LBNoChecks): a
 	// frozen API server stays in rotation and clients keep reaching it.
 	"lbWithoutHealthChecks": func(ctx context.Context, _ *topology.Spec, p cluster.Provider) []fault.Observable {
@@ -132,4 +155,14 @@ func applySabotage(ctx context.Context, name string, spec *topology.Spec, p clus
 		Expect(readinessGate(ctx, *spec, p)).To(Succeed(), "the cluster is ready again after the sabotage %s", name)
 	}
 	AddReportEntry("sabotage", fmt.Sprintf("%s (%d faults, each seen in effect)", name, len(faults)))
+}
+
+// commandLineFlag is the value of --name=value in a command line ("" when absent).
+func commandLineFlag(line, name string) string {
+	for _, f := range strings.Fields(line) {
+		if v, ok := strings.CutPrefix(f, "--"+name+"="); ok {
+			return v
+		}
+	}
+	return ""
 }

@@ -16,14 +16,6 @@ type SecuritySpec struct {
 // controls only: a suite run against a sabotaged topology must fail with the right
 // reason, which shows that the guarantee it checks can fail at all. All default false.
 type Sabotage struct {
-	// PlaintextEtcdListener makes every etcd member also accept clients in plaintext on
-	// port 2378 (caught by the security suite's etcd check).
-	PlaintextEtcdListener bool `json:"plaintextEtcdListener"`
-	// AnonymousAPIAccess binds the cluster-admin role to every unauthenticated request
-	// (a ClusterRoleBinding for system:unauthenticated), the misconfiguration that opens
-	// an API server to anyone (caught by the anonymous-access check). The flag route,
-	// --authorization-mode=AlwaysAllow, is refused by kube-apiserver with anonymous auth.
-	AnonymousAPIAccess bool `json:"anonymousAPIAccess"`
 	// WorkloadPinned pins the test workload's Pods to one worker (a nodeSelector), an
 	// application that is not HA: when that worker is lost nothing can be rescheduled
 	// (caught by the worker-loss rescheduling spec).
@@ -43,7 +35,8 @@ type Sabotage struct {
 	SchedulerOutsideLeaderElection bool `json:"schedulerOutsideLeaderElection"`
 }
 
-// PlaintextEtcdPort is where a sabotaged etcd member listens in plaintext.
+// PlaintextEtcdPort is where a sabotaged etcd member listens in plaintext (the running
+// sabotage plaintextEtcdListener of the security suite's negative control).
 const PlaintextEtcdPort = 2378
 
 func defaultSecurity() SecuritySpec {

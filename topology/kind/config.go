@@ -50,26 +50,7 @@ func kindConfig(spec topology.Spec, externalEndpoints []string, pkiDir string) (
 	if spec.Etcd.Mode == topology.EtcdExternal {
 		addExternalEtcd(cfg, externalEndpoints, pkiDir)
 	}
-	addSabotage(cfg, spec.Sabotage)
 	return cfg, nil
-}
-
-// plaintextListenClientURLs is what a sabotaged etcd member listens on for clients: its
-// TLS port, and the same service in plaintext (see topology.Sabotage).
-var plaintextListenClientURLs = fmt.Sprintf("https://0.0.0.0:2379,http://0.0.0.0:%d", topology.PlaintextEtcdPort)
-
-// addSabotage applies the plaintext-listener switch to stacked etcd (external members get
-// it on their containers; anonymous access is granted after creation, see sabotage.go).
-func addSabotage(cfg *v1alpha4.Cluster, s topology.Sabotage) {
-	if s.PlaintextEtcdListener {
-		cfg.KubeadmConfigPatches = append(cfg.KubeadmConfigPatches, fmt.Sprintf(`kind: ClusterConfiguration
-etcd:
-  local:
-    extraArgs:
-    - name: listen-client-urls
-      value: %q
-`, plaintextListenClientURLs))
-	}
 }
 
 // kubeletPatch sets the kubelet's side of node-failure detection. failCgroupV1=false lets

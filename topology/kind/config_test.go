@@ -132,25 +132,3 @@ func TestPickFreeSubnetSkipsUsedRanges(t *testing.T) {
 		t.Errorf("fixedAddress = %s", a)
 	}
 }
-
-func TestKindConfigSabotagesOnlyWhenAsked(t *testing.T) {
-	spec := topology.Default()
-	clean, err := kindConfig(spec, nil, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range clean.KubeadmConfigPatches {
-		if strings.Contains(p, "listen-client-urls") {
-			t.Fatalf("default topology opens a plaintext etcd listener:\n%s", p)
-		}
-	}
-	spec.Sabotage.PlaintextEtcdListener = true
-	sabotaged, err := kindConfig(spec, nil, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	last := sabotaged.KubeadmConfigPatches[len(sabotaged.KubeadmConfigPatches)-1]
-	if !strings.Contains(last, "http://0.0.0.0:2378") || !strings.Contains(last, "https://0.0.0.0:2379") {
-		t.Errorf("sabotaged etcd patch lacks the plaintext and TLS listeners:\n%s", last)
-	}
-}

@@ -99,9 +99,6 @@ func bundle(dir, name string, files map[string]string) error {
 func (p *Provider) etcdContainer(m etcdMemberIdentity, addr netip.Addr, initialCluster string) client.ContainerCreateOptions {
 	cert := func(f string) string { return etcdPKIMount + "/" + f }
 	listen := "https://0.0.0.0:2379"
-	if p.spec.Sabotage.PlaintextEtcdListener {
-		listen = plaintextListenClientURLs
-	}
 	args := []string{
 		"--name=" + m.Name, "--data-dir=/var/lib/etcd",
 		"--listen-client-urls=" + listen, fmt.Sprintf("--advertise-client-urls=https://%s:2379", addr),

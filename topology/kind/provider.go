@@ -167,11 +167,6 @@ func (p *Provider) create(ctx context.Context) error {
 			return err
 		}
 	}
-	if p.spec.Sabotage.AnonymousAPIAccess {
-		if err := p.grantAnonymousAdmin(ctx); err != nil {
-			return err
-		}
-	}
 	if p.spec.Sabotage.SchedulerOutsideLeaderElection {
 		return p.schedulerOutsideLeaderElection(ctx)
 	}
