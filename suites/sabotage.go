@@ -139,13 +139,16 @@ func applySabotage(ctx context.Context, name string, spec *topology.Spec, p clus
 	Expect(ok).To(BeTrue(), "HACHAOS_SABOTAGE %q is not one of %s", name, strings.Join(SabotageNames(), ", "))
 	progress("SABOTAGE (negative control): %s", name)
 	faults := apply(ctx, spec, p)
+	// before the first Inject: HAProxy's reload starts its new worker within milliseconds
+	// of the signal, before an Inject's command has even returned (CI-sized evidence:
+	// "the newest haproxy has run since 0.09 s before" a clock read after the Inject)
+	since := time.Now()
 	for _, f := range faults {
 		injected, err := injector.Prepare(f)
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(injected.Recover)
 		Expect(injected.Inject(ctx)).To(Succeed())
 	}
-	since := time.Now()
 	for _, f := range faults {
 		err := pollUntil(ctx, spec.Waits.ComponentRestart.Duration, spec.Waits.Poll.Duration, func(ctx context.Context) error { return f.InEffect(ctx, since) })
 		Expect(err).NotTo(HaveOccurred(), "the sabotage %s is not in effect: a control that did not apply detects nothing", f.Record())
