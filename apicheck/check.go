@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/anishathalye/porcupine"
+
+	"github.com/hachaos/hachaos/probe"
 )
 
 // Guarantee names one check; a violation says which it broke.
@@ -381,19 +383,5 @@ func refusedUpdate(s objState, in objInput, out objOutput) bool {
 }
 
 func partitionByObject(history []porcupine.Operation) [][]porcupine.Operation {
-	by := map[string][]porcupine.Operation{}
-	var names []string
-	for _, op := range history {
-		n := op.Input.(objInput).Object
-		if _, ok := by[n]; !ok {
-			names = append(names, n)
-		}
-		by[n] = append(by[n], op)
-	}
-	sort.Strings(names)
-	parts := make([][]porcupine.Operation, 0, len(names))
-	for _, n := range names {
-		parts = append(parts, by[n])
-	}
-	return parts
+	return probe.PartitionBy(history, func(op porcupine.Operation) string { return op.Input.(objInput).Object })
 }

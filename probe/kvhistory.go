@@ -406,19 +406,26 @@ func registerModel() porcupine.Model {
 }
 
 func partitionByKey(history []porcupine.Operation) [][]porcupine.Operation {
-	byKey := map[string][]porcupine.Operation{}
+	return PartitionBy(history, func(op porcupine.Operation) string { return op.Input.(kvInput).Key })
+}
+
+// PartitionBy splits a porcupine history by key (one register, one object), sorted by
+// key so results and visualizations come out in the same order every time: porcupine
+// checks each part on its own, which is what keeps the search small.
+func PartitionBy(history []porcupine.Operation, key func(porcupine.Operation) string) [][]porcupine.Operation {
+	by := map[string][]porcupine.Operation{}
 	var keys []string
 	for _, op := range history {
-		k := op.Input.(kvInput).Key
-		if _, ok := byKey[k]; !ok {
+		k := key(op)
+		if _, ok := by[k]; !ok {
 			keys = append(keys, k)
 		}
-		byKey[k] = append(byKey[k], op)
+		by[k] = append(by[k], op)
 	}
 	sort.Strings(keys)
 	parts := make([][]porcupine.Operation, 0, len(keys))
 	for _, k := range keys {
-		parts = append(parts, byKey[k])
+		parts = append(parts, by[k])
 	}
 	return parts
 }
