@@ -333,6 +333,9 @@ func Load(path string) (Spec, error) {
 // duplicate keys, malformed YAML and values of the wrong type are errors; they are
 // reported first, and the rules of Validate are checked once the document decodes.
 func Parse(data []byte) (Spec, error) {
+	if err := checkOneDocument(data); err != nil {
+		return Spec{}, err
+	}
 	if err := checkDocument(data); err != nil {
 		return Spec{}, err
 	}
@@ -344,6 +347,33 @@ func Parse(data []byte) (Spec, error) {
 		return Spec{}, err
 	}
 	return s, nil
+}
+
+// checkOneDocument refuses a file with no YAML document (an empty Spec would silently
+// mean every default) or with more than one (the decoder reads the first and would
+// drop the rest unseen: "workers: 0" in a second document was accepted).
+func checkOneDocument(data []byte) error {
+	docs := 0
+	content := false
+	for _, line := range append(strings.Split(string(data), "\n"), "---") {
+		trimmed := strings.TrimSpace(line)
+		switch {
+		case trimmed == "---" || strings.HasPrefix(trimmed, "--- "):
+			if content {
+				docs++
+			}
+			content = strings.TrimSpace(strings.TrimPrefix(trimmed, "---")) != ""
+		case trimmed != "" && !strings.HasPrefix(trimmed, "#"):
+			content = true
+		}
+	}
+	switch {
+	case docs == 0:
+		return errors.New("invalid topology spec: the file holds no YAML document (only blanks or comments); a Spec must say at least its name")
+	case docs > 1:
+		return fmt.Errorf("invalid topology spec: the file holds %d YAML documents; a Spec is one document (the decoder would read the first and ignore the rest)", docs)
+	}
+	return nil
 }
 
 // checkDocument checks the YAML before it is decoded into a Spec, so that unknown keys and

@@ -87,6 +87,9 @@ func TestParseRejects(t *testing.T) {
 			[]string{"Workers: unknown key"}},
 		{"section that is not a mapping", "etcd: 3",
 			[]string{"etcd: must be a mapping, got 3"}},
+		{"empty file", "", []string{"holds no YAML document"}},
+		{"comments only", "# nothing here\n\n---\n  # still nothing\n", []string{"holds no YAML document"}},
+		{"a second document", "name: a\n---\nworkers: 0\n", []string{"holds 2 YAML documents"}},
 		{"document that is not a mapping", "- workers: 2",
 			[]string{"(document): must be a mapping"}},
 		{"wrong value type", "workers: three",
@@ -141,7 +144,6 @@ func TestParseAccepts(t *testing.T) {
 		wantSpec     func() Spec // nil: not checked
 		wantTimeouts Timeouts
 	}{
-		{"empty document", "", Default, fast},
 		{"empty sections keep defaults", "timeouts:\nwaits:\nloadBalancer: {checkInterval: }", Default, fast},
 		{"one timeout overridden, the rest from the profile",
 			"timeouts: {scheduler: {leaseDuration: 8s}}", nil, overridden},
