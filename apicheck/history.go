@@ -137,10 +137,13 @@ type WatchRecord struct {
 
 // History is what the traffic saw.
 type History struct {
-	Namespace  string        `json:"namespace"`
-	Objects    []string      `json:"objects"`
-	Operations []Operation   `json:"operations"` // sorted by Call
-	Watches    []WatchRecord `json:"watches"`
+	// WatchCatchUp is how long the end of the recording waited, at most, for every
+	// watcher to deliver the last acknowledged write (Config.CatchUp).
+	WatchCatchUp time.Duration `json:"watchCatchUp"`
+	Namespace    string        `json:"namespace"`
+	Objects      []string      `json:"objects"`
+	Operations   []Operation   `json:"operations"` // sorted by Call
+	Watches      []WatchRecord `json:"watches"`
 }
 
 // Save writes the history as indented JSON.

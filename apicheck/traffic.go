@@ -190,7 +190,7 @@ func (t *Traffic) Stop() History {
 		w.awaitRevision(last, deadline)
 	}
 	t.stopWait()
-	h := History{Namespace: t.cfg.Namespace, Objects: t.objects, Operations: ops}
+	h := History{WatchCatchUp: t.cfg.CatchUp, Namespace: t.cfg.Namespace, Objects: t.objects, Operations: ops}
 	for _, w := range t.watchers {
 		h.Watches = append(h.Watches, w.stop())
 	}

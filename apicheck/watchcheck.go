@@ -17,7 +17,7 @@ func checkWatches(h History, w writes) []Violation {
 	for _, rec := range h.Watches {
 		out = append(out, watchOrder(rec)...)
 		out = append(out, watchInvented(rec, w)...)
-		out = append(out, watchMissed(rec, w)...)
+		out = append(out, watchMissed(rec, w, h.WatchCatchUp)...)
 	}
 	return out
 }
@@ -114,7 +114,7 @@ func maybeWrote(w writes, name, value string) bool {
 // watchMissed: every acknowledged create and update up to the watcher's end position
 // was delivered unless a relist folded it in; the watcher reached the last one; every
 // acknowledged delete was delivered between the object's neighbouring writes.
-func watchMissed(rec WatchRecord, w writes) []Violation {
+func watchMissed(rec WatchRecord, w writes, catchUp time.Duration) []Violation {
 	var out []Violation
 	end, err := revision(rec.EndRV)
 	if err != nil {
@@ -132,7 +132,7 @@ func watchMissed(rec WatchRecord, w writes) []Violation {
 		}
 	}
 	if end < w.last {
-		v := watchViolation(rec, "when the traffic stopped it had delivered changes only up to resourceVersion %d, not the last acknowledged write's %d (a watch that went quiet)", end, w.last)
+		v := watchViolation(rec, "%s after the traffic stopped it had delivered changes only up to resourceVersion %d, not the last acknowledged write's %d (a watch that went quiet)", catchUp, end, w.last)
 		if a, ok := w.latestBefore("", time.Duration(1<<62)); ok {
 			v.Evidence = []string{a.op.String()}
 		}

@@ -64,7 +64,7 @@ func EtcdToleranceSpec(inputGetter func() EtcdToleranceSpecInput) {
 		run.expectEffectHeld(tl, bound)
 		judging()
 		run.judgeMinorityFault("follower-stopped")
-		run.expectRecovered()
+		run.expectAPIConsistentAndRecovered()
 	})
 
 	It("elects a new leader and loses no write when the leader member crashes", func(ctx SpecContext) {
@@ -91,7 +91,7 @@ func EtcdToleranceSpec(inputGetter func() EtcdToleranceSpecInput) {
 		// guarantee is a leader in a newer term, within the bound, from the kill.
 		expectJudgement(judgeNewLeader(tl, run.injectAt, run.bounds.EtcdElection()))
 		run.judgeMinorityFault("leader-crashed")
-		run.expectRecovered()
+		run.expectAPIConsistentAndRecovered()
 	})
 
 	It("is safely unavailable with a majority of members stopped and recovers after restore", func(ctx SpecContext) {
@@ -131,7 +131,7 @@ func EtcdToleranceSpec(inputGetter func() EtcdToleranceSpecInput) {
 		} else {
 			measureUnbounded("etcd majority restored: writes acknowledged again after", back-run.recoveredAt, restartNotBounded)
 		}
-		run.expectRecovered()
+		run.expectAPIConsistentAndRecovered()
 	})
 }
 

@@ -210,10 +210,10 @@ func (r *faultRun) expectEffectHeld(tl probe.Timeline, bound time.Duration) {
 // judging says that failures from here on are broken guarantees.
 func judging() { stage(verdict.GuaranteeBroken) }
 
-// expectRecovered judges the guarantees every fault run has — the Kubernetes API as
+// expectAPIConsistentAndRecovered judges the guarantees every fault run has — the Kubernetes API as
 // clients saw it through the LB (apicheck) — and then ends the spec "did not recover"
 // if the cluster was not healthy again in time; called after the spec's own guarantees.
-func (r *faultRun) expectRecovered() {
+func (r *faultRun) expectAPIConsistentAndRecovered() {
 	expectJudgement(judgeAPIConsistency(r.obs.APIHistory()))
 	if len(r.unhealthy) > 0 {
 		failWith(verdict.DidNotRecover, "%s", strings.Join(r.unhealthy, "; "))

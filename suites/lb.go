@@ -125,7 +125,7 @@ func runAPIServerFault(run *faultRun, in LBReroutingSpecInput, targets []string,
 	tl, _ := run.end()
 	run.expectEffectHeld(tl, bound)
 	expectLBRerouting(run, tl, targets, what)
-	run.expectRecovered()
+	run.expectAPIConsistentAndRecovered()
 }
 
 // expectLBRerouting reports the LB judge's findings and fails with its verdict.

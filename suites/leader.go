@@ -81,7 +81,7 @@ func LeaderElectionSpec(inputGetter func() LeaderElectionSpecInput) {
 			By("checking that a new Deployment gets scheduled, created and Ready")
 			after := &workload{Name: "hachaos-after-" + component, Replicas: 2, MinAvailable: 1, Image: in.WorkloadImage}
 			after.deploy(ctx, client, in.Spec.Waits.ComponentRestart.Duration)
-			run.expectRecovered()
+			run.expectAPIConsistentAndRecovered()
 		})
 	}
 }

@@ -185,7 +185,7 @@ func (r *partitionRun) judge(what string) {
 	// check for a while, so the LB's health checks can only start failing after that.
 	window := r.etcd.bounds.APIServerEtcdUnready().Plus(r.etcd.bounds.LBDetection())
 	expectJudgement(judgePartitionLB(tl, r.target, r.etcd.injectAt, r.etcd.recoveringAt, window, "partition "+what))
-	r.etcd.expectRecovered()
+	r.etcd.expectAPIConsistentAndRecovered()
 }
 
 // judgeLeadersMoved: at the end of the partition, the etcd leader and every Lease holder

@@ -55,7 +55,7 @@ func PodReschedulingSpec(inputGetter func() PodReschedulingSpecInput) {
 		run.injectAndAwaitRescheduled(f, signalEffectBound, bound, formula)
 		judging()
 		run.judgeRescheduled("worker lost", bound, formula)
-		run.expectRecovered()
+		run.expectAPIConsistentAndRecovered()
 	})
 
 	It("drains a worker without violating the PodDisruptionBudget and reschedules its Pods", func(ctx SpecContext) {
@@ -81,7 +81,7 @@ func PodReschedulingSpec(inputGetter func() PodReschedulingSpecInput) {
 			"during the drain of %s only %d of %d replicas were Ready (at %.1fs); the PodDisruptionBudget promises at least %d",
 			run.target, lowest, run.w.Replicas, at.Seconds(), run.w.MinAvailable)
 		run.judgeRescheduled("drain", bound, formula)
-		run.expectRecovered()
+		run.expectAPIConsistentAndRecovered()
 	})
 }
 
