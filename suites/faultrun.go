@@ -65,7 +65,7 @@ type faultRun struct {
 	injectTime                                     time.Time // injectAt on the wall clock, for fault.Observable
 	inPlaceTime                                    time.Time // when the last Inject returned
 	stopEffect                                     context.CancelFunc
-	unhealthy                                      []string // recovery problems, reported by expectRecovered
+	unhealthy                                      []string // recovery problems, reported by expectAPIConsistentAndRecovered
 	bounds                                         topology.Bounds
 }
 
@@ -164,7 +164,7 @@ func (r *faultRun) recover() {
 }
 
 // healthyAgain records whether the cluster became healthy again in one respect (err
-// is what waiting for it returned); a miss is kept for expectRecovered, after the
+// is what waiting for it returned); a miss is kept for expectAPIConsistentAndRecovered, after the
 // guarantees are judged.
 func (r *faultRun) healthyAgain(what string, err error) (time.Duration, bool) {
 	if err != nil {
