@@ -53,7 +53,9 @@ func (f LBCheckPath) Inject(ctx context.Context) error {
 }
 
 // Recover implements Fault.
-func (f LBCheckPath) Recover(ctx context.Context) error { return restoreHAProxyConfig(ctx, f.topo, f.LB) }
+func (f LBCheckPath) Recover(ctx context.Context) error {
+	return restoreHAProxyConfig(ctx, f.topo, f.LB)
+}
 
 // InEffect implements Observable: the configuration checks the path, and HAProxy's
 // newest worker started after the sabotage began (it runs the edited configuration).
@@ -96,7 +98,9 @@ func (f LBNoChecks) Inject(ctx context.Context) error {
 }
 
 // Recover implements Fault.
-func (f LBNoChecks) Recover(ctx context.Context) error { return restoreHAProxyConfig(ctx, f.topo, f.LB) }
+func (f LBNoChecks) Recover(ctx context.Context) error {
+	return restoreHAProxyConfig(ctx, f.topo, f.LB)
+}
 
 // InEffect implements Observable: no server line has a check, and HAProxy's newest
 // worker started after the sabotage began.
