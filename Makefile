@@ -24,7 +24,8 @@ test: setup unit integration ## everything: set up what is missing (Docker, xmll
 # actionlint runs from the Go module proxy at a pinned version, outside go.mod.
 ACTIONLINT := github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 
-unit: ## unit tests, vet and workflow lint: no Docker needed (xmllint is, for the JUnit schema test)
+unit: ## unit tests, gofmt, vet and workflow lint: no Docker needed (xmllint is, for the JUnit schema test)
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$unformatted" ] || { echo "gofmt would change: $$unformatted" >&2; exit 1; }
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./suites
 	$(GO) test ./...
