@@ -111,12 +111,13 @@ func markDownWindows(tl probe.Timeline) []span {
 	return out
 }
 
-// cutAtMarkDown counts the failed samples in [from, to) without an HTTP answer whose
+// cutAtMarkDown counts the failed samples in [from, to) without an answer (an error
+// status is an answer from the server, not a cut) whose
 // request was in flight during a mark-down window: HAProxy cut their session.
 func cutAtMarkDown(samples []probe.Sample, windows []span, from, to time.Duration) int {
 	n := 0
 	for _, s := range samples {
-		if s.OK || s.At < from || s.At >= to || strings.HasPrefix(s.Error, "HTTP ") {
+		if s.OK || s.At < from || s.At >= to || s.FailureCause() == probe.CauseStatus {
 			continue
 		}
 		for _, w := range windows {

@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/hachaos/hachaos/probe"
 	"github.com/hachaos/hachaos/topology"
 	"github.com/hachaos/hachaos/topology/cluster"
 )
@@ -111,7 +112,7 @@ func getter(cfg *rest.Config, path string, transport *http.Transport) (Check, er
 		}
 		defer resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
-			return "", fmt.Errorf("HTTP %d%s", resp.StatusCode, failedChecks(resp.Body))
+			return "", &probe.StatusError{Code: resp.StatusCode, Detail: failedChecks(resp.Body)}
 		}
 		return "ok", nil
 	}, nil
@@ -127,10 +128,7 @@ func failedChecks(body io.Reader) string {
 			failed = append(failed, strings.Fields(name)[0])
 		}
 	}
-	if len(failed) == 0 {
-		return ""
-	}
-	return ": " + strings.Join(failed, ", ")
+	return strings.Join(failed, ", ")
 }
 
 // BackendState reads target's state from HAProxy; anything but UP is an error.

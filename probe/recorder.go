@@ -21,6 +21,9 @@ type Sample struct {
 	OK      bool          `json:"ok"`
 	Value   string        `json:"value,omitempty"` // what was seen (a backend state, a holder)
 	Error   string        `json:"error,omitempty"`
+	// Cause is why it failed, classified from the error value when it was taken (judges
+	// read it, never the error's text): see FailureCause for recordings made before.
+	Cause Cause `json:"cause,omitempty"`
 }
 
 // Answered is when the sample's answer came (or its request gave up).
@@ -171,7 +174,7 @@ func (r *Recorder) sample(ctx context.Context, series string, timeout time.Durat
 	value, err := check(cctx)
 	s := Sample{At: at, Latency: r.Since() - at, OK: err == nil, Value: value}
 	if err != nil {
-		s.Error = err.Error()
+		s.Error, s.Cause = err.Error(), Classify(err)
 	}
 	r.mu.Lock()
 	r.tl.Series[series] = append(r.tl.Series[series], s)

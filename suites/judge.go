@@ -524,12 +524,15 @@ func judgeGracefulStop(tl probe.Timeline, target string, from, to time.Duration,
 		}
 	}
 	down, marked := tl.FirstAnswerAfter(prefixBackend+target, from, func(s probe.Sample) bool { return !s.OK })
-	stopped, refused := tl.FirstSentAfter(prefixAPIServer+target, from, func(s probe.Sample) bool { return !s.OK && !answeredHTTP(s) })
+	// Stopped serving is proven only by a refused connection: its listener closed. A
+	// probe that timed out (2 cores under traffic) says nothing about the server, which
+	// may still be serving before the kubelet has even seen its manifest go.
+	stopped, refused := tl.FirstSentAfter(prefixAPIServer+target, from, func(s probe.Sample) bool { return s.FailureCause() == probe.CauseRefused })
 	if marked {
 		j.Notes = append(j.Notes, reports.Note{Name: what + ": LB marked the stopping server DOWN", Value: fmt.Sprintf("%s after the stop began", secs(down.Answered()-from))})
 	}
 	if refused {
-		j.Notes = append(j.Notes, reports.Note{Name: what + ": the server stopped serving", Value: fmt.Sprintf("%s after the stop began (its /readyz no longer answered)", secs(stopped.At-from))})
+		j.Notes = append(j.Notes, reports.Note{Name: what + ": the server stopped serving", Value: fmt.Sprintf("%s after the stop began (its port refused connections)", secs(stopped.At-from))})
 	}
 	refusals, counted := lbRefusals(tl, target, from, to)
 	if counted {
@@ -546,7 +549,7 @@ func judgeGracefulStop(tl probe.Timeline, target string, from, to time.Duration,
 			lines = append(lines, fmt.Sprintf("the LB sent %d requests to %s after it stopped serving (refused; HAProxy retried them elsewhere, an LB that does not retry fails them)", refusals, target))
 		}
 		if exposed {
-			lines = append(lines, fmt.Sprintf("%s gave no answer at %s while the LB still had it in rotation at %s: for at least %s every new connection the LB sent it went to a server that had stopped (whether the traffic happened to hit that window or not)",
+			lines = append(lines, fmt.Sprintf("%s refused connections at %s while the LB still had it in rotation at %s: for at least %s every new connection the LB sent it went to a server that had stopped (whether the traffic happened to hit that window or not)",
 				target, secs(stopped.Answered()), secs(exposedUntil), secs(exposedUntil-stopped.Answered())))
 		}
 		var arithmetic string
@@ -565,7 +568,7 @@ func judgeGracefulStop(tl probe.Timeline, target string, from, to time.Duration,
 
 // inRotationAfter is the evidence that needs no luck in the traffic: the last sample of
 // target's LB state that still showed it in rotation (UP, or UP and going down) and was
-// sent after the server's direct probe got no answer at all (stopped, when refused). A
+// sent after the server's port refused the direct probe (stopped, when refused). A
 // state sampled after that answer was the LB's state while the server no longer served,
 // so the LB sent it new connections for at least the time between the two; whether any
 // client request fell into that window is chance (on 2 cores and with HAProxy's
@@ -591,10 +594,6 @@ func inRotationAfter(tl probe.Timeline, target string, stopped probe.Sample, ref
 	}
 	return last, found
 }
-
-// answeredHTTP says whether a failed sample got an HTTP answer (a server that is up but
-// not ready, e.g. "[-]shutdown" during its shutdown delay) rather than none at all.
-func answeredHTTP(s probe.Sample) bool { return strings.HasPrefix(s.Error, "HTTP ") }
 
 // lbRefusals is how much HAProxy's refusal counters of target grew between from and to
 // (monitor.PrefixLBRefused); counted is false when the recording has none.

@@ -411,6 +411,34 @@ func TestGracefulStopJudgeControls(t *testing.T) {
 	}
 }
 
+// On 2 cores under API and etcd traffic a direct probe can time out while the server
+// still serves — here before the kubelet had acted on the moved manifest, so the LB
+// rightly kept it in rotation past the timeout's answer. A timeout proves nothing about
+// the server: only its refused port says it stopped (the stop of 2026-12-01 19:19 in CI
+// was judged broken on such evidence). The refusal itself, while still in rotation,
+// stays broken.
+func TestGracefulStopJudgeTakesOnlyARefusedPortAsStopped(t *testing.T) {
+	doctor := func(tl probe.Timeline, cause probe.Cause, errText string) {
+		probes := tl.Series[prefixAPIServer+frozen]
+		for i, s := range probes {
+			switch {
+			case s.At >= 400*time.Millisecond && s.At < 600*time.Millisecond:
+				probes[i] = probe.Sample{At: s.At, Latency: sampleTimeout, Error: errText, Cause: cause}
+			case s.At >= 600*time.Millisecond && s.At < 3*time.Second:
+				probes[i] = probe.Sample{At: s.At, Latency: s.Latency, OK: true, Value: "ok"}
+			}
+		}
+		setSeries(tl, prefixBackend+frozen, 0, 3200*time.Millisecond, true, "UP")
+	}
+	tl, from, to := gracefulRecording(t)
+	doctor(tl, probe.CauseTimeout, "context deadline exceeded")
+	expectVerdict(t, "a timed-out probe", judgeGracefulStop(tl, frozen, from, to, recordedDelay, testDetection, true, "graceful"), verdict.Passed, "")
+
+	tl, from, to = gracefulRecording(t)
+	doctor(tl, probe.CauseRefused, "dial tcp 172.29.0.6:6443: connect: connection refused")
+	expectVerdict(t, "a refused probe", judgeGracefulStop(tl, frozen, from, to, recordedDelay, testDetection, true, "graceful"), verdict.GuaranteeBroken, "refused connections at")
+}
+
 // The CI run of 2026-12-01 14:59: a request on a new connection, in flight to the
 // stopping server as HAProxy marked it DOWN, got EOF (the LB cut its session); a
 // kept-alive request timed out while the server came back, after recovery began.
