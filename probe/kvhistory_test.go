@@ -327,3 +327,47 @@ func TestMissingWritesRejectsANilClient(t *testing.T) {
 		t.Fatal("no error for a nil client")
 	}
 }
+
+// storeKV is a store's contents as MissingWrites reads them back.
+type storeKV struct {
+	clientv3.KV
+	kvs map[string]string
+}
+
+func (s storeKV) Get(ctx context.Context, key string, opts ...clientv3.OpOption) (*clientv3.GetResponse, error) {
+	resp := &clientv3.GetResponse{}
+	for k, v := range s.kvs {
+		if strings.HasPrefix(k, key) {
+			resp.Kvs = append(resp.Kvs, &mvccpb.KeyValue{Key: []byte(k), Value: []byte(v)})
+		}
+	}
+	return resp, nil
+}
+
+// The read-back guarantee ("no acknowledged write lost") and its checker controls: a
+// store that lost an acknowledged write, or kept an older value of it, is named; a write
+// that was not acknowledged may be missing; the shared read/write keys (r/) are the
+// linearizability check's, not this one's.
+func TestMissingWritesControls(t *testing.T) {
+	h := history(
+		put("/p/w/a", "1", 0, 10, true),
+		put("/p/w/b", "2", 20, 30, true),
+		put("/p/w/c", "3", 40, 2040, false), // may have happened
+		put("/p/r/0", "4", 50, 60, true),
+	)
+	cases := []struct {
+		name  string
+		store map[string]string
+		want  []string
+	}{
+		{"every acknowledged write read back", map[string]string{"/p/w/a": "1", "/p/w/b": "2"}, nil},
+		{"control: the store lost an acknowledged write", map[string]string{"/p/w/a": "1"}, []string{"/p/w/b"}},
+		{"control: the store holds an older value", map[string]string{"/p/w/a": "0", "/p/w/b": "2"}, []string{"/p/w/a"}},
+	}
+	for _, c := range cases {
+		got, err := missingWrites(context.Background(), storeKV{kvs: c.store}, "/p/", h)
+		if err != nil || !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s: missing %v, %v; want %v", c.name, got, err, c.want)
+		}
+	}
+}

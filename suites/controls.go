@@ -37,7 +37,8 @@ var NegativeControls = []NegativeControl{
 	{"etcd: longest time without an acknowledged write", "recording doctored: no acknowledgement for 8 s", "`TestWriteGapJudgeCatchesADoctoredStall`", "no write was acknowledged for"},
 	{"etcd: no write acknowledged while a majority is provably down", "recording judged with recovery beginning after two writes were acknowledged", "`TestMajorityStopWithWritesAckedAfterRestorePasses`", "split brain"},
 	{"etcd: the history is linearizable", "history doctored: a stale read after an acknowledged write", "`TestCheckLinearizable` (probe)", "Illegal"},
-	{"etcd: acknowledged writes read back; a member rejoins; writes return after restore", "", "", ""},
+	{"etcd: acknowledged writes read back after the fault", "checker test: a store that lost an acknowledged write, or holds an older value of it", "`TestMissingWritesControls` (probe)", "missing"},
+	{"etcd: a member rejoins and catches up; writes return after restore (else \"did not recover\")", "", "", ""},
 	{"leader: a standby holds the Lease within its bound", "`staleLeaseTimings`: upstream's lease timings while the Spec promises the profile's", "`make chaos-negative-running`", "Lease taken over"},
 	{"leader: every instance takes part in leader election (never two leaders)", "`schedulerOutsideLeaderElection`: the last control plane's scheduler with `--leader-elect=false`", "`make chaos-negative-running`", "runs without leader election"},
 	{"worker lost: back to full Ready replicas on healthy nodes within the bound", "`workloadPinned`: the workload pinned to the lost worker", "`make chaos-negative-running`", "back to 4 Ready replicas on healthy nodes"},
@@ -46,7 +47,8 @@ var NegativeControls = []NegativeControl{
 	{"partition: the majority elects its own etcd leader within the election bound", "recording doctored: every member follows the isolated one", "`TestPartitionJudgeControls`", "stayed on the isolated member"},
 	{"partition: the Leases end on the majority side within their bounds", "recording doctored: the isolated node keeps the scheduler Lease", "`TestPartitionJudgeControls`", "still held by the isolated"},
 	{"partition: the deposed leader logs that it stopped before its successor starts (never two leaders)", "log lines doctored: the successor first, or the deposed leader never stepping down", "`TestFindHandover`", "(negative gap, no step-down)"},
-	{"drain duration; partition: the write through the isolated member refused", "", "", ""},
+	{"partition: the write through the isolated member alone refused, and never committed after healing", "judged answers: the write acknowledged, or refused and read back after healing", "`TestIsolatedWriteJudgeControls`", "split brain"},
+	{"drain duration", "", "", ""},
 }
 
 // NegativeControlsTable renders NegativeControls as the README's Markdown table.

@@ -1,6 +1,7 @@
 package suites
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -448,4 +449,13 @@ func TestGracefulStopJudgeCountsTheSessionTheLBCutApart(t *testing.T) {
 	to, _ := tl.EventAt(probe.EventRecovering)
 	expectVerdict(t, "cut allowed", judgeGracefulStop(tl, frozen, from, to, recordedDelay, testDetection, true, "graceful"), verdict.Passed, "")
 	expectVerdict(t, "cut not allowed", judgeGracefulStop(tl, frozen, from, to, recordedDelay, testDetection, false, "graceful"), verdict.GuaranteeBroken, "1 cut by the LB as it marked their server DOWN")
+}
+
+// The isolated member's write and its controls: acknowledged, or refused and committed
+// after healing, is a split brain; refused and absent passes.
+func TestIsolatedWriteJudgeControls(t *testing.T) {
+	refused := context.DeadlineExceeded
+	expectVerdict(t, "refused, never committed", judgeIsolatedWrite(frozen, refused, false), verdict.Passed, "")
+	expectVerdict(t, "control: acknowledged", judgeIsolatedWrite(frozen, nil, false), verdict.GuaranteeBroken, "was acknowledged (split brain)")
+	expectVerdict(t, "control: committed after healing", judgeIsolatedWrite(frozen, refused, true), verdict.GuaranteeBroken, "was committed after healing")
 }
