@@ -49,9 +49,9 @@ chaos-selfcheck: images build ## with every fault disabled, every fault spec mus
 	bash scripts/selfcheck.sh $(CONFIG)
 
 # One sabotage per guarantee; each must fail in its spec for its reason, with the verdict
-# "guarantee broken" (an inconclusive run detects nothing). Most are applied to the
-# running topology (CONFIG, brought up or reused) as ledgered faults, shown in effect
-# first and undone after; HAProxy without health checks still needs a topology of its own.
+# "guarantee broken" (an inconclusive run detects nothing). All are applied to the
+# running topology (CONFIG, brought up or reused): ledgered faults shown in effect first
+# and undone after, or a workload deployed differently.
 chaos-negative: chaos-negative-running security-negative ## every guarantee must catch its sabotage
 
 chaos-negative-running: images build ## the negative controls applied to the running topology
@@ -59,6 +59,7 @@ chaos-negative-running: images build ## the negative controls applied to the run
 	bash scripts/negative-running.sh $(CONFIG) schedulerOutsideLeaderElection leader "kube-scheduler Lease to a standby" "runs without leader election"
 	bash scripts/negative-running.sh $(CONFIG) workloadPinned worker "a worker is lost" "back to 4 Ready replicas on healthy nodes"
 	bash scripts/negative-running.sh $(CONFIG) workloadWithoutPDB worker "drains a worker" "the PodDisruptionBudget promises"
+	bash scripts/negative-running.sh $(CONFIG) workloadSlowToStart worker "drains a worker" "drain: the workload not back to 4 Ready replicas"
 	bash scripts/negative-running.sh $(CONFIG) apiServerShutdownDelayZero graceful "stops gracefully" "does not exceed the LB's detection window"
 	bash scripts/negative-running.sh $(CONFIG) lbChecksHealthz graceful "stops gracefully" "did not take it out during its shutdown delay"
 	bash scripts/negative-running.sh $(CONFIG) lbWithoutHealthChecks lb "one API server is frozen" "more than the detection window"

@@ -48,7 +48,7 @@ var NegativeControls = []NegativeControl{
 	{"partition: the Leases end on the majority side within their bounds", "recording doctored: the isolated node keeps the scheduler Lease", "`TestPartitionJudgeControls`", "still held by the isolated"},
 	{"partition: the deposed leader logs that it stopped before its successor starts (never two leaders)", "log lines doctored: the successor first, or the deposed leader never stepping down", "`TestFindHandover`", "(negative gap, no step-down)"},
 	{"partition: the write through the isolated member alone refused, and never committed after healing", "judged answers: the write acknowledged, or refused and read back after healing", "`TestIsolatedWriteJudgeControls`", "split brain"},
-	{"drain duration", "", "", ""},
+	{"drain: back to full Ready replicas on healthy nodes within Pods × (Pod startup + eviction retry)", "`workloadSlowToStart`: the workload's Pods Ready only after twice waits.podStartup", "`make chaos-negative-running`", "drain: the workload not back to 4 Ready replicas"},
 }
 
 // NegativeControlsTable renders NegativeControls as the README's Markdown table.

@@ -28,6 +28,10 @@ var sabotages = map[string]func(ctx context.Context, spec *topology.Spec, p clus
 		spec.Sabotage.WorkloadWithoutPDB = true
 		return nil
 	},
+	"workloadSlowToStart": func(_ context.Context, spec *topology.Spec, _ cluster.Provider) []fault.Observable {
+		spec.Sabotage.WorkloadSlowToStart = true
+		return nil
+	},
 	// The last control plane's scheduler outside leader election: it schedules beside
 	// whichever instance holds the Lease. Only one: with every scheduler outside it,
 	// nobody holds the Lease and the readiness gate refuses the cluster.

@@ -36,6 +36,10 @@ type workload struct {
 	Pinned string
 	// NoPDB (a negative control) leaves the PDB out, so a drain evicts every Pod at once.
 	NoPDB bool
+	// ReadyAfter (a negative control) delays each Pod's readiness: a readiness probe
+	// that first runs after it ("pause -v", which exits 0; hachaos' pause image has it
+	// on PATH, at /usr/local/bin).
+	ReadyAfter time.Duration
 }
 
 func (w *workload) labels() map[string]string { return map[string]string{"app": w.Name} }
@@ -82,6 +86,13 @@ func (w *workload) deployment() *appsv1.Deployment {
 			LabelSelector: &metav1.LabelSelector{MatchLabels: w.labels()},
 		}},
 		TerminationGracePeriodSeconds: ptr.To[int64](1),
+	}
+	if w.ReadyAfter > 0 {
+		spec.Containers[0].ReadinessProbe = &corev1.Probe{
+			ProbeHandler:        corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"pause", "-v"}}},
+			InitialDelaySeconds: int32(w.ReadyAfter.Round(time.Second) / time.Second),
+			PeriodSeconds:       1,
+		}
 	}
 	if w.Pinned != "" {
 		spec.NodeSelector = map[string]string{"kubernetes.io/hostname": w.Pinned}

@@ -23,6 +23,11 @@ type Sabotage struct {
 	// WorkloadWithoutPDB deploys the test workload without its PodDisruptionBudget, so a
 	// drain evicts all of a worker's Pods at once (caught by the drain spec).
 	WorkloadWithoutPDB bool `json:"workloadWithoutPDB"`
+	// WorkloadSlowToStart gives the test workload a readiness delay of twice
+	// waits.podStartup: its Pods start slower than the Spec promises, so a drain that
+	// waits for each replacement takes longer than its bound (caught by the drain spec's
+	// duration).
+	WorkloadSlowToStart bool `json:"workloadSlowToStart"`
 	// StaleLeaseTimings starts kube-scheduler and kube-controller-manager with upstream's
 	// leader-election timings (15s/10s/2s) while the Spec promises its profile's: flags
 	// that drifted from what was certified. A standby then takes over later than the
