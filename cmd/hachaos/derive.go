@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -21,11 +20,11 @@ func deriveConfig(args []string) error {
 	name := fs.String("name", "", "topology name of the derived Spec (required)")
 	target := fs.String("kubernetes", "", "a Kubernetes version (v1.36.3) or a node image (repo:tag) (required)")
 	out := fs.String("out", "", "file to write (required)")
-	if err := fs.Parse(args); err != nil {
+	if _, err := parseArgs(fs, args, 0); err != nil {
 		return err
 	}
 	if *name == "" || *target == "" || *out == "" {
-		return errors.New("usage: hachaos derive-config [--config hachaos.yaml] --name N --kubernetes vX.Y.Z|IMAGE --out FILE")
+		return usageError{"derive-config needs --name, --kubernetes and --out"}
 	}
 	spec, err := topology.Load(*config)
 	if err != nil {

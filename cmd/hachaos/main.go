@@ -1,35 +1,6 @@
-// Command hachaos brings an HA Kubernetes topology up and down from a Spec file:
-//
-//	hachaos up       [--config hachaos.yaml]  create the topology, or reuse a healthy one
-//	hachaos down     [--config hachaos.yaml]  delete everything the topology created
-//	hachaos status   [--config hachaos.yaml]  check the readiness gate once
-//	hachaos recover  [--config hachaos.yaml]  undo faults an interrupted or killed run left behind
-//	hachaos faults   [--config hachaos.yaml]  list the faults injected and not yet recovered
-//	hachaos validate [--config hachaos.yaml]  check the Spec and print the resolved timeouts
-//	hachaos rolling-restart [--config …] [--components etcd,kube-apiserver,…,kubelet]
-//	                                          restart every control plane in turn, as an upgrade rolls
-//	                                          (each static Pod, then the kubelet; package rolling)
-//	hachaos upgrade --to vX.Y.Z [--config …]  roll the running topology to another Kubernetes version in
-//	                                          place, one node at a time, as kubeadm documents it
-//	hachaos monitor --artifacts DIR [--config …] [--name N] [--traffic=false] -- COMMAND…
-//	                                          record the disruption monitor around COMMAND, judge it against
-//	                                          the Spec's disruption budgets, write the usual reports
-//	hachaos kubernetes-version [--config …]   print the Spec's Kubernetes version (for make images)
-//	hachaos cluster-name [--config …]         print the Spec's topology name (for scripts)
-//	hachaos expect-detected --report R --spec S --reason T
-//	                                          succeed only if spec S failed with a message containing T
-//	                                          in Ginkgo JSON report R (negative controls)
-//	hachaos exit-status RESULTS               exit 0 all passed, 1 a broken promise, 3 only inconclusive
-//	                                          verdicts (fault not in effect, environment not ready)
-//	hachaos expect-not-in-effect --report R   succeed only if every fault spec in Ginkgo JSON report R
-//	                                          ended "fault not in effect" (make chaos-selfcheck)
-//	hachaos scan-secrets DIR                  fail if DIR holds a private key, token or credential
-//	hachaos report [--baseline R] DIR         results.json, junit.xml, report.html and summary.md from
-//	                                          the Ginkgo report(s) in artifacts folder DIR
-//	hachaos derive-config --name N --kubernetes vX.Y.Z|IMAGE --out F [--config …]
-//	                                          the Spec with another name and Kubernetes version (certify)
-//	hachaos compare BASE.json CAND.json       compare two results.json guarantee by guarantee; fail on a
-//	                                          broken guarantee or a p95 regression beyond the budget
+// Command hachaos brings an HA Kubernetes topology up and down from a Spec file, runs
+// planned events under the disruption monitor, and builds and compares the reports.
+// "hachaos help" lists the commands (usage, in cli.go) and the exit statuses.
 //
 // The Spec is checked before anything is created; Ctrl-C cancels cleanly.
 package main
@@ -37,7 +8,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -55,10 +25,7 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintf(os.Stderr, "hachaos: %v\n", err)
-		os.Exit(1)
-	}
+	os.Exit(exitStatus(run(os.Args[1:]), os.Stderr))
 }
 
 var commands = map[string]func(ctx context.Context, spec topology.Spec) error{
@@ -79,6 +46,10 @@ var commands = map[string]func(ctx context.Context, spec topology.Spec) error{
 }
 
 func run(args []string) error {
+	if isHelp(args) {
+		fmt.Print(usage)
+		return nil
+	}
 	if len(args) > 0 && args[0] == "expect-detected" {
 		return expectDetected(args[1:])
 	}
@@ -113,12 +84,16 @@ func run(args []string) error {
 	if len(args) == 2 && args[0] == "scan-secrets" {
 		return scanSecrets(args[1])
 	}
-	if len(args) == 0 || commands[args[0]] == nil {
-		return errors.New("usage: hachaos up|down|status|recover|faults|validate|kubernetes-version [--config FILE], or hachaos rolling-restart|upgrade|monitor|expect-detected|report|compare|scan-secrets … (see the command's doc)")
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage)
+		return usageError{"no command given"}
+	}
+	if commands[args[0]] == nil {
+		return usageError{fmt.Sprintf("unknown command %q, or wrong arguments for it", args[0])}
 	}
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	config := fs.String("config", "hachaos.yaml", "topology Spec file")
-	if err := fs.Parse(args[1:]); err != nil {
+	if _, err := parseArgs(fs, args[1:], 0); err != nil {
 		return err
 	}
 	spec, err := topology.Load(*config)
@@ -242,7 +217,7 @@ func status(ctx context.Context, spec topology.Spec) error {
 		}
 	}
 	if len(unmet) > 0 {
-		return fmt.Errorf("%d of %d readiness conditions unmet", len(unmet), len(gate.Conditions()))
+		return notReady{fmt.Errorf("%d of %d readiness conditions unmet", len(unmet), len(gate.Conditions()))}
 	}
 	return nil
 }
@@ -265,18 +240,18 @@ func expectDetected(args []string) error {
 	report := fs.String("report", "", "Ginkgo JSON report of the sabotaged run")
 	spec := fs.String("spec", "", "text of the spec that must fail")
 	reason := fs.String("reason", "", "text its failure message must contain")
-	if err := fs.Parse(args); err != nil {
+	if _, err := parseArgs(fs, args, 0); err != nil {
 		return err
 	}
 	if *report == "" || *spec == "" || *reason == "" {
-		return errors.New("expect-detected needs --report, --spec and --reason")
+		return usageError{"expect-detected needs --report, --spec and --reason"}
 	}
 	r, err := reports.ReadGinkgoJSON(*report)
 	if err != nil {
 		return err
 	}
 	if err := reports.ExpectDetected(r, *spec, *reason); err != nil {
-		return err
+		return checkFailed{err}
 	}
 	fmt.Printf("detected: %q failed mentioning %q\n", *spec, *reason)
 	return nil
@@ -293,7 +268,7 @@ func expectNotInEffect(path string) error {
 		fmt.Println("fault not in effect, as it must be:", line)
 	}
 	if err != nil {
-		return err
+		return checkFailed{err}
 	}
 	fmt.Printf("self-check: all %d fault specs reported \"fault not in effect\" with their faults disabled\n", len(right))
 	return nil

@@ -256,7 +256,7 @@ func rollingRestartCmd(args []string) error {
 	fs := flag.NewFlagSet("rolling-restart", flag.ContinueOnError)
 	config := fs.String("config", "hachaos.yaml", "topology Spec file")
 	components := fs.String("components", "", "what to restart on each node, comma-separated, in this order: "+strings.Join(rolling.Components, ",")+" (default all; etcd only when stacked)")
-	if err := fs.Parse(args); err != nil {
+	if _, err := parseArgs(fs, args, 0); err != nil {
 		return err
 	}
 	spec, err := topology.Load(*config)
@@ -278,11 +278,11 @@ func upgradeCmd(args []string) error {
 	fs := flag.NewFlagSet("upgrade", flag.ContinueOnError)
 	config := fs.String("config", "hachaos.yaml", "topology Spec file of the running (FROM) topology")
 	to := fs.String("to", "", "the Kubernetes version to upgrade to, e.g. v1.37.2 (its images built: scripts/build-images.sh)")
-	if err := fs.Parse(args); err != nil {
+	if _, err := parseArgs(fs, args, 0); err != nil {
 		return err
 	}
-	if *to == "" || fs.NArg() > 0 {
-		return errors.New("usage: hachaos upgrade --to vX.Y.Z [--config FILE]")
+	if *to == "" {
+		return usageError{"upgrade needs --to vX.Y.Z"}
 	}
 	spec, err := topology.Load(*config)
 	if err != nil {

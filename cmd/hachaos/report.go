@@ -25,13 +25,11 @@ func report(args []string) error {
 	baseline := fs.String("baseline", "", "results.json of an earlier run to compare with (adds a comparison; fails on a regression)")
 	config := fs.String("config", "hachaos.yaml", "topology Spec file (for the regression budget)")
 	browser := fs.Bool("browser-check", true, "render report.html in headless Chromium, keep screenshot.png and fail unless the summary and every timeline show")
-	if err := fs.Parse(args); err != nil {
+	positional, err := parseArgs(fs, args, 1)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		return errors.New("usage: hachaos report [--baseline results.json] ARTIFACTS_DIR")
-	}
-	dir := fs.Arg(0)
+	dir := positional[0]
 	trialDirs, err := findTrials(dir)
 	if err != nil {
 		return err
@@ -169,23 +167,21 @@ func readJSONFile(path string, v any) error {
 func compare(args []string) error {
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
 	config := fs.String("config", "hachaos.yaml", "topology Spec file (for the regression budget)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() != 2 {
-		return errors.New("usage: hachaos compare [--config hachaos.yaml] BASELINE/results.json CANDIDATE/results.json")
-	}
-	cand, err := reports.ReadResults(fs.Arg(1))
+	positional, err := parseArgs(fs, args, 2)
 	if err != nil {
 		return err
 	}
-	c, err := compareWith(fs.Arg(0), cand, *config)
+	cand, err := reports.ReadResults(positional[1])
+	if err != nil {
+		return err
+	}
+	c, err := compareWith(positional[0], cand, *config)
 	if err != nil {
 		return err
 	}
 	fmt.Print(c.Text())
 	if !c.Passed() {
-		return errors.New("comparison failed")
+		return checkFailed{errors.New("comparison failed")}
 	}
 	return nil
 }
