@@ -48,6 +48,12 @@ func defaultSecurity() SecuritySpec {
 	return SecuritySpec{CertExpiryWindow: dur(30 * 24 * time.Hour)}
 }
 
+// maxCertExpiryWindow: a year's notice is the most a rotation policy asks for (kubeadm's
+// certificates live one year).
+const maxCertExpiryWindow = 365 * 24 * time.Hour
+
 func (s SecuritySpec) validate(v *violations) {
-	checkPositive(v, "security.certExpiryWindow", s.CertExpiryWindow)
+	if w := s.CertExpiryWindow; w.Duration <= 0 || w.Duration > maxCertExpiryWindow {
+		v.add("security.certExpiryWindow", "must be positive and at most %s, got %s", maxCertExpiryWindow, w)
+	}
 }

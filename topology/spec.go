@@ -555,18 +555,36 @@ func checkRange(v *violations, path string, n, lo, hi int) {
 func checkAtLeast(v *violations, path string, n, lo int) {
 	if n < lo {
 		v.add(path, "must be at least %d, got %d", lo, n)
+	} else if n > MaxCount {
+		v.add(path, "must be at most %d, got %d", MaxCount, n)
 	}
 }
+
+// MaxDuration caps every duration in a Spec: no HA timing or wait hachaos knows of comes
+// near it, and the windows derived from them add and multiply several (a check interval
+// of 2562047h overflowed the LB's detection window).
+const MaxDuration = 24 * time.Hour
+
+// MaxCount caps the counts without a tighter rule (fall, rise, retries, seconds, budgets).
+const MaxCount = 100000
 
 func checkPositive(v *violations, path string, d Duration) {
 	if d.Duration <= 0 {
 		v.add(path, "must be positive, got %s", d)
 	}
+	checkAtMost(v, path, d)
 }
 
 func checkNotNegative(v *violations, path string, d Duration) {
 	if d.Duration < 0 {
 		v.add(path, "must not be negative, got %s", d)
+	}
+	checkAtMost(v, path, d)
+}
+
+func checkAtMost(v *violations, path string, d Duration) {
+	if d.Duration > MaxDuration {
+		v.add(path, "must be at most %s, got %s", MaxDuration, d)
 	}
 }
 
@@ -583,12 +601,21 @@ func (v *violations) add(path, format string, args ...any) {
 	*v = append(*v, path+": "+fmt.Sprintf(format, args...))
 }
 
-// err returns nil if nothing was broken, else one error listing every violation.
+// maxListed is how many violations an error lists before "and N more": enough for any
+// Spec a person wrote, not 108 MB for a generated one with 600,000 unknown keys.
+const maxListed = 50
+
+// err returns nil if nothing was broken, else one error listing every violation (the
+// first maxListed, then how many more).
 func (v violations) err() error {
 	if len(v) == 0 {
 		return nil
 	}
-	return errors.New("invalid topology spec:\n  - " + strings.Join(v, "\n  - "))
+	listed := v
+	if len(v) > maxListed {
+		listed = append(v[:maxListed:maxListed], fmt.Sprintf("and %d more", len(v)-maxListed))
+	}
+	return errors.New("invalid topology spec:\n  - " + strings.Join(listed, "\n  - "))
 }
 
 func joinPath(path, key string) string {

@@ -2,6 +2,7 @@ package topology
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -104,6 +105,12 @@ func TestParseRejects(t *testing.T) {
 			[]string{"timeouts.scheduler.renewDeadline: must be greater than 1.2 × retryPeriod (4.8s"}},
 		{"upstream profile with a short lease", "profile: upstream\ntimeouts: {scheduler: {leaseDuration: 10s}}",
 			[]string{"timeouts.scheduler.leaseDuration: must be greater than renewDeadline (10s), got 10s"}},
+		{"a duration past the cap (it overflowed the derived detection window)", "loadBalancer: {checkInterval: 2562047h}",
+			[]string{"loadBalancer.checkInterval: must be at most 24h0m0s, got 2562047h"}},
+		{"a count past the cap", "loadBalancer: {fall: 1000000}",
+			[]string{"loadBalancer.fall: must be at most 100000, got 1000000"}},
+		{"a certificate window past a year", "security: {certExpiryWindow: 9000h}",
+			[]string{"security.certExpiryWindow: must be positive and at most 8760h0m0s, got 9000h"}},
 		{"every violation at once", "workers: 0\nprofile: slow\nloadBalancer: {type: nginx}",
 			[]string{"invalid topology spec:\n  - ", "\n  - workers:", "\n  - profile:", "\n  - loadBalancer.type:"}},
 	}
@@ -119,6 +126,22 @@ func TestParseRejects(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A generated Spec with thousands of unknown keys gets the first violations and a count,
+// not megabytes of errors.
+func TestParseCapsTheErrorsListed(t *testing.T) {
+	var b strings.Builder
+	for i := range 5000 {
+		fmt.Fprintf(&b, "unknownKey%d: 1\n", i)
+	}
+	_, err := Parse([]byte(b.String()))
+	if err == nil {
+		t.Fatal("5000 unknown keys accepted")
+	}
+	if n := strings.Count(err.Error(), "\n  - "); n != maxListed+1 || !strings.Contains(err.Error(), fmt.Sprintf("and %d more", 5000-maxListed)) {
+		t.Errorf("%d lines listed, want %d and a count of the rest:\n%.300s", n, maxListed+1, err)
 	}
 }
 
