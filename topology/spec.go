@@ -19,6 +19,11 @@ import (
 // Default, Load or Parse. Keys are camelCase in YAML; the default of every field is given
 // next to it and in hachaos.yaml at the repository root.
 type Spec struct {
+	// APIVersion and Kind make the file a versioned API object, as Kubernetes' own
+	// manifests are: "hachaos.dev/v1alpha1" and "Topology" (the defaults, so Specs written
+	// before they existed still load; any other value is refused).
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
 	// Name is the kind cluster name; nodes are named <name>-control-plane[N] and
 	// <name>-worker[N]. Default "hachaos". Must be a DNS label (lowercase letters, digits and
 	// '-', starting and ending with a letter or digit) of at most 40 characters, so that
@@ -278,6 +283,8 @@ func dur(d time.Duration) Duration { return Duration{Duration: d} }
 // HAProxy in front, the "fast" profile. hachaos.yaml spells out the same values.
 func Default() Spec {
 	return Spec{
+		APIVersion:       APIVersion,
+		Kind:             KindTopology,
 		Name:             "hachaos",
 		ControlPlanes:    3,
 		Workers:          2,
@@ -474,7 +481,19 @@ func (s Spec) Validate() error {
 
 var dnsLabel = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
 
+// APIVersion and KindTopology are the only apiVersion and kind a Spec may have.
+const (
+	APIVersion   = "hachaos.dev/v1alpha1"
+	KindTopology = "Topology"
+)
+
 func (s Spec) validateShape(v *violations) {
+	if s.APIVersion != APIVersion {
+		v.add("apiVersion", "must be %q, got %q", APIVersion, s.APIVersion)
+	}
+	if s.Kind != KindTopology {
+		v.add("kind", "must be %q, got %q", KindTopology, s.Kind)
+	}
 	if !dnsLabel.MatchString(s.Name) || len(s.Name) > 40 {
 		v.add("name", "must be a DNS label (lowercase letters, digits and '-', starting and ending with a letter or digit) of at most 40 characters, got %q", s.Name)
 	}
