@@ -168,7 +168,30 @@ func (f APIServerFreeze) InEffect(ctx context.Context, _ time.Time) error {
 
 // InEffect implements Observable: the process is gone or was restarted after the kill.
 func (f ProcessKill) InEffect(ctx context.Context, since time.Time) error {
+	if pid, start, ok := f.killed.get(); ok {
+		return replaced(ctx, f.topo, f.Node, f.Process, pid, start)
+	}
 	return restartedSince(ctx, f.topo, f.Node, f.Process, since)
+}
+
+// replaced is nil when the process (command line starting with process) on node is gone
+// or is not the one with the kernel identity (pid, start ticks) a kill recorded.
+func replaced(ctx context.Context, t Topology, node, process, pid, start string) error {
+	if st, err := t.NodeState(ctx, node); err != nil {
+		return err
+	} else if !st.Running {
+		return nil
+	}
+	script := fmt.Sprintf(`pid=$(pgrep -o -f '^%s( |$)'); [ -n "$pid" ] || exit 0
+echo "$pid $(cut -d' ' -f22 /proc/$pid/stat)"`, process)
+	out, err := t.Exec(ctx, node, nil, "sh", "-c", script)
+	if err != nil {
+		return fmt.Errorf("look for %s on %s: %w", process, node, err)
+	}
+	if fields := strings.Fields(string(out)); len(fields) == 2 && fields[0] == pid && fields[1] == start {
+		return fmt.Errorf("%s on %s is still the process the kill was sent to (pid %s, started at tick %s): it was not killed", process, node, pid, start)
+	}
+	return nil
 }
 
 // InEffect implements Observable: the member's etcd process is gone (its machine
@@ -186,7 +209,7 @@ func (f EtcdMemberCrash) InEffect(ctx context.Context, since time.Time) error {
 	if f.Mode == topology.EtcdExternal {
 		return machineRestartedSince(ctx, f.topo, f.Node, since)
 	}
-	return restartedSince(ctx, f.topo, f.Node, "etcd", since)
+	return f.processKill().InEffect(ctx, since)
 }
 
 // InEffect implements Observable: the partition chain is hooked in, and a TCP

@@ -71,9 +71,10 @@ func (f EtcdMemberStop) Recover(ctx context.Context) error {
 // member's container, Docker's restart policy an external member's — so Recover has
 // nothing to undo.
 type EtcdMemberCrash struct {
-	topo Topology
-	Node string
-	Mode topology.EtcdMode
+	topo   Topology
+	Node   string
+	Mode   topology.EtcdMode
+	killed *killRecord // a stacked member's process, as ProcessKill's
 }
 
 // NewEtcdMemberCrash crashes the member running on node; mode is the topology's etcd mode.
@@ -81,7 +82,7 @@ func NewEtcdMemberCrash(t Topology, node string, mode topology.EtcdMode) (EtcdMe
 	if err := checkEtcdTarget(node, mode); err != nil {
 		return EtcdMemberCrash{}, fmt.Errorf("etcd member crash: %w", err)
 	}
-	return EtcdMemberCrash{topo: t, Node: node, Mode: mode}, nil
+	return EtcdMemberCrash{topo: t, Node: node, Mode: mode, killed: &killRecord{}}, nil
 }
 
 // Record implements Fault.
@@ -95,7 +96,12 @@ func (f EtcdMemberCrash) Inject(ctx context.Context) error {
 		return f.topo.NodeAction(ctx, f.Node, topology.NodeCrash)
 	}
 	// a stacked member is a control-plane process like the others
-	return ProcessKill{topo: f.topo, Node: f.Node, Process: ProcessEtcd}.Inject(ctx)
+	return f.processKill().Inject(ctx)
+}
+
+// processKill is a stacked member's crash: its etcd process killed.
+func (f EtcdMemberCrash) processKill() ProcessKill {
+	return ProcessKill{topo: f.topo, Node: f.Node, Process: ProcessEtcd, killed: f.killed}
 }
 
 // Recover implements Fault: the member restarts by itself.

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hachaos/hachaos/topology"
 )
@@ -23,7 +24,7 @@ func TestEtcdFaultsActPerMode(t *testing.T) {
 		{"external stop", func(tp Topology) (Fault, error) { return NewEtcdMemberStop(tp, "etcd1", topology.EtcdExternal) },
 			"", "", "stop etcd1", "start etcd1"},
 		{"stacked crash", func(tp Topology) (Fault, error) { return NewEtcdMemberCrash(tp, "cp1", topology.EtcdStacked) },
-			"pkill -KILL -f ^etcd( |$)", "", "", ""},
+			"pkill -KILL -f '^etcd( |$)'", "", "", ""},
 		{"external crash", func(tp Topology) (Fault, error) { return NewEtcdMemberCrash(tp, "etcd1", topology.EtcdExternal) },
 			"", "", "crash etcd1", ""},
 	}
@@ -93,7 +94,39 @@ func TestProcessKillKillsByExactNameAndHasNothingToRecover(t *testing.T) {
 	if err := f.Recover(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"cp2: pkill -KILL -f ^kube-scheduler( |$)"}; !reflect.DeepEqual(tp.commands, want) {
-		t.Fatalf("commands %v, want %v", tp.commands, want)
+	if len(tp.commands) != 1 || !strings.Contains(tp.commands[0], "cp2: sh -c pid=$(pgrep -o -f '^kube-scheduler( |$)')") || !strings.Contains(tp.commands[0], "pkill -KILL -f '^kube-scheduler( |$)'") {
+		t.Fatalf("commands %v, want one that records the oldest kube-scheduler and kills every one", tp.commands)
+	}
+}
+
+// A killed process is told from the one the kubelet started in its place by its kernel
+// identity (pid, start ticks), whatever the exec latency: the clock comparison read a
+// restarted API server as "not killed" when a docker exec took 1.5 s.
+func TestProcessKillInEffectByTheKilledProcesssIdentity(t *testing.T) {
+	const killScript, lookScript = "&& pkill", `echo "$pid $(cut`
+	cases := []struct {
+		name, now string
+		want      string // "" in effect
+	}{
+		{"restarted: another pid", "5019 2600", ""},
+		{"restarted: the same pid reused, started later", "4242 2600", ""},
+		{"gone, not restarted yet", "", ""},
+		{"the same process still runs", "4242 1000", "still the process the kill was sent to (pid 4242, started at tick 1000)"},
+	}
+	for _, c := range cases {
+		tp := &fakeTopology{outputs: map[string]string{killScript: "4242 1000\n"}}
+		f, err := NewProcessKill(tp, "cp3", ProcessAPIServer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		copied := f // the pipeline keeps a copy of the fault for its effect checks
+		if err := f.Inject(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		tp.outputs = map[string]string{lookScript: c.now}
+		err = copied.InEffect(context.Background(), time.Now().Add(-time.Hour))
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
 	}
 }
