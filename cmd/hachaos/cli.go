@@ -32,6 +32,10 @@ Topology (each takes --config FILE, default hachaos.yaml):
   kubernetes-version  print the Spec's Kubernetes version (for make images)
   cluster-name        print the Spec's topology name (for scripts)
 
+Clusters hachaos did not create (read only, so far):
+  discover [--kubeconfig K] [--context C]
+                      the topology as the cluster's API shows it, checked against the Spec's expectations
+
 Planned events under the disruption monitor:
   rolling-restart [--components etcd,kube-apiserver,…,kubelet]
                       restart every control plane in turn, as an upgrade rolls
