@@ -16,8 +16,10 @@ TRIALS ?= 1
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
 
+# -buildvcs=auto: the commit goes into the binary (hachaos version, every report), where
+# git can see the tree.
 build: ## compile the hachaos command
-	$(GO) build -o $(BIN) ./cmd/hachaos
+	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/hachaos
 
 test: setup unit integration ## everything: set up what is missing (Docker, xmllint, Chromium), unit tests, then the integration tests on stacked and external etcd
 

@@ -27,10 +27,12 @@ svg text { font: 11px system-ui, sans-serif; } svg text.seg { fill: #fff; } svg 
 <header>
 <h1>hachaos report: {{.Res.Run.Topology.Name}}</h1>
 <p id="verdict" class="{{if .Failed}}v-failed{{else}}v-passed{{end}}">{{.Passed}} passed, {{.Failed}} failed of {{len .Res.Specs}} specs{{if gt .Res.Run.Trials 1}} ({{.Res.Run.Trials}} trials each){{end}}{{with .Verdicts}} — {{.}}{{end}}</p>
+{{with .Res.Run.Conditions}}{{if .Deliberate}}<p id="conditions" class="v-failed">NOT A REAL RUN: {{.}}. Its verdicts say nothing about the cluster's promises.</p>{{end}}{{end}}
 <table id="run">
 <tr><th>topology</th><td>{{with .Res.Run.Topology}}{{.ControlPlanes}} control planes, {{.Workers}} workers, {{.Etcd}} etcd ({{.EtcdMembers}} members), {{.LoadBalancer}} load balancer; provider {{.Provider}}, node image {{.NodeImage}}{{end}}</td></tr>
 <tr><th>versions</th><td>Kubernetes {{.Res.Run.Versions.Kubernetes}}, etcd {{.Res.Run.Versions.Etcd}}</td></tr>
 <tr><th>profile</th><td>{{.Res.Run.Profile}}</td></tr>
+<tr><th>hachaos</th><td>{{with .Res.Run.Harness}}{{.Version}}{{with .Commit}}, commit {{.}}{{end}}{{if .Modified}} (modified){{end}}{{end}}{{with .Res.Run.SpecSHA256}}; Spec sha256 {{.}}{{end}}</td></tr>
 <tr><th>wall time</th><td>{{printf "%.0f" .Res.Duration}} s: bring-up {{printf "%.0f" .Res.WallTime.BringUp}} s, faults {{printf "%.0f" .Res.WallTime.Faults}} s (holding faults and waiting on Kubernetes' and etcd's own timeouts), harness {{printf "%.0f" .Res.WallTime.Harness}} s</td></tr>
 <tr><th>run</th><td>started {{.Res.Started.UTC.Format "2006-01-02 15:04:05"}} UTC, {{printf "%.0f" .Res.Duration}} s; seed {{.Res.Run.Seed}}{{with .Res.Run.LabelFilter}}; labels {{.}}{{end}}; report generated {{.Generated}}</td></tr>
 </table>

@@ -88,3 +88,40 @@ func TestPaintedTimelinesCountsLaneBlocks(t *testing.T) {
 		t.Fatalf("want 2 painted timelines, got %d", n)
 	}
 }
+
+// A sabotaged or self-check run says so at the top of every report; every report names
+// the hachaos build and the Spec's hash.
+func TestReportsSayWhatBuiltThemAndWhetherTheRunWasDeliberate(t *testing.T) {
+	dir := t.TempDir()
+	info := RunInfo{Topology: Topology{Name: "x"}, Harness: Harness{Version: "v0.1.0", Commit: "4f5416c9461f018d2a95c5f91d50d8e24c64ffe0"}, SpecSHA256: "ab12cd34ef56ab12cd34"}
+	for _, c := range []struct {
+		conditions RunConditions
+		banner     bool
+	}{{RunConditions{}, false}, {RunConditions{Sabotage: "lbWithoutHealthChecks"}, true}, {RunConditions{DisabledFaults: []string{"all"}}, true}} {
+		info.Conditions = c.conditions
+		res, err := FromGinkgo([]types.Report{ginkgoRun(t, specRun("partitions", types.SpecStatePassed, "", leaderCrash))}, info, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, err := HTML(res, dir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		junit, err := JUnit(res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		md := Markdown(res, nil)
+		for name, text := range map[string]string{"HTML": string(page), "summary": md} {
+			if got := strings.Contains(text, "NOT A REAL RUN"); got != c.banner {
+				t.Errorf("%s with %+v: banner %t, want %t", name, c.conditions, got, c.banner)
+			}
+			if !strings.Contains(text, "v0.1.0") || !strings.Contains(text, "4f5416c9461f") || !strings.Contains(text, "ab12cd34ef56") {
+				t.Errorf("%s does not name the build and the Spec hash", name)
+			}
+		}
+		if c.banner && !strings.Contains(string(junit), c.conditions.String()) {
+			t.Errorf("JUnit does not carry the conditions %q", c.conditions)
+		}
+	}
+}

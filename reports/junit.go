@@ -128,6 +128,9 @@ func runProperties(r RunInfo) []junitProperty {
 		{"profile", r.Profile},
 		{"seed", fmt.Sprint(r.Seed)},
 		{"trials", fmt.Sprint(r.Trials)},
+		{"hachaos", strings.TrimSpace(r.Harness.Version + " " + r.Harness.Commit)},
+		{"spec-sha256", r.SpecSHA256},
+		{"conditions", r.Conditions.String()},
 	}
 }
 

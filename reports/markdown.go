@@ -36,8 +36,14 @@ func Markdown(res Results, cmp *Comparison) string {
 	}
 	fmt.Fprintf(&b, "## hachaos: %d passed, %d failed\n\n", passed, failed)
 	fmt.Fprintf(&b, "Verdicts: %s\n\n", verdictCounts(res))
+	if c := res.Run.Conditions; c.Deliberate() {
+		fmt.Fprintf(&b, "**NOT A REAL RUN: %s. Its verdicts say nothing about the cluster's promises.**\n\n", c)
+	}
 	fmt.Fprintf(&b, "Kubernetes %s, etcd %s, %s etcd, profile %s, %d trial(s)\n\n",
 		res.Run.Versions.Kubernetes, res.Run.Versions.Etcd, res.Run.Topology.Etcd, res.Run.Profile, res.Run.Trials)
+	if h := res.Run.Harness; h.Version != "" {
+		fmt.Fprintf(&b, "hachaos %s%s, Spec sha256 %s\n\n", h.Version, commitText(h), shortHash(res.Run.SpecSHA256))
+	}
 	w := res.WallTime
 	fmt.Fprintf(&b, "Wall time %.0f s: bring-up %.0f s, faults (waiting on Kubernetes' and etcd's own timeouts) %.0f s, harness %.0f s\n\n",
 		res.Duration, w.BringUp, w.Faults, w.Harness)
@@ -56,4 +62,29 @@ func Markdown(res Results, cmp *Comparison) string {
 // mdCell keeps a value inside its table cell.
 func mdCell(s string) string {
 	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
+}
+
+// commitText is " (commit abc123…, modified)" for a build that knows its commit.
+func commitText(h Harness) string {
+	if h.Commit == "" {
+		return ""
+	}
+	c := h.Commit
+	if len(c) > 12 {
+		c = c[:12]
+	}
+	if h.Modified {
+		return " (commit " + c + ", modified)"
+	}
+	return " (commit " + c + ")"
+}
+
+func shortHash(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	if h == "" {
+		return "unknown"
+	}
+	return h
 }

@@ -51,6 +51,46 @@ type RunInfo struct {
 	// Trials is how many times every spec ran (TRIALS=N).
 	Trials      int    `json:"trials"`
 	LabelFilter string `json:"labelFilter,omitempty"`
+	// Harness is the hachaos that built the reports.
+	Harness Harness `json:"harness"`
+	// SpecSHA256 is the hash of the Spec as the suite loaded it (spec.json), so two
+	// runs can be shown to have tested the same promises.
+	SpecSHA256 string `json:"specSHA256,omitempty"`
+	// Conditions are what made the run deliberately unlike a real one: a sabotage, or
+	// faults disabled. Empty for a run whose verdicts may be reported.
+	Conditions RunConditions `json:"conditions"`
+}
+
+// Harness is a hachaos build: its version and the commit it was built from.
+type Harness struct {
+	Version  string `json:"version"`
+	Commit   string `json:"commit,omitempty"`
+	Modified bool   `json:"modified,omitempty"` // built from a tree with uncommitted changes
+}
+
+// RunConditions are written by the suite (RunConditionsFile in the artifacts) when a
+// run is a negative control or a self-check, and shown loudly in every report.
+type RunConditions struct {
+	Sabotage       string   `json:"sabotage,omitempty"`       // HACHAOS_SABOTAGE
+	DisabledFaults []string `json:"disabledFaults,omitempty"` // HACHAOS_DISABLE_FAULTS
+}
+
+// RunConditionsFile is where the suite writes a run's RunConditions in its artifacts.
+const RunConditionsFile = "conditions.json"
+
+// Deliberate says whether the run was sabotaged or ran with faults disabled.
+func (c RunConditions) Deliberate() bool { return c.Sabotage != "" || len(c.DisabledFaults) > 0 }
+
+// String names the conditions for people.
+func (c RunConditions) String() string {
+	var parts []string
+	if c.Sabotage != "" {
+		parts = append(parts, "sabotage "+c.Sabotage+" applied (a negative control)")
+	}
+	if len(c.DisabledFaults) > 0 {
+		parts = append(parts, "faults disabled: "+strings.Join(c.DisabledFaults, ",")+" (a self-check)")
+	}
+	return strings.Join(parts, "; ")
 }
 
 // Topology is the shape of the cluster under test.

@@ -132,6 +132,16 @@ func writeArtifacts(ctx context.Context, dir string) {
 	specJSON, err := json.MarshalIndent(spec, "", "  ")
 	Expect(err).NotTo(HaveOccurred())
 	Expect(os.WriteFile(filepath.Join(dir, "spec.json"), specJSON, 0o644)).To(Succeed())
+	// A sabotaged or self-check run says so in every report built from these artifacts.
+	conditions := reports.RunConditions{Sabotage: os.Getenv("HACHAOS_SABOTAGE")}
+	if disabled := os.Getenv("HACHAOS_DISABLE_FAULTS"); disabled != "" {
+		conditions.DisabledFaults = strings.Split(disabled, ",")
+	}
+	if conditions.Deliberate() {
+		data, err := json.Marshal(conditions)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(os.WriteFile(filepath.Join(dir, reports.RunConditionsFile), data, 0o644)).To(Succeed())
+	}
 	if k, ok := provider.(interface{ KubeconfigPath() string }); ok {
 		raw, err := os.ReadFile(k.KubeconfigPath())
 		Expect(err).NotTo(HaveOccurred())

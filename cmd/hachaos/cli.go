@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
+
+	"github.com/hachaos/hachaos/reports"
 )
 
 // Exit statuses, as the README documents them (and scripts/chaos.sh and exit-status
@@ -50,6 +53,8 @@ Reports:
   derive-config --name N --kubernetes vX.Y.Z|IMAGE --out F
                                          the Spec with another name and Kubernetes version (certify)
   scan-secrets DIR                       fail if DIR holds a private key, token or credential
+
+  version             this build of hachaos: version and commit
 
 Controls:
   expect-detected --report R --spec S --reason T
@@ -133,4 +138,35 @@ func parseArgs(fs *flag.FlagSet, args []string, want int) ([]string, error) {
 		return nil, usageError{fmt.Sprintf("%s takes %d argument(s), got %d %q", fs.Name(), want, len(positional), positional)}
 	}
 	return positional, nil
+}
+
+// harness is this build of hachaos, from the module and VCS information Go embeds.
+func harness() reports.Harness {
+	h := reports.Harness{Version: "devel"}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return h
+	}
+	if v := info.Main.Version; v != "" && v != "(devel)" {
+		h.Version = v
+	}
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			h.Commit = s.Value
+		case "vcs.modified":
+			h.Modified = s.Value == "true"
+		}
+	}
+	return h
+}
+
+// version prints this build of hachaos (hachaos version).
+func version() error {
+	h := harness()
+	fmt.Printf("hachaos %s%s\n", h.Version, map[bool]string{true: " (modified)", false: ""}[h.Modified])
+	if h.Commit != "" {
+		fmt.Println("commit", h.Commit)
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -134,6 +135,17 @@ func runInfo(dir string) (reports.RunInfo, error) {
 	if err := readJSONFile(filepath.Join(dir, "spec.json"), &spec); err != nil {
 		return reports.RunInfo{}, err
 	}
+	specJSON, err := os.ReadFile(filepath.Join(dir, "spec.json"))
+	if err != nil {
+		return reports.RunInfo{}, err
+	}
+	// Written only by a sabotaged or self-check run; its absence is an ordinary run.
+	var conditions reports.RunConditions
+	if _, err := os.Stat(filepath.Join(dir, reports.RunConditionsFile)); err == nil {
+		if err := readJSONFile(filepath.Join(dir, reports.RunConditionsFile), &conditions); err != nil {
+			return reports.RunInfo{}, err
+		}
+	}
 	// versions.json is written once the topology is up; a run whose bring-up failed
 	// still gets its reports, with the versions unknown.
 	var versions reports.Versions
@@ -146,8 +158,11 @@ func runInfo(dir string) (reports.RunInfo, error) {
 			Etcd: string(spec.Etcd.Mode), EtcdMembers: spec.Etcd.Members,
 			LoadBalancer: string(spec.LoadBalancer.Type), NodeImage: spec.Kubernetes.Image(),
 		},
-		Versions: versions,
-		Profile:  spec.Profile,
+		Versions:   versions,
+		Profile:    spec.Profile,
+		Harness:    harness(),
+		SpecSHA256: fmt.Sprintf("%x", sha256.Sum256(specJSON)),
+		Conditions: conditions,
 	}, nil
 }
 
