@@ -44,14 +44,8 @@ func PodReschedulingSpec(inputGetter func() PodReschedulingSpecInput) {
 		run := startWorkerRun(ctx, in)
 		f, err := fault.NewWorkerLoss(in.Provider, run.target, fault.WorkerLossPause)
 		Expect(err).NotTo(HaveOccurred())
-		// bound = node-monitor-grace-period + node-monitor-period (the node is marked
-		// unreachable) + unreachable toleration (its Pods are evicted) + Pod startup
-		// (replacements Ready elsewhere)
-		t := in.Spec.ResolvedTimeouts()
-		bound := t.NodeMonitorGracePeriod.Duration + t.NodeMonitorPeriod.Duration +
-			time.Duration(t.UnreachableTolerationSeconds)*time.Second + in.Spec.Waits.PodStartup.Duration
-		formula := fmt.Sprintf("grace %s + monitor period %s + unreachable toleration %ds + Pod startup %s",
-			t.NodeMonitorGracePeriod, t.NodeMonitorPeriod, t.UnreachableTolerationSeconds, in.Spec.Waits.PodStartup)
+		b := run.bounds.WorkerLossReschedule()
+		bound, formula := b.Value, b.FormulaText()
 		run.injectAndAwaitRescheduled(f, signalEffectBound, bound, formula)
 		judging()
 		run.judgeRescheduled("worker lost", bound, formula)
@@ -62,13 +56,8 @@ func PodReschedulingSpec(inputGetter func() PodReschedulingSpecInput) {
 		in := inputGetter()
 		in.validate()
 		run := startWorkerRun(ctx, in)
-		// A PDB allowing one disruption evicts the worker's Pods one at a time: each
-		// eviction waits until the previous Pod's replacement is Ready (Pod startup),
-		// and a refused eviction is retried after fault.EvictRetryDelay.
-		// bound = Pods on the worker × (Pod startup + eviction retry delay)
-		perPod := in.Spec.Waits.PodStartup.Duration + fault.EvictRetryDelay
-		bound := time.Duration(run.onTarget) * perPod
-		formula := fmt.Sprintf("%d Pods × (Pod startup %s + eviction retry %s)", run.onTarget, in.Spec.Waits.PodStartup, fault.EvictRetryDelay)
+		b := run.bounds.DrainReschedule(run.onTarget, fault.EvictRetryDelay)
+		bound, formula := b.Value, b.FormulaText()
 		// The drain itself may take up to waits.componentRestart: one slower than its
 		// bound is a broken guarantee (judged below), not a fault that did not take effect.
 		limit := max(bound, in.Spec.Waits.ComponentRestart.Duration)

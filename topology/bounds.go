@@ -122,6 +122,38 @@ func (b Bounds) LeaseTakeover(component string, le LeaderElection) Bound {
 		}}
 }
 
+// WorkerLossReschedule is how long after a worker is lost its Pods are Ready elsewhere:
+// the node controller marks it unreachable after the node-monitor grace period (noticed
+// within one monitor period), the unreachable taint's toleration expires and its Pods are
+// evicted, and the replacements start. bound = grace + monitor period + unreachable
+// toleration + Pod startup.
+func (b Bounds) WorkerLossReschedule() Bound {
+	t := b.spec.ResolvedTimeouts()
+	toleration := time.Duration(t.UnreachableTolerationSeconds) * time.Second
+	return Bound{Value: t.NodeMonitorGracePeriod.Duration + t.NodeMonitorPeriod.Duration + toleration + b.spec.Waits.PodStartup.Duration,
+		Formula: "grace + monitor period + unreachable toleration + Pod startup",
+		Inputs: []BoundInput{
+			specInput("grace", t.NodeMonitorGracePeriod.Duration, "timeouts.nodeMonitorGracePeriod"),
+			specInput("monitor period", t.NodeMonitorPeriod.Duration, "timeouts.nodeMonitorPeriod"),
+			specInput("unreachable toleration", toleration, "timeouts.unreachableTolerationSeconds"),
+			specInput("Pod startup", b.spec.Waits.PodStartup.Duration, "waits.podStartup"),
+		}}
+}
+
+// DrainReschedule is how long draining a worker with pods of the workload on it takes
+// until all are Ready elsewhere, with a PDB allowing one disruption: each eviction waits
+// for the previous Pod's replacement to be Ready (Pod startup), and a refused eviction
+// is retried after retry. bound = pods × (Pod startup + eviction retry).
+func (b Bounds) DrainReschedule(pods int, retry time.Duration) Bound {
+	startup := b.spec.Waits.PodStartup.Duration
+	return Bound{Value: time.Duration(pods) * (startup + retry), Formula: "Pods on the worker × (Pod startup + eviction retry)",
+		Inputs: []BoundInput{
+			{Name: "Pods on the worker", Value: fmt.Sprint(pods), Source: "the workload as deployed"},
+			specInput("Pod startup", startup, "waits.podStartup"),
+			{Name: "eviction retry", Value: retry.String(), Source: "hachaos' drain (fault.EvictRetryDelay)"},
+		}}
+}
+
 // Plus is b + c: a bound made of two.
 func (b Bound) Plus(c Bound) Bound {
 	return Bound{Value: b.Value + c.Value, Formula: "(" + b.Formula + ") + (" + c.Formula + ")", Inputs: append(append([]BoundInput{}, b.Inputs...), c.Inputs...)}

@@ -81,6 +81,9 @@ func run(args []string) error {
 	if len(args) == 1 && args[0] == "version" {
 		return version()
 	}
+	if len(args) > 0 && args[0] == "explain" {
+		return explain(args[1:])
+	}
 	if len(args) > 0 && args[0] == "discover" {
 		return discover(args[1:])
 	}

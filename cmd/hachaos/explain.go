@@ -1,0 +1,59 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"text/tabwriter"
+
+	"github.com/hachaos/hachaos/fault"
+	"github.com/hachaos/hachaos/monitor"
+	"github.com/hachaos/hachaos/topology"
+)
+
+// explain prints every timing bound the Spec implies, with its value and formula — a
+// dry run that creates nothing. The suites derive the same bounds (topology.Bounds) from
+// the Spec and from the flags the running components were started with; here, where
+// nothing runs, the components' defaults stand in for those flags, and the output says so.
+func explain(args []string) error {
+	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
+	config := fs.String("config", "hachaos.yaml", "topology Spec file")
+	if _, err := parseArgs(fs, args, 0); err != nil {
+		return err
+	}
+	spec, err := topology.Load(*config)
+	if err != nil {
+		return err
+	}
+	b := topology.NewBounds(spec, topology.DefaultComponentTimings())
+	t := spec.ResolvedTimeouts()
+	fmt.Printf("%s: %d control planes, %d workers, %s etcd (%d members), profile %s\n", *config, spec.ControlPlanes, spec.Workers, spec.Etcd.Mode, spec.Etcd.Members, spec.Profile)
+	fmt.Println("Bounds (etcd's and kube-apiserver's own timings at their defaults here; the suites read them from the running components):")
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	for _, row := range []struct {
+		guarantee string
+		bound     topology.Bound
+	}{
+		{"LB: API server marked DOWN, clients fail at most (frozen, killed, stopped)", b.LBDetection()},
+		{"etcd: a new leader after the leader crashed", b.EtcdElection()},
+		{"etcd: longest time without an acknowledged write (a minority down)", b.EtcdWriteGap(monitor.KVOpTimeout)},
+		{"partition: clients through the LB stop failing", b.APIServerEtcdUnready().Plus(b.LBDetection())},
+		{"leader: kube-scheduler Lease taken over", b.LeaseTakeover("scheduler", t.Scheduler)},
+		{"leader: kube-controller-manager Lease taken over", b.LeaseTakeover("controllerManager", t.ControllerManager)},
+		{"partition inbound: the scheduler Lease on the majority side", b.LeaseTakeover("scheduler", t.Scheduler).Plus(b.EtcdElection())},
+		{"worker lost: the workload Ready elsewhere", b.WorkerLossReschedule()},
+		{"drain (2 Pods on the worker): the workload Ready elsewhere", b.DrainReschedule(2, fault.EvictRetryDelay)},
+	} {
+		fmt.Fprintf(w, "  %s\t≤ %s\t%s\n", row.guarantee, row.bound.Value, row.bound.FormulaText())
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if d := t.APIServerShutdownDelay.Duration; d > 0 {
+		fmt.Printf("Graceful stop: no request through the LB may fail (shutdown delay %s > LB detection window %s)\n", d, b.LBDetection().Value)
+	} else {
+		fmt.Println("Graceful stop: skipped (timeouts.apiServerShutdownDelay resolves to 0s)")
+	}
+	fmt.Printf("Recovery: each component back within waits.componentRestart %s, the readiness gate within waits.clusterReady %s, else \"did not recover\"\n", spec.Waits.ComponentRestart, spec.Waits.ClusterReady)
+	return nil
+}
