@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hachaos/hachaos/topology"
@@ -96,6 +97,63 @@ echo "$pid $(cut -d' ' -f22 /proc/$pid/stat) $(cut -d' ' -f1 /proc/uptime)"`, pr
 	}
 	if age >= elapsed {
 		return fmt.Errorf("the newest %s on %s has run for %s, since before %s ago", process, node, age.Round(10*time.Millisecond), elapsed.Round(10*time.Millisecond))
+	}
+	return nil
+}
+
+// uptimeMark is an instant on a node's kernel clock (/proc/uptime, in clock ticks),
+// taken by a fault's Inject right before the change it makes, and shared by the fault's
+// copies so that InEffect compares processes' start times with it on the same clock.
+type uptimeMark struct {
+	mu    sync.Mutex
+	ticks int64 // 0 until set
+}
+
+// setUptime records /proc/uptime's first field ("1234.56" seconds).
+func (m *uptimeMark) setUptime(uptime string) error {
+	seconds, err := strconv.ParseFloat(uptime, 64)
+	if err != nil {
+		return fmt.Errorf("read the kernel's uptime: got %q", uptime)
+	}
+	if m == nil {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ticks = int64(seconds * clockTicks)
+	return nil
+}
+
+func (m *uptimeMark) get() (int64, bool) {
+	if m == nil {
+		return 0, false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.ticks, m.ticks > 0
+}
+
+// newestStartedAtTick is nil when the newest instance of process on node started at or
+// after the kernel tick mark (/proc/PID/stat's start time, the same clock). "At" because
+// both count whole ticks: only a process started before the change could share its
+// tick, and the one it replaces started long before.
+func newestStartedAtTick(ctx context.Context, t Topology, node, process string, mark int64) error {
+	script := fmt.Sprintf(`pid=$(pgrep -n -f '^%s( |$)') || { echo "no %s running" >&2; exit 1; }
+echo "$pid $(cut -d' ' -f22 /proc/$pid/stat)"`, process, process)
+	out, err := t.Exec(ctx, node, nil, "sh", "-c", script)
+	if err != nil {
+		return fmt.Errorf("look for %s on %s: %w", process, node, err)
+	}
+	fields := strings.Fields(string(out))
+	if len(fields) != 2 {
+		return fmt.Errorf("%s on %s: unexpected process status %q", process, node, out)
+	}
+	start, err := strconv.ParseInt(fields[1], 10, 64)
+	if err != nil {
+		return fmt.Errorf("%s on %s: unexpected start time %q", process, node, fields[1])
+	}
+	if start < mark {
+		return fmt.Errorf("the newest %s on %s (pid %s) started at tick %d, before the change at tick %d: it was not reloaded", process, node, fields[0], start, mark)
 	}
 	return nil
 }

@@ -9,9 +9,9 @@ import (
 
 func init() {
 	register(KindLBCheckPath, func(t Topology, r Record) Fault {
-		return LBCheckPath{topo: t, LB: r.Target, Path: r.Params["path"]}
+		return LBCheckPath{topo: t, LB: r.Target, Path: r.Params["path"], reloaded: &uptimeMark{}}
 	})
-	register(KindLBNoChecks, func(t Topology, r Record) Fault { return LBNoChecks{topo: t, LB: r.Target} })
+	register(KindLBNoChecks, func(t Topology, r Record) Fault { return LBNoChecks{topo: t, LB: r.Target, reloaded: &uptimeMark{}} })
 }
 
 // KindLBCheckPath is the registry key of LBCheckPath.
@@ -29,9 +29,10 @@ const (
 // SIGUSR2: the worker is replaced, connections keep going). Recover restores the
 // original configuration, kept beside it while the sabotage lasts, and reloads again.
 type LBCheckPath struct {
-	topo Topology
-	LB   string // the load balancer's container
-	Path string
+	topo     Topology
+	LB       string // the load balancer's container
+	Path     string
+	reloaded *uptimeMark // when the edited configuration was loaded, on the LB's kernel clock
 }
 
 // NewLBCheckPath makes HAProxy in container lb check path.
@@ -39,7 +40,7 @@ func NewLBCheckPath(t Topology, lb, path string) (LBCheckPath, error) {
 	if lb == "" || !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " |'\"\\") {
 		return LBCheckPath{}, fmt.Errorf("lb check path: a load balancer and a plain absolute path are required, got %q and %q", lb, path)
 	}
-	return LBCheckPath{topo: t, LB: lb, Path: path}, nil
+	return LBCheckPath{topo: t, LB: lb, Path: path, reloaded: &uptimeMark{}}, nil
 }
 
 // Record implements Fault.
@@ -49,7 +50,7 @@ func (f LBCheckPath) Record() Record {
 
 // Inject implements Fault.
 func (f LBCheckPath) Inject(ctx context.Context) error {
-	return editHAProxyConfig(ctx, f.topo, f.LB, fmt.Sprintf(`-e 's|^\( *option httpchk GET \).*|\1%s|'`, f.Path), fmt.Sprintf(`grep -q 'option httpchk GET %s$'`, f.Path))
+	return editHAProxyConfig(ctx, f.topo, f.LB, fmt.Sprintf(`-e 's|^\( *option httpchk GET \).*|\1%s|'`, f.Path), fmt.Sprintf(`grep -q 'option httpchk GET %s$'`, f.Path), f.reloaded)
 }
 
 // Recover implements Fault.
@@ -63,7 +64,7 @@ func (f LBCheckPath) InEffect(ctx context.Context, since time.Time) error {
 	if _, err := f.topo.Exec(ctx, f.LB, nil, "grep", "-q", "option httpchk GET "+f.Path+"$", haproxyConfig); err != nil {
 		return fmt.Errorf("HAProxy in %s does not check %s: %w", f.LB, f.Path, err)
 	}
-	return NewestStartedSince(ctx, f.topo, f.LB, "haproxy", since)
+	return reloadedWorker(ctx, f.topo, f.LB, f.reloaded, since)
 }
 
 // KindLBNoChecks is the registry key of LBNoChecks.
@@ -74,8 +75,9 @@ const KindLBNoChecks = "lb-no-checks"
 // (the negative control of LB rerouting, on the running topology: it used to need a
 // cluster of its own). Recover restores the original configuration and reloads.
 type LBNoChecks struct {
-	topo Topology
-	LB   string // the load balancer's container
+	topo     Topology
+	LB       string      // the load balancer's container
+	reloaded *uptimeMark // when the edited configuration was loaded, on the LB's kernel clock
 }
 
 // NewLBNoChecks turns off HAProxy's health checks in container lb.
@@ -83,7 +85,7 @@ func NewLBNoChecks(t Topology, lb string) (LBNoChecks, error) {
 	if lb == "" {
 		return LBNoChecks{}, fmt.Errorf("lb no checks: a load balancer is required")
 	}
-	return LBNoChecks{topo: t, LB: lb}, nil
+	return LBNoChecks{topo: t, LB: lb, reloaded: &uptimeMark{}}, nil
 }
 
 // Record implements Fault.
@@ -94,7 +96,7 @@ const serverChecked = `'^ *server .* check'`
 
 // Inject implements Fault.
 func (f LBNoChecks) Inject(ctx context.Context) error {
-	return editHAProxyConfig(ctx, f.topo, f.LB, `-e 's| check check-ssl verify none$||' -e '/option redispatch/d'`, "! grep -q "+serverChecked)
+	return editHAProxyConfig(ctx, f.topo, f.LB, `-e 's| check check-ssl verify none$||' -e '/option redispatch/d'`, "! grep -q "+serverChecked, f.reloaded)
 }
 
 // Recover implements Fault.
@@ -108,20 +110,41 @@ func (f LBNoChecks) InEffect(ctx context.Context, since time.Time) error {
 	if _, err := f.topo.Exec(ctx, f.LB, nil, "sh", "-c", "! grep -q "+serverChecked+" "+haproxyConfig); err != nil {
 		return fmt.Errorf("HAProxy in %s still health-checks its servers: %w", f.LB, err)
 	}
-	return NewestStartedSince(ctx, f.topo, f.LB, "haproxy", since)
+	return reloadedWorker(ctx, f.topo, f.LB, f.reloaded, since)
+}
+
+// reloadedWorker is nil when HAProxy's newest worker in lb started at or after the reload
+// the edit recorded (mark), both read on lb's kernel clock: no command latency enters,
+// as it did when the worker's age was held against the time since the sabotage began.
+// Without a mark (an edit that never ran) it falls back to that comparison with since.
+func reloadedWorker(ctx context.Context, t Topology, lb string, mark *uptimeMark, since time.Time) error {
+	ticks, ok := mark.get()
+	if !ok {
+		return NewestStartedSince(ctx, t, lb, "haproxy", since)
+	}
+	return newestStartedAtTick(ctx, t, lb, "haproxy", ticks)
 }
 
 // editHAProxyConfig applies sed to the original configuration (parked beside it while a
 // sabotage lasts), checks the result with verify (a shell test reading the file last),
 // renames it into place — HAProxy never reads half of it — and reloads HAProxy in place
 // (master-worker SIGUSR2: the worker is replaced, connections keep going).
-func editHAProxyConfig(ctx context.Context, t Topology, lb, sed, verify string) error {
-	return shIn(ctx, t, lb, fmt.Sprintf(`set -e
+func editHAProxyConfig(ctx context.Context, t Topology, lb, sed, verify string, reloaded *uptimeMark) error {
+	out, err := t.Exec(ctx, lb, nil, "sh", "-c", fmt.Sprintf(`set -e
 [ -f %[2]s ] || cp %[1]s %[2]s
 sed %[3]s %[2]s > %[1]s.new
 %[4]s %[1]s.new
 mv %[1]s.new %[1]s
+cut -d' ' -f1 /proc/uptime
 kill -USR2 1`, haproxyConfig, haproxyConfigParked, sed, verify))
+	if err != nil {
+		return fmt.Errorf("on %s: %w", lb, err)
+	}
+	lines := strings.Fields(string(out))
+	if len(lines) == 0 {
+		return fmt.Errorf("on %s: the edit printed no uptime", lb)
+	}
+	return reloaded.setUptime(lines[len(lines)-1])
 }
 
 // restoreHAProxyConfig puts the parked original back and reloads; without one there is
