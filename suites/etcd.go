@@ -75,8 +75,8 @@ func EtcdToleranceSpec(inputGetter func() EtcdToleranceSpecInput) {
 		f, err := fault.NewEtcdMemberCrash(in.Provider, old, in.Spec.Etcd.Mode)
 		Expect(err).NotTo(HaveOccurred())
 		run.inject(f)
-		// Proven by the process: the running etcd started after the kill (the kubelet may
-		// restart it before a single status request fails).
+		// Proven by the process: the running etcd is not the one the kill was sent to (the
+		// kubelet may restart it before a single status request fails).
 		run.awaitEffect(signalEffectBound, "a SIGKILL acts at once")
 		// A crash is over when the kill is: the rejoin counts from it, and is waited
 		// for before the hold (which only keeps the traffic observed for the write gap).

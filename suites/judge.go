@@ -103,7 +103,8 @@ func judgeMemberDown(tl probe.Timeline, member string, w effectWindow) judgement
 // judgeMemberCrashed: the crash of member is proven by the recording itself — a status
 // request to it failed after the kill, or a member answered in a raft term newer than
 // the last one seen before it (only a lost leader starts a new term) — or by the
-// process check (restartProven: the running etcd started after the kill). A kill
+// process check (restartProven: the running etcd is not the process the kill was sent
+// to, by its pid and kernel start time). A kill
 // without any of these did nothing.
 func judgeMemberCrashed(tl probe.Timeline, member string, w effectWindow, restartProven bool) judgement {
 	if restartProven {
