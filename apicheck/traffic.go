@@ -211,6 +211,29 @@ func (t *Traffic) Cleanup(ctx context.Context) error {
 	return nil
 }
 
+// RemoveLeftovers deletes what earlier runs' traffic left in namespace — a run killed
+// before its Cleanup (SIGKILL, a crash) leaves its ConfigMaps — and says how many: every
+// object labelled RunLabel. Call it only where no other traffic runs (hachaos runs one
+// at a time per topology, under its lock): at the start of a run, and from hachaos up.
+func RemoveLeftovers(ctx context.Context, lb *rest.Config, namespace string, timeout time.Duration) (int, error) {
+	cs, err := kubernetes.NewForConfig(restConfig(lb, ConnectionKeptAlive, timeout))
+	if err != nil {
+		return 0, err
+	}
+	cms := cs.CoreV1().ConfigMaps(namespace)
+	list, err := cms.List(ctx, metav1.ListOptions{LabelSelector: RunLabel})
+	if err != nil || len(list.Items) == 0 {
+		if apierrors.IsNotFound(err) {
+			err = nil
+		}
+		return 0, err
+	}
+	if err := cms.DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: RunLabel}); err != nil {
+		return 0, fmt.Errorf("delete the API traffic's leftover ConfigMaps (%s in %s): %w", RunLabel, namespace, err)
+	}
+	return len(list.Items), nil
+}
+
 // lastAcknowledgedRevision is the highest resourceVersion an acknowledged create or
 // update returned (0 when there is none or they are not integers).
 func lastAcknowledgedRevision(ops []Operation) int64 {

@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/hachaos/hachaos/apicheck"
 	"github.com/hachaos/hachaos/probe"
 	"github.com/hachaos/hachaos/topology"
 	"github.com/hachaos/hachaos/topology/cluster"
@@ -228,4 +229,18 @@ func EtcdMemberStatus(c *cluster.MemberClient, names map[uint64]string) Check {
 		}
 		return fmt.Sprintf("leader=%s term=%d index=%d", leader, st.RaftTerm, st.RaftIndex), nil
 	}
+}
+
+// RemoveAPILeftovers deletes the API traffic's ConfigMaps a killed run left in
+// APINamespace (apicheck.RemoveLeftovers) and says what it did through progress.
+func RemoveAPILeftovers(ctx context.Context, p cluster.Provider, progress func(format string, args ...any)) error {
+	cfg, err := p.RESTConfig(ctx)
+	if err != nil {
+		return err
+	}
+	n, err := apicheck.RemoveLeftovers(ctx, cfg, APINamespace, KVOpTimeout)
+	if n > 0 {
+		progress("removed %d ConfigMaps an earlier run's API traffic left in %s", n, APINamespace)
+	}
+	return err
 }

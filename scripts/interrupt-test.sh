@@ -5,7 +5,8 @@
 #      loss (paused container): the fault stays, and the next start (hachaos up)
 #      recovers it from the ledger.
 # After each: the ledger is empty, no node has a harness iptables chain, every
-# container of the topology is running (none stopped or paused), and the readiness gate
+# container of the topology is running (none stopped or paused), no ConfigMap of the
+# killed run's API traffic is left after the next start, and the readiness gate
 # passes on the same cluster (etcd back to full membership with one leader) — `up`
 # must reuse it: a recreated cluster would hide a leftover fault.
 # Usage: scripts/interrupt-test.sh SPEC_FILE
@@ -74,10 +75,15 @@ expect_clean() {
 	log "$what: no fault left (ledger empty, no harness chains or CPU limits, every container running)"
 }
 
-# next_start: `hachaos up` must recover the leftovers and reuse the same cluster.
+# next_start: `hachaos up` must recover the leftovers and reuse the same cluster, and
+# remove the ConfigMaps the killed run's API traffic left.
 next_start() {
+	local cp left
 	"$bin" up --config "$config" 2>&1 | tee "$work/up.log" >&2
 	grep -q "reused and ready" "$work/up.log" || die "up recreated the cluster instead of recovering it"
+	cp=$(docker ps --filter "label=io.x-k8s.kind.cluster=$name" --filter label=io.x-k8s.kind.role=control-plane --format '{{.Names}}' | head -1)
+	left=$(docker exec "$cp" kubectl --kubeconfig /etc/kubernetes/admin.conf get configmaps -n hachaos-apicheck -l hachaos.dev/api-traffic -o name)
+	[ -z "$left" ] || die "the next start left the API traffic's ConfigMaps: $left"
 }
 
 log "1. Ctrl-C during a partition"

@@ -75,6 +75,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	recoverLeftovers(ctx)
 	_, err = cluster.Up(ctx, spec, provider, progress)
 	Expect(err).NotTo(HaveOccurred(), "bring up topology %q from %s", spec.Name, config)
+	Expect(monitor.RemoveAPILeftovers(ctx, provider, progress)).To(Succeed(), "remove what an earlier run's API traffic left")
 	if name := os.Getenv("HACHAOS_SABOTAGE"); name != "" {
 		applySabotage(ctx, name, &spec, provider, injector)
 	}

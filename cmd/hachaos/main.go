@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hachaos/hachaos/fault"
+	"github.com/hachaos/hachaos/monitor"
 	"github.com/hachaos/hachaos/reports"
 	"github.com/hachaos/hachaos/topology"
 	"github.com/hachaos/hachaos/topology/cluster"
@@ -126,6 +127,9 @@ func up(ctx context.Context, spec topology.Spec) error {
 		}
 		reused, err := cluster.Up(ctx, spec, p, progress)
 		if err != nil {
+			return err
+		}
+		if err := monitor.RemoveAPILeftovers(ctx, p, progress); err != nil {
 			return err
 		}
 		verb := "created"

@@ -88,6 +88,9 @@ func runMonitored(spec topology.Spec, dir, name string, command []string, traffi
 	if err := writeRunInfo(ctx, dir, spec, p); err != nil {
 		return 0, err
 	}
+	if err := monitor.RemoveAPILeftovers(ctx, p, progress); err != nil {
+		return 0, err
+	}
 	started := time.Now()
 	j, tlPath := monitorRun(ctx, spec, p, dir, name, command, traffic)
 	sr := monitor.SpecReport(name, started, time.Now(), j, tlPath)
