@@ -459,3 +459,41 @@ func TestIsolatedWriteJudgeControls(t *testing.T) {
 	expectVerdict(t, "control: acknowledged", judgeIsolatedWrite(frozen, nil, false), verdict.GuaranteeBroken, "was acknowledged (split brain)")
 	expectVerdict(t, "control: committed after healing", judgeIsolatedWrite(frozen, refused, true), verdict.GuaranteeBroken, "was committed after healing")
 }
+
+// CI, 2026-12-01 20:47: the killed API server's restart by its kubelet slowed the other
+// two (their direct probes took 1–2.3 s) and two new connections through the LB timed
+// out 3.4 and 4.1 s after the kill, with the target long out of rotation. That is not
+// the LB's routing: not counted, and noted. The same recording with the servers in
+// rotation answering quickly stays broken, as does one where the LB never marked the
+// target DOWN.
+func TestLBJudgeDoesNotCountTimeoutsOfSlowServersInRotation(t *testing.T) {
+	load := func() (probe.Timeline, time.Duration, time.Duration) {
+		tl, _ := loadRecording(t, "apiserver-killed-slow-servers-stacked")
+		from, _ := tl.EventAt(probe.EventInject)
+		until, _ := tl.EventAt(probe.EventRecovering)
+		return tl, from, until
+	}
+	tl, from, until := load()
+	j := judgeLBRerouting(tl, []string{frozen}, from, until, testDetection, "killed")
+	expectVerdict(t, "slow servers in rotation", j, verdict.Passed, "")
+	noted := false
+	for _, n := range j.Notes {
+		noted = noted || strings.Contains(n.Name, "timed out on the servers in rotation") && strings.HasPrefix(n.Value, "2,")
+	}
+	if !noted {
+		t.Errorf("the two uncounted requests are not noted: %v", j.Notes)
+	}
+
+	tl, from, until = load()
+	for _, server := range []string{"hachaos-control-plane", "hachaos-control-plane2"} {
+		probes := tl.Series[prefixAPIServer+server]
+		for i := range probes {
+			probes[i] = probe.Sample{At: probes[i].At, Latency: 10 * time.Millisecond, OK: true, Value: "ok"}
+		}
+	}
+	expectVerdict(t, "servers in rotation answering quickly", judgeLBRerouting(tl, []string{frozen}, from, until, testDetection, "killed"), verdict.GuaranteeBroken, "failed more than the detection window")
+
+	tl, from, until = load()
+	setSeries(tl, prefixBackend+frozen, 0, time.Hour, true, "UP")
+	expectVerdict(t, "never out of rotation", judgeLBRerouting(tl, []string{frozen}, from, until, testDetection, "killed"), verdict.GuaranteeBroken, "")
+}
