@@ -497,3 +497,16 @@ func TestLBJudgeDoesNotCountTimeoutsOfSlowServersInRotation(t *testing.T) {
 	setSeries(tl, prefixBackend+frozen, 0, time.Hour, true, "UP")
 	expectVerdict(t, "never out of rotation", judgeLBRerouting(tl, []string{frozen}, from, until, testDetection, "killed"), verdict.GuaranteeBroken, "")
 }
+
+// CI rehearsal, 2026-12-01 20:56: HAProxy cut four sessions (three new connections, the
+// kept-alive one) as it marked the stopping server DOWN, all ending 2.392–2.401 s; the
+// last "UP 1/2" sample was sent at 2.250 s but answered at 2.400 s, after the DOWN
+// sample's answer (2.384 s), and the mark-down window taken from that answer missed
+// three of them. With the window from its sending, all four are the LB's cut.
+func TestGracefulStopJudgeCountsSessionsCutWhileTheLastUpAnswerWasLate(t *testing.T) {
+	tl, _ := loadRecording(t, "graceful-stop-cut-late-answer-stacked")
+	from, _ := tl.EventAt(probe.EventInject)
+	to, _ := tl.EventAt(probe.EventRecovering)
+	expectVerdict(t, "cut allowed", judgeGracefulStop(tl, frozen, from, to, recordedDelay, testDetection, true, "graceful"), verdict.Passed, "")
+	expectVerdict(t, "cut not allowed", judgeGracefulStop(tl, frozen, from, to, recordedDelay, testDetection, false, "graceful"), verdict.GuaranteeBroken, "3 cut by the LB")
+}
