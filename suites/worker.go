@@ -63,8 +63,11 @@ func PodReschedulingSpec(inputGetter func() PodReschedulingSpecInput) {
 		limit := max(bound, in.Spec.Waits.ComponentRestart.Duration)
 		f, err := fault.NewWorkerDrain(in.Provider, run.target, limit, GinkgoWriter)
 		Expect(err).NotTo(HaveOccurred())
-		// The drain's Inject returns once the worker is drained: its effect shows by then.
-		run.injectAndAwaitRescheduled(f, limit, bound, formula)
+		// The drain's Inject returns once the worker is drained (kubectl's drain waits for
+		// the evicted Pods to be deleted): its effect shows at once after it, within a
+		// check's own bound — not the drain's limit, which a disabled drain (the
+		// self-check) would wait out for nothing.
+		run.injectAndAwaitRescheduled(f, signalEffectBound, bound, formula)
 		judging()
 		tl := run.timeline
 		// Until the workload was back, or (not back in time) until recovery began.
