@@ -148,7 +148,9 @@ func (r *workerRun) injectAndAwaitRescheduled(f fault.Fault, effectBound, bound 
 	r.recover()
 	r.awaitReady()
 	r.timeline, _ = r.end()
-	r.expectEffectHeld(r.timeline, effectBound)
+	// effectBound runs from Inject's return, as awaitEffect's does: a drain's Inject
+	// lasts the whole drain.
+	r.expectEffectHeld(r.timeline, effectBound+(r.inPlaceAt-r.injectAt))
 }
 
 func (r *workerRun) judgeRescheduled(what string, bound time.Duration, formula string) {
