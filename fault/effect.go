@@ -59,15 +59,9 @@ func restartedSince(ctx context.Context, t Topology, node, process string, since
 	} else if !st.Running {
 		return nil
 	}
-	script := fmt.Sprintf(`pid=$(pgrep -o -f '^%s( |$)'); [ -n "$pid" ] || exit 0
-echo "$pid $(cut -d' ' -f22 /proc/$pid/stat) $(cut -d' ' -f1 /proc/uptime)"`, process)
-	out, err := t.Exec(ctx, node, nil, "sh", "-c", script)
-	if err != nil {
-		return fmt.Errorf("look for %s on %s: %w", process, node, err)
-	}
-	fields := strings.Fields(string(out))
-	if len(fields) == 0 {
-		return nil // gone: the kubelet or Docker has not started it again yet
+	fields, err := instance(ctx, t, node, process, false)
+	if err != nil || fields == nil {
+		return err // nil: gone, the kubelet or Docker has not started it again yet
 	}
 	age, err := processAge(fields)
 	if err != nil {
@@ -85,13 +79,11 @@ echo "$pid $(cut -d' ' -f22 /proc/$pid/stat) $(cut -d' ' -f1 /proc/uptime)"`, pr
 // reloaded. Its absence is an error: nothing runs yet.
 func NewestStartedSince(ctx context.Context, t Topology, node, process string, since time.Time) error {
 	elapsed := time.Since(since)
-	script := fmt.Sprintf(`pid=$(pgrep -n -f '^%s( |$)') || { echo "no %s running" >&2; exit 1; }
-echo "$pid $(cut -d' ' -f22 /proc/$pid/stat) $(cut -d' ' -f1 /proc/uptime)"`, process, process)
-	out, err := t.Exec(ctx, node, nil, "sh", "-c", script)
+	fields, err := newestInstance(ctx, t, node, process)
 	if err != nil {
-		return fmt.Errorf("look for %s on %s: %w", process, node, err)
+		return err
 	}
-	age, err := processAge(strings.Fields(string(out)))
+	age, err := processAge(fields)
 	if err != nil {
 		return fmt.Errorf("%s on %s: %w", process, node, err)
 	}
@@ -138,15 +130,9 @@ func (m *uptimeMark) get() (int64, bool) {
 // both count whole ticks: only a process started before the change could share its
 // tick, and the one it replaces started long before.
 func newestStartedAtTick(ctx context.Context, t Topology, node, process string, mark int64) error {
-	script := fmt.Sprintf(`pid=$(pgrep -n -f '^%s( |$)') || { echo "no %s running" >&2; exit 1; }
-echo "$pid $(cut -d' ' -f22 /proc/$pid/stat)"`, process, process)
-	out, err := t.Exec(ctx, node, nil, "sh", "-c", script)
+	fields, err := newestInstance(ctx, t, node, process)
 	if err != nil {
-		return fmt.Errorf("look for %s on %s: %w", process, node, err)
-	}
-	fields := strings.Fields(string(out))
-	if len(fields) != 2 {
-		return fmt.Errorf("%s on %s: unexpected process status %q", process, node, out)
+		return err
 	}
 	start, err := strconv.ParseInt(fields[1], 10, 64)
 	if err != nil {
@@ -156,6 +142,39 @@ echo "$pid $(cut -d' ' -f22 /proc/$pid/stat)"`, process, process)
 		return fmt.Errorf("the newest %s on %s (pid %s) started at tick %d, before the change at tick %d: it was not reloaded", process, node, fields[0], start, mark)
 	}
 	return nil
+}
+
+// instance reads the oldest (or, with newest, the newest) process on node whose command
+// line starts with process, as the kernel tells it: "pid start-ticks uptime-seconds",
+// the uptime read beside the start time. Nil when none runs.
+func instance(ctx context.Context, t Topology, node, process string, newest bool) ([]string, error) {
+	which := "-o"
+	if newest {
+		which = "-n"
+	}
+	script := fmt.Sprintf(`pid=$(pgrep %s -f '^%s( |$)') || exit 0
+echo "$pid $(cut -d' ' -f22 /proc/$pid/stat) $(cut -d' ' -f1 /proc/uptime)"`, which, process)
+	out, err := t.Exec(ctx, node, nil, "sh", "-c", script)
+	if err != nil {
+		return nil, fmt.Errorf("look for %s on %s: %w", process, node, err)
+	}
+	fields := strings.Fields(string(out))
+	switch len(fields) {
+	case 0:
+		return nil, nil
+	case 3:
+		return fields, nil
+	}
+	return nil, fmt.Errorf("%s on %s: unexpected process status %q", process, node, out)
+}
+
+// newestInstance is instance's newest, whose absence is an error: nothing runs yet.
+func newestInstance(ctx context.Context, t Topology, node, process string) ([]string, error) {
+	fields, err := instance(ctx, t, node, process, true)
+	if err == nil && fields == nil {
+		err = fmt.Errorf("no %s running on %s", process, node)
+	}
+	return fields, err
 }
 
 // clockTicks is the kernel's USER_HZ, the unit of /proc/PID/stat's start time: 100 on
@@ -240,13 +259,11 @@ func replaced(ctx context.Context, t Topology, node, process, pid, start string)
 	} else if !st.Running {
 		return nil
 	}
-	script := fmt.Sprintf(`pid=$(pgrep -o -f '^%s( |$)'); [ -n "$pid" ] || exit 0
-echo "$pid $(cut -d' ' -f22 /proc/$pid/stat)"`, process)
-	out, err := t.Exec(ctx, node, nil, "sh", "-c", script)
+	fields, err := instance(ctx, t, node, process, false)
 	if err != nil {
-		return fmt.Errorf("look for %s on %s: %w", process, node, err)
+		return err
 	}
-	if fields := strings.Fields(string(out)); len(fields) == 2 && fields[0] == pid && fields[1] == start {
+	if fields != nil && fields[0] == pid && fields[1] == start {
 		return fmt.Errorf("%s on %s is still the process the kill was sent to (pid %s, started at tick %s): it was not killed", process, node, pid, start)
 	}
 	return nil

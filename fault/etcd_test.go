@@ -108,10 +108,10 @@ func TestProcessKillInEffectByTheKilledProcesssIdentity(t *testing.T) {
 		name, now string
 		want      string // "" in effect
 	}{
-		{"restarted: another pid", "5019 2600", ""},
-		{"restarted: the same pid reused, started later", "4242 2600", ""},
+		{"restarted: another pid", "5019 2600 30.00", ""},
+		{"restarted: the same pid reused, started later", "4242 2600 30.00", ""},
 		{"gone, not restarted yet", "", ""},
-		{"the same process still runs", "4242 1000", "still the process the kill was sent to (pid 4242, started at tick 1000)"},
+		{"the same process still runs", "4242 1000 30.00", "still the process the kill was sent to (pid 4242, started at tick 1000)"},
 	}
 	for _, c := range cases {
 		tp := &fakeTopology{outputs: map[string]string{killScript: "4242 1000\n"}}

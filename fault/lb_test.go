@@ -14,9 +14,9 @@ func TestLBSabotageInEffectByTheReloadsKernelTick(t *testing.T) {
 		name, newest string
 		want         string // "" in effect
 	}{
-		{"the worker started after the reload", "77 123460", ""},
-		{"started in the reload's tick", "77 123456", ""},
-		{"the worker from before the edit", "12 100000", "started at tick 100000, before the change at tick 123456"},
+		{"the worker started after the reload", "77 123460 1300.00", ""},
+		{"started in the reload's tick", "77 123456 1300.00", ""},
+		{"the worker from before the edit", "12 100000 1300.00", "started at tick 100000, before the change at tick 123456"},
 	}
 	for _, c := range cases {
 		tp := &fakeTopology{outputs: map[string]string{"kill -USR2 1": "1234.56\n"}}
