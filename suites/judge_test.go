@@ -440,15 +440,26 @@ func TestGracefulStopJudgeTakesOnlyARefusedPortAsStopped(t *testing.T) {
 	expectVerdict(t, "a refused probe", judgeGracefulStop(tl, frozen, from, to, recordedDelay, testDetection, true, "graceful"), verdict.GuaranteeBroken, "refused connections at")
 }
 
-// The CI run of 2026-12-01 14:59: a request on a new connection, in flight to the
-// stopping server as HAProxy marked it DOWN, got EOF (the LB cut its session); a
-// kept-alive request timed out while the server came back, after recovery began.
-func TestGracefulStopJudgeCountsTheSessionTheLBCutApart(t *testing.T) {
-	tl, _ := loadRecording(t, "graceful-stop-cut-session-stacked")
-	from, _ := tl.EventAt(probe.EventInject)
-	to, _ := tl.EventAt(probe.EventRecovering)
-	expectVerdict(t, "cut allowed", judgeGracefulStop(tl, frozen, from, to, recordedDelay, testDetection, true, "graceful"), verdict.Passed, "")
-	expectVerdict(t, "cut not allowed", judgeGracefulStop(tl, frozen, from, to, recordedDelay, testDetection, false, "graceful"), verdict.GuaranteeBroken, "1 cut by the LB as it marked their server DOWN")
+// Sessions HAProxy cut as it marked the stopping server DOWN are the LB's choice: not
+// counted when shutdownSessionsOnDown allows it, counted when it does not.
+//   - CI, 2026-12-01 14:59: a request on a new connection, in flight as HAProxy marked
+//     the server DOWN, got EOF; a kept-alive request timed out while the server came
+//     back, after recovery began.
+//   - CI rehearsal, 2026-12-01 20:56: four sessions cut (three new connections, the
+//     kept-alive one), all ending 2.392–2.401 s; the last "UP 1/2" sample was sent at
+//     2.250 s but answered at 2.400 s, after the DOWN sample's answer (2.384 s), and the
+//     mark-down window taken from that answer missed three of them.
+func TestGracefulStopJudgeCountsTheSessionsTheLBCutApart(t *testing.T) {
+	for _, c := range []struct{ recording, cut string }{
+		{"graceful-stop-cut-session-stacked", "1 cut by the LB as it marked their server DOWN"},
+		{"graceful-stop-cut-late-answer-stacked", "3 cut by the LB"},
+	} {
+		tl, _ := loadRecording(t, c.recording)
+		from, _ := tl.EventAt(probe.EventInject)
+		to, _ := tl.EventAt(probe.EventRecovering)
+		expectVerdict(t, c.recording+", cut allowed", judgeGracefulStop(tl, frozen, from, to, recordedDelay, testDetection, true, "graceful"), verdict.Passed, "")
+		expectVerdict(t, c.recording+", cut not allowed", judgeGracefulStop(tl, frozen, from, to, recordedDelay, testDetection, false, "graceful"), verdict.GuaranteeBroken, c.cut)
+	}
 }
 
 // The isolated member's write and its controls: acknowledged, or refused and committed
@@ -496,17 +507,4 @@ func TestLBJudgeDoesNotCountTimeoutsOfSlowServersInRotation(t *testing.T) {
 	tl, from, until = load()
 	setSeries(tl, prefixBackend+frozen, 0, time.Hour, true, "UP")
 	expectVerdict(t, "never out of rotation", judgeLBRerouting(tl, []string{frozen}, from, until, testDetection, "killed"), verdict.GuaranteeBroken, "")
-}
-
-// CI rehearsal, 2026-12-01 20:56: HAProxy cut four sessions (three new connections, the
-// kept-alive one) as it marked the stopping server DOWN, all ending 2.392–2.401 s; the
-// last "UP 1/2" sample was sent at 2.250 s but answered at 2.400 s, after the DOWN
-// sample's answer (2.384 s), and the mark-down window taken from that answer missed
-// three of them. With the window from its sending, all four are the LB's cut.
-func TestGracefulStopJudgeCountsSessionsCutWhileTheLastUpAnswerWasLate(t *testing.T) {
-	tl, _ := loadRecording(t, "graceful-stop-cut-late-answer-stacked")
-	from, _ := tl.EventAt(probe.EventInject)
-	to, _ := tl.EventAt(probe.EventRecovering)
-	expectVerdict(t, "cut allowed", judgeGracefulStop(tl, frozen, from, to, recordedDelay, testDetection, true, "graceful"), verdict.Passed, "")
-	expectVerdict(t, "cut not allowed", judgeGracefulStop(tl, frozen, from, to, recordedDelay, testDetection, false, "graceful"), verdict.GuaranteeBroken, "3 cut by the LB")
 }
