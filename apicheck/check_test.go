@@ -234,6 +234,37 @@ func TestCheckControls(t *testing.T) {
 	}
 }
 
+// A delete as the traffic's last write, stopped before the watcher delivered it: its
+// resourceVersion is not in its answer, so nothing shows the watcher went past it (the
+// catch-up waits for the last create or update). A write called after the delete that
+// the watcher delivered does show it, and then the missing event is a violation.
+func TestADeleteTheWatcherMayNotHaveReachedIsNotMissed(t *testing.T) {
+	s := base()
+	s.set(0, "o-0", "before the delete")
+	s.set(0, "o-1", "another object, before the delete") // the watcher's end goes past o-0's last write
+	w := &s.h.Watches[0]
+	end, n := w.EndRV, len(w.Events)
+	s.write(1, OpDelete, "o-0", "")
+	w.Events, w.EndRV = w.Events[:n], end
+	checkOnly(t, s.h, "", "")
+	s.set(0, "o-1", "after the delete")
+	w.Events = append(w.Events[:n:n], w.Events[n+1:]...)
+	checkOnly(t, s.h, WatchesComplete, "never reached it")
+}
+
+// The worker-loss spec of 2026-12-01 23:24 (stacked): the kept-alive client's delete
+// was the last write, acknowledged 0.04 s after the new-connection watcher's last event,
+// and the traffic stopped there. It was reported as a delete that "never reached" it.
+func TestCheckPassesTheRecordedLastDelete(t *testing.T) {
+	h, err := Load("testdata/worker-lost-last-write-a-delete.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := Check(h, 10*time.Second); len(r.Violations) > 0 || len(r.Inconclusive) > 0 {
+		t.Fatalf("violations %v, inconclusive %v", r.Violations, r.Inconclusive)
+	}
+}
+
 func TestRelistAfterGoneExcusesTheChangesItFoldsIn(t *testing.T) {
 	s := base()
 	w := &s.h.Watches[0]

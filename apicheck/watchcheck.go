@@ -148,6 +148,18 @@ func watchMissed(rec WatchRecord, w writes, catchUp time.Duration) []Violation {
 	return out
 }
 
+// firstWriteCalledAfter is the lowest resourceVersion of an acknowledged create or
+// update called after at (1<<62 when there is none).
+func firstWriteCalledAfter(w writes, at time.Duration) int64 {
+	first := int64(1 << 62)
+	for _, a := range w.acked {
+		if a.op.Call > at {
+			first = min(first, a.rev)
+		}
+	}
+	return first
+}
+
 // foldedIntoRelist: rev lies between a relist's starting position and its version.
 func foldedIntoRelist(rec WatchRecord, rev int64) bool {
 	for _, r := range rec.Relists {
@@ -162,7 +174,8 @@ func foldedIntoRelist(rec WatchRecord, rev int64) bool {
 
 // deleteDelivered: a deleted event of the object at a version between the last write of
 // it acknowledged before the delete was called and the first called after it returned
-// (a relist spanning that range excuses it; so does an end position below it).
+// (a relist spanning that range excuses it; so does an end position the watcher may
+// have reached before the delete).
 func deleteDelivered(rec WatchRecord, w writes, d Operation) bool {
 	var lo int64
 	if prior, ok := w.latestBefore(d.Object, d.Call); ok {
@@ -174,7 +187,13 @@ func deleteDelivered(rec WatchRecord, w writes, d Operation) bool {
 			hi = min(hi, a.rev)
 		}
 	}
-	if end, err := revision(rec.EndRV); err == nil && end <= lo {
+	// A delete's own resourceVersion is not in its answer. The watcher's end position
+	// proves it went past the delete only once it reached a write called after the
+	// delete returned (any object's: resourceVersions are one sequence); below that it
+	// may not have got there yet — the traffic stopped right after the delete (a worker
+	// loss spec, 2026-12-01 23:24: the last write was a delete, and the watcher's catch-up
+	// waits for the last acknowledged create or update only).
+	if end, err := revision(rec.EndRV); err == nil && (end <= lo || end < firstWriteCalledAfter(w, d.Return)) {
 		return true
 	}
 	for _, e := range rec.Events {
