@@ -64,10 +64,9 @@ chaos-negative-running: images build ## the negative controls applied to the run
 	bash scripts/negative-running.sh $(CONFIG) workloadSlowToStart worker "drains a worker" "drain: the workload not back to 4 Ready replicas"
 	bash scripts/negative-running.sh $(CONFIG) apiServerShutdownDelayZero graceful "stops gracefully" "does not exceed the LB's detection window"
 	bash scripts/negative-running.sh $(CONFIG) lbChecksHealthz graceful "stops gracefully" "did not take it out during its shutdown delay"
-	bash scripts/negative-running.sh $(CONFIG) lbWithoutHealthChecks lb "one API server is frozen" "more than the detection window"
-	bash scripts/negative-running.sh $(CONFIG) lbWithoutHealthChecks lb "one API server is killed" "more than the detection window"
-	bash scripts/negative-running.sh $(CONFIG) lbWithoutHealthChecks lb "one API server is stopped" "more than the detection window"
-	bash scripts/negative-running.sh $(CONFIG) lbWithoutHealthChecks lb "all API servers but one stopped" "more than the detection window"
+	bash scripts/negative-running.sh $(CONFIG) lbWithoutHealthChecks lb "one API server is frozen || one API server is killed || one API server is stopped || all API servers but one stopped" "more than the detection window"
+	bash scripts/negative-running.sh $(CONFIG) dataPlaneLivenessOnAPI etcd "is safely unavailable with a majority of members stopped" "the applications' traffic must not depend on the control plane"
+	bash scripts/negative-running.sh $(CONFIG) dataPlanePinned worker "a worker is lost" "past the routing bound"
 	bash scripts/negative-running.sh $(CONFIG) apiServerSeparateStore graceful "stops gracefully" "the Kubernetes API through the load balancer broke a consistency guarantee"
 
 # The upgrade machinery run to the same version, under the disruption monitor: every

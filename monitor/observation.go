@@ -27,6 +27,9 @@ type Input struct {
 	APITraffic bool
 	// Workload, when set, is sampled into SeriesWorkload (ready Pods per node).
 	Workload func(c kubernetes.Interface) Check
+	// DataPlane are the data-plane workload's NodePorts, one per worker, each probed
+	// into PrefixDataPlane+worker (DataPlaneGet).
+	DataPlane []DataPlaneTarget
 }
 
 // Observation is one recording on one clock: the recorder's series and, when asked for,
@@ -111,6 +114,9 @@ func (o *Observation) start(ctx, rctx context.Context, in Input) error {
 	}
 	if in.Workload != nil {
 		o.Rec.Poll(rctx, SeriesWorkload, SampleEvery, SampleTimeout, in.Workload(kubernetes.NewForConfigOrDie(KeepAliveConfig(lbCfg))))
+	}
+	for _, t := range in.DataPlane {
+		o.Rec.Poll(rctx, PrefixDataPlane+t.Worker, DataPlaneEvery, SampleTimeout, DataPlaneGet(t.Address))
 	}
 	if in.APITraffic {
 		o.api, err = apicheck.Start(rctx, apicheck.Config{

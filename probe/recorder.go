@@ -101,6 +101,20 @@ type Timeline struct {
 	Events []Event             `json:"events"`
 }
 
+// End is the last instant the recording covers: its latest sample's sending or event.
+func (t Timeline) End() time.Duration {
+	var end time.Duration
+	for _, samples := range t.Series {
+		for _, s := range samples {
+			end = max(end, s.At)
+		}
+	}
+	for _, e := range t.Events {
+		end = max(end, e.At)
+	}
+	return end
+}
+
 // Recorder samples checks concurrently on one monotonic clock. Samples are started on a
 // fixed cadence whether or not the previous one has returned, so a hanging endpoint shows
 // up as failed samples, not as a gap.

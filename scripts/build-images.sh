@@ -9,6 +9,9 @@
 #   docker.io/envoyproxy/envoy:...  only when absent: the same HAProxy under the tag kind
 #                                   starts its own LB from (see images/lb/envoy)
 #   hachaos/cni:v1                  the CNI daemon (cmd/hachaos-cni)
+#   registry.k8s.io/e2e-test-images/agnhost:<its VERSION>
+#                                   the e2e test server (netexec): the data-plane workload,
+#                                   pre-loaded in the node image
 # Every output carries the hash of its inputs' content (never their paths) (label io.hachaos.inputs, or a file name in
 # the cache), so a second run with unchanged inputs rebuilds nothing.
 #
@@ -150,6 +153,27 @@ build_coredns() {
 	(cd "$dir" && go mod tidy && go build -trimpath -ldflags "-s -w" -o "$BIN/coredns" .)
 }
 
+# build_agnhost compiles agnhost, the Kubernetes e2e test server (netexec serves the
+# data-plane workload), from test/images/agnhost of the same k8s.io/kubernetes module:
+# its own module beside the Kubernetes one, with the same replace directives.
+build_agnhost() {
+	[ -x "$BIN/agnhost" ] && return
+	local k8s dir
+	k8s=$(k8s_module)
+	dir=$CACHE/src/agnhost-$K8S_VERSION
+	mkdir -p "$dir"
+	sed 's#^module .*#module hachaos.local/agnhost#' "$k8s/go.mod" >"$dir/go.mod"
+	cp "$k8s/go.sum" "$dir/"
+	printf '//go:build tools\n\npackage agnhost\n\nimport _ "k8s.io/kubernetes/test/images/agnhost"\n' >"$dir/tools.go"
+	log "compiling agnhost $(agnhost_version) (cold: ~5 min on 2 cores)"
+	(cd "$dir" && go mod tidy >&2 && go build -trimpath -ldflags "-s -w" -o "$BIN/agnhost" k8s.io/kubernetes/test/images/agnhost)
+}
+
+# agnhost_version is the one test/images/agnhost/VERSION gives for this Kubernetes
+agnhost_version() {
+	cat "$(GOFLAGS=-mod=mod go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | jq -r .Dir)/test/images/agnhost/VERSION"
+}
+
 build_small_tools() {
 	[ -x "$BIN/crictl" ] || GOBIN=$BIN go install -trimpath -ldflags "-s -w" "sigs.k8s.io/cri-tools/cmd/crictl@v1.$K8S_MINOR.0"
 	if [ ! -x "$BIN/pause" ]; then
@@ -259,13 +283,14 @@ component_images() {
 	binary_image "$COREDNS_IMAGE" "$BIN/coredns"
 	binary_image "$PAUSE_IMAGE" "$BIN/pause"
 	binary_image "$CNI_IMAGE" "$CACHE/bin/hachaos-cni"
+	binary_image "$AGNHOST_IMAGE" "$BIN/agnhost"
 }
 
 node_image() {
 	local rootfs_tar images key stage base ctr
 	rootfs_tar=$(rootfs node "$NODE_PACKAGES")
 	images=("$(image_for kube-apiserver)" "$(image_for kube-controller-manager)" "$(image_for kube-scheduler)"
-		"$(image_for kube-proxy)" "$ETCD_IMAGE" "$COREDNS_IMAGE" "$PAUSE_IMAGE" "$CNI_IMAGE")
+		"$(image_for kube-proxy)" "$ETCD_IMAGE" "$COREDNS_IMAGE" "$PAUSE_IMAGE" "$CNI_IMAGE" "$AGNHOST_IMAGE")
 	key=$(hash_str "$(basename "$rootfs_tar")" "$(docker image inspect -f '{{.Id}}' "${images[@]}")" \
 		"$(hash_of "$BIN"/kubeadm "$BIN"/kubelet "$BIN"/kubectl "$BIN"/crictl)" \
 		"$(hash_of "$here/images/node/assemble.sh" "$here"/images/node/*.yaml)" "$KIND_VERSION")
@@ -310,6 +335,8 @@ main() {
 	step "compile etcd for $ETCD_IMAGE" build_etcd
 	step "compile CoreDNS for $COREDNS_IMAGE" build_coredns
 	step "compile crictl, pause, hachaos-cni" build_small_tools
+	AGNHOST_IMAGE=registry.k8s.io/e2e-test-images/agnhost:$(agnhost_version)
+	step "compile agnhost for $AGNHOST_IMAGE" build_agnhost
 	step "debootstrap root filesystems" wait "$rootfs_pid"
 	step "userland image" userland_image
 	step "load balancer images" haproxy_image

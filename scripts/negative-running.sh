@@ -18,11 +18,20 @@ report=$(mktemp --suffix=.json)
 trap 'rm -f "$report" "$report.log"' EXIT
 cd "$repo"
 log "negative control $sabotage on the running topology: the $label suite must fail"
-focus=$(printf '%s' "$spec" | sed 's/[][\.*^$(){}+?|]/\\&/g') # SPEC_TEXT as a literal regular expression
+specs=()
+rest=$spec
+while [[ $rest == *" || "* ]]; do specs+=("${rest%% || *}"); rest=${rest#* || }; done
+specs+=("$rest")
+focus=""
+for s in "${specs[@]}"; do # each SPEC_TEXT as a literal regular expression
+	focus+=${focus:+|}$(printf '%s' "$s" | sed 's/[][\.*^$(){}+?|]/\\&/g')
+done
 if HACHAOS_CONFIG=$config HACHAOS_SABOTAGE=$sabotage go test -tags e2e -count=1 -timeout 30m ./suites -args \
 	-ginkgo.label-filter="$label" -ginkgo.focus="$focus" -ginkgo.json-report="$report" >"$report.log" 2>&1; then
 	tail -20 "$report.log" >&2
 	die "NOT DETECTED: \"$spec\" ($label) passed with the sabotage $sabotage"
 fi
-"$bin" expect-detected --report "$report" --spec "$spec" --reason "$reason" || { tail -40 "$report.log" >&2; exit 1; }
-log "negative control $sabotage detected"
+for s in "${specs[@]}"; do
+	"$bin" expect-detected --report "$report" --spec "$s" --reason "$reason" || { tail -40 "$report.log" >&2; exit 1; }
+done
+log "negative control $sabotage detected (${#specs[@]} spec(s))"

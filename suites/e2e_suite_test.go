@@ -14,6 +14,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"k8s.io/client-go/kubernetes"
+
 	"github.com/hachaos/hachaos/fault"
 	"github.com/hachaos/hachaos/internal/exec"
 	"github.com/hachaos/hachaos/monitor"
@@ -41,6 +43,7 @@ var (
 	probeBinary string
 	injector    *fault.Injector
 	artifacts   string
+	dataPlane   *DataPlane // the data-plane workload every fault spec probes
 )
 
 func TestE2E(t *testing.T) {
@@ -79,12 +82,23 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	if name := os.Getenv("HACHAOS_SABOTAGE"); name != "" {
 		applySabotage(ctx, name, &spec, provider, injector)
 	}
+	cfg, err := provider.RESTConfig(ctx)
+	Expect(err).NotTo(HaveOccurred())
+	dataPlane = deployDataPlane(ctx, kubernetes.NewForConfigOrDie(cfg), spec, nodeNames(ctx, provider, topology.RoleWorker))
 	recordVersions(ctx, artifacts)
 }, NodeTimeout(20*time.Minute))
 
 var _ = AfterSuite(func(ctx SpecContext) {
 	if provider != nil {
 		writeArtifacts(ctx, artifacts)
+	}
+	if dataPlane != nil && (spec.Sabotage.DataPlanePinned || spec.Sabotage.DataPlaneLivenessOnAPI) {
+		// a data-plane sabotage changed only what this run deployed: deploy it as it
+		// should be again, as the ledger undoes the other sabotages
+		spec.Sabotage.DataPlanePinned, spec.Sabotage.DataPlaneLivenessOnAPI = false, false
+		cfg, err := provider.RESTConfig(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		deployDataPlane(ctx, kubernetes.NewForConfigOrDie(cfg), spec, dataPlane.Workers)
 	}
 	if os.Getenv("HACHAOS_TEARDOWN") == "1" && provider != nil {
 		Expect(provider.Delete(ctx)).To(Succeed())
@@ -97,7 +111,7 @@ func topologyInput() TopologySpecInput {
 }
 
 func lbInput() LBReroutingSpecInput {
-	return LBReroutingSpecInput{Spec: spec, Provider: provider, Injector: injector, ArtifactsDir: artifacts}
+	return LBReroutingSpecInput{Spec: spec, Provider: provider, Injector: injector, ArtifactsDir: artifacts, DataPlane: dataPlane}
 }
 
 // recoverLeftovers undoes faults a previous run left behind (it crashed or was killed)
@@ -166,7 +180,7 @@ func recordVersions(ctx context.Context, dir string) {
 }
 
 func etcdInput() EtcdToleranceSpecInput {
-	return EtcdToleranceSpecInput{Spec: spec, Provider: provider, Injector: injector, ArtifactsDir: artifacts}
+	return EtcdToleranceSpecInput{Spec: spec, Provider: provider, Injector: injector, ArtifactsDir: artifacts, DataPlane: dataPlane}
 }
 
 // workloadImage is in every node image already (no registry is reachable): the pause
@@ -174,15 +188,23 @@ func etcdInput() EtcdToleranceSpecInput {
 const workloadImage = "registry.k8s.io/pause:3.10.2"
 
 func leaderInput() LeaderElectionSpecInput {
-	return LeaderElectionSpecInput{Spec: spec, Provider: provider, Injector: injector, ArtifactsDir: artifacts, WorkloadImage: workloadImage}
+	return LeaderElectionSpecInput{Spec: spec, Provider: provider, Injector: injector, ArtifactsDir: artifacts, WorkloadImage: workloadImage, DataPlane: dataPlane}
 }
 
 func reschedulingInput() PodReschedulingSpecInput {
-	return PodReschedulingSpecInput{Spec: spec, Provider: provider, Injector: injector, ArtifactsDir: artifacts, WorkloadImage: workloadImage}
+	return PodReschedulingSpecInput{Spec: spec, Provider: provider, Injector: injector, ArtifactsDir: artifacts, WorkloadImage: servingImage(), DataPlane: dataPlane}
+}
+
+// servingImage is the agnhost image the data plane runs ("" without workers).
+func servingImage() string {
+	if dataPlane == nil {
+		return ""
+	}
+	return dataPlane.Image
 }
 
 func partitionInput() PartitionSpecInput {
-	return PartitionSpecInput{Spec: spec, Provider: provider, Injector: injector, ArtifactsDir: artifacts}
+	return PartitionSpecInput{Spec: spec, Provider: provider, Injector: injector, ArtifactsDir: artifacts, DataPlane: dataPlane}
 }
 
 func securityFaultsInput() SecurityFaultsSpecInput {

@@ -24,6 +24,8 @@ type EtcdToleranceSpecInput struct {
 	Provider     cluster.Provider
 	Injector     *fault.Injector
 	ArtifactsDir string
+	// DataPlane is the data-plane workload probed during the fault (nil: none).
+	DataPlane *DataPlane
 }
 
 func (in EtcdToleranceSpecInput) validate() {
@@ -64,7 +66,7 @@ func EtcdToleranceSpec(inputGetter func() EtcdToleranceSpecInput) {
 		run.expectEffectHeld(tl, bound)
 		judging()
 		run.judgeMinorityFault("follower-stopped")
-		run.expectAPIConsistentAndRecovered()
+		run.expectCommonGuaranteesAndRecovered()
 	})
 
 	It("elects a new leader and loses no write when the leader member crashes", func(ctx SpecContext) {
@@ -91,7 +93,7 @@ func EtcdToleranceSpec(inputGetter func() EtcdToleranceSpecInput) {
 		// guarantee is a leader in a newer term, within the bound, from the kill.
 		expectJudgement(judgeNewLeader(tl, run.injectAt, run.bounds.EtcdElection()))
 		run.judgeMinorityFault("leader-crashed")
-		run.expectAPIConsistentAndRecovered()
+		run.expectCommonGuaranteesAndRecovered()
 	})
 
 	It("is safely unavailable with a majority of members stopped and recovers after restore", func(ctx SpecContext) {
@@ -131,12 +133,12 @@ func EtcdToleranceSpec(inputGetter func() EtcdToleranceSpecInput) {
 		} else {
 			measureUnbounded("etcd majority restored: writes acknowledged again after", back-run.recoveredAt, restartNotBounded)
 		}
-		run.expectAPIConsistentAndRecovered()
+		run.expectCommonGuaranteesAndRecovered()
 	})
 }
 
 func (in EtcdToleranceSpecInput) env() faultEnv {
-	return faultEnv{Spec: in.Spec, Provider: in.Provider, Injector: in.Injector, ArtifactsDir: in.ArtifactsDir}
+	return faultEnv{Spec: in.Spec, Provider: in.Provider, Injector: in.Injector, ArtifactsDir: in.ArtifactsDir, DataPlane: in.DataPlane}
 }
 
 // etcdRun is one etcd fault run: the pipeline with etcd traffic, and the members.

@@ -9,6 +9,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"k8s.io/client-go/kubernetes"
+
 	"github.com/hachaos/hachaos/fault"
 	"github.com/hachaos/hachaos/probe"
 	"github.com/hachaos/hachaos/reports"
@@ -51,6 +53,7 @@ type faultEnv struct {
 	Provider     cluster.Provider
 	Injector     *fault.Injector
 	ArtifactsDir string
+	DataPlane    *DataPlane // nil: no data plane to probe
 }
 
 // faultRun is one fault spec's run of the pipeline.
@@ -65,15 +68,38 @@ type faultRun struct {
 	injectTime                                     time.Time // injectAt on the wall clock, for fault.Observable
 	inPlaceTime                                    time.Time // when the last Inject returned
 	stopEffect                                     context.CancelFunc
-	unhealthy                                      []string // recovery problems, reported by expectAPIConsistentAndRecovered
+	unhealthy                                      []string // recovery problems, reported by expectCommonGuaranteesAndRecovered
 	bounds                                         topology.Bounds
+	dataPlane                                      dataPlaneRule // what the data plane owes (a worker spec names its lost worker)
 }
 
 // startFaultRun passes the readiness gate and starts the recording.
 func startFaultRun(ctx context.Context, env faultEnv, oin observeInput) *faultRun {
 	expectEnvironmentReady(ctx, env.Spec, env.Provider)
+	expectDataPlaneReady(ctx, env)
 	oin.Spec, oin.Provider, oin.ArtifactsDir, oin.APITraffic = env.Spec, env.Provider, env.ArtifactsDir, true
-	return &faultRun{ctx: ctx, env: env, bounds: boundsOf(ctx, env.Spec, env.Provider), obs: startObservation(ctx, oin)}
+	return newFaultRun(ctx, env, oin)
+}
+
+// newFaultRun starts the recording of a run whose gate has passed.
+func newFaultRun(ctx context.Context, env faultEnv, oin observeInput) *faultRun {
+	r := &faultRun{ctx: ctx, env: env, bounds: boundsOf(ctx, env.Spec, env.Provider)}
+	if env.DataPlane != nil {
+		oin.DataPlane = env.DataPlane.Targets
+		r.dataPlane.Workers = env.DataPlane.Workers
+	}
+	r.obs = startObservation(ctx, oin)
+	return r
+}
+
+// expectDataPlaneReady is the data plane's part of the readiness gate.
+func expectDataPlaneReady(ctx context.Context, env faultEnv) {
+	if env.DataPlane == nil {
+		return
+	}
+	cfg, err := env.Provider.RESTConfig(ctx)
+	Expect(err).NotTo(HaveOccurred())
+	expectDataPlaneServing(ctx, env.DataPlane, env.Spec, kubernetes.NewForConfigOrDie(cfg))
 }
 
 // inject injects the faults one after the other; every one is recovered by recover()
@@ -164,7 +190,7 @@ func (r *faultRun) recover() {
 }
 
 // healthyAgain records whether the cluster became healthy again in one respect (err
-// is what waiting for it returned); a miss is kept for expectAPIConsistentAndRecovered, after the
+// is what waiting for it returned); a miss is kept for expectCommonGuaranteesAndRecovered, after the
 // guarantees are judged.
 func (r *faultRun) healthyAgain(what string, err error) (time.Duration, bool) {
 	if err != nil {
@@ -210,10 +236,18 @@ func (r *faultRun) expectEffectHeld(tl probe.Timeline, bound time.Duration) {
 // judging says that failures from here on are broken guarantees.
 func judging() { stage(verdict.GuaranteeBroken) }
 
-// expectAPIConsistentAndRecovered judges the guarantees every fault run has — the Kubernetes API as
-// clients saw it through the LB (apicheck) — and then ends the spec "did not recover"
-// if the cluster was not healthy again in time; called after the spec's own guarantees.
-func (r *faultRun) expectAPIConsistentAndRecovered() {
+// expectCommonGuaranteesAndRecovered judges the guarantees every fault run has — the
+// data plane as the applications' clients saw it (judgeDataPlane) and the Kubernetes API
+// as clients saw it through the LB (apicheck) — and then ends the spec "did not
+// recover" if the cluster was not healthy again in time; called after the spec's own
+// guarantees.
+func (r *faultRun) expectCommonGuaranteesAndRecovered() {
+	tl, _ := r.end()
+	until := r.recoveringAt
+	if until == 0 {
+		until = tl.End()
+	}
+	expectJudgement(judgeDataPlane(tl, r.dataPlane, r.injectAt, until, tl.End()))
 	expectJudgement(judgeAPIConsistency(r.obs.APIHistory()))
 	if len(r.unhealthy) > 0 {
 		failWith(verdict.DidNotRecover, "%s", strings.Join(r.unhealthy, "; "))

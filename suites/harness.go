@@ -90,6 +90,31 @@ func boundsOf(ctx context.Context, spec topology.Spec, p cluster.Provider) topol
 	return topology.NewBounds(spec, t)
 }
 
+// routingTimings caches the running settings that delay routing away from a lost node,
+// per topology, as componentTimings does.
+var routingTimings = struct {
+	sync.Mutex
+	byTopology map[string]topology.RoutingTimings
+}{byTopology: map[string]topology.RoutingTimings{}}
+
+// routingTimingsOf reads them once per topology; a cluster whose settings cannot be
+// read is not ready.
+func routingTimingsOf(ctx context.Context, spec topology.Spec, p cluster.Provider) topology.RoutingTimings {
+	routingTimings.Lock()
+	defer routingTimings.Unlock()
+	t, ok := routingTimings.byTopology[spec.Name]
+	if !ok {
+		var err error
+		if t, err = cluster.ReadRoutingTimings(ctx, p); err != nil {
+			failWith(verdict.EnvironmentNotReady, "read the settings that route away from a lost node: %v", err)
+		}
+		routingTimings.byTopology[spec.Name] = t
+		progress("routing timings: EndpointSlice batch period %s (%s), kube-proxy min sync period %s (%s)",
+			t.EndpointSliceBatchPeriod.Value, t.EndpointSliceBatchPeriod.Source, t.KubeProxyMinSyncPeriod.Value, t.KubeProxyMinSyncPeriod.Source)
+	}
+	return t
+}
+
 // measureUnbounded reports a measured time that has no pass/fail bound, saying why.
 func measureUnbounded(name string, value time.Duration, why string) {
 	report(reports.Measurement{Name: name, Value: value.Seconds(), Unit: "s", Unbounded: true, Formula: why})

@@ -18,6 +18,8 @@ type LBReroutingSpecInput struct {
 	Provider     cluster.Provider
 	Injector     *fault.Injector
 	ArtifactsDir string
+	// DataPlane is the data-plane workload probed during the fault (nil: none).
+	DataPlane *DataPlane
 }
 
 func (in LBReroutingSpecInput) validate() {
@@ -75,7 +77,7 @@ func LBReroutingSpec(inputGetter func() LBReroutingSpecInput) {
 }
 
 func (in LBReroutingSpecInput) env() faultEnv {
-	return faultEnv{Spec: in.Spec, Provider: in.Provider, Injector: in.Injector, ArtifactsDir: in.ArtifactsDir}
+	return faultEnv{Spec: in.Spec, Provider: in.Provider, Injector: in.Injector, ArtifactsDir: in.ArtifactsDir, DataPlane: in.DataPlane}
 }
 
 func skipUnlessHAProxy(spec topology.Spec) {
@@ -125,7 +127,7 @@ func runAPIServerFault(run *faultRun, in LBReroutingSpecInput, targets []string,
 	tl, _ := run.end()
 	run.expectEffectHeld(tl, bound)
 	expectLBRerouting(run, tl, targets, what)
-	run.expectAPIConsistentAndRecovered()
+	run.expectCommonGuaranteesAndRecovered()
 }
 
 // expectLBRerouting reports the LB judge's findings and fails with its verdict.

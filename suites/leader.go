@@ -23,6 +23,8 @@ type LeaderElectionSpecInput struct {
 	Provider     cluster.Provider
 	Injector     *fault.Injector
 	ArtifactsDir string
+	// DataPlane is the data-plane workload probed during the fault (nil: none).
+	DataPlane *DataPlane
 	// WorkloadImage is an image present on every node, for the Pods that prove
 	// scheduling and controllers work after the takeover.
 	WorkloadImage string
@@ -44,7 +46,7 @@ func LeaderElectionSpec(inputGetter func() LeaderElectionSpecInput) {
 		It("hands the "+component+" Lease to a standby within its bounds when the leader is killed", func(ctx SpecContext) {
 			in := inputGetter()
 			in.validate()
-			run := startFaultRun(ctx, faultEnv{Spec: in.Spec, Provider: in.Provider, Injector: in.Injector, ArtifactsDir: in.ArtifactsDir}, observeInput{})
+			run := startFaultRun(ctx, faultEnv{Spec: in.Spec, Provider: in.Provider, Injector: in.Injector, ArtifactsDir: in.ArtifactsDir, DataPlane: in.DataPlane}, observeInput{})
 			judging() // taking part in leader election is a guarantee of its own
 			expectEveryInstanceElects(ctx, in.Spec, in.Provider, component)
 			stage(verdict.EnvironmentNotReady)
@@ -81,7 +83,7 @@ func LeaderElectionSpec(inputGetter func() LeaderElectionSpecInput) {
 			By("checking that a new Deployment gets scheduled, created and Ready")
 			after := &workload{Name: "hachaos-after-" + component, Replicas: 2, MinAvailable: 1, Image: in.WorkloadImage}
 			after.deploy(ctx, client, in.Spec.Waits.ComponentRestart.Duration)
-			run.expectAPIConsistentAndRecovered()
+			run.expectCommonGuaranteesAndRecovered()
 		})
 	}
 }

@@ -56,6 +56,8 @@ type observeInput struct {
 	APITraffic bool
 	// Workload records the test workload's ready Pods per node.
 	Workload *workload
+	// DataPlane are the data-plane workload's NodePorts to probe (monitor.PrefixDataPlane).
+	DataPlane []monitor.DataPlaneTarget
 	// ArtifactsDir receives the timeline (and history), also when the spec fails first.
 	ArtifactsDir string
 }
@@ -63,7 +65,7 @@ type observeInput struct {
 // startObservation starts the monitor's standard observation (see monitor.Start) and
 // registers its end for cleanup.
 func startObservation(ctx context.Context, in observeInput) *observation {
-	min := monitor.Input{Spec: in.Spec, Provider: in.Provider, Traffic: in.Traffic, APITraffic: in.APITraffic}
+	min := monitor.Input{Spec: in.Spec, Provider: in.Provider, Traffic: in.Traffic, APITraffic: in.APITraffic, DataPlane: in.DataPlane}
 	if in.Workload != nil {
 		min.Workload = in.Workload.readyPerNode
 	}
@@ -78,6 +80,9 @@ func startObservation(ctx context.Context, in observeInput) *observation {
 // traffic); both are saved to the artifacts folder under the spec's name.
 func (o *observation) end(dir string) (probe.Timeline, probe.KVHistory) {
 	tl, history := o.End()
+	if o.saved {
+		return tl, history
+	}
 	o.history = history
 	saveTimeline(dir, CurrentSpecReport().LeafNodeText, tl)
 	if len(history.Operations) > 0 {

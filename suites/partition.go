@@ -21,6 +21,8 @@ type PartitionSpecInput struct {
 	Provider     cluster.Provider
 	Injector     *fault.Injector
 	ArtifactsDir string
+	// DataPlane is the data-plane workload probed during the fault (nil: none).
+	DataPlane *DataPlane
 }
 
 func (in PartitionSpecInput) validate() {
@@ -62,7 +64,7 @@ type partitionRun struct {
 }
 
 func startPartitionRun(ctx context.Context, in PartitionSpecInput) *partitionRun {
-	er := startEtcdRun(ctx, EtcdToleranceSpecInput{Spec: in.Spec, Provider: in.Provider, Injector: in.Injector, ArtifactsDir: in.ArtifactsDir})
+	er := startEtcdRun(ctx, EtcdToleranceSpecInput{Spec: in.Spec, Provider: in.Provider, Injector: in.Injector, ArtifactsDir: in.ArtifactsDir, DataPlane: in.DataPlane})
 	run := &partitionRun{ctx: ctx, in: in, etcd: er, holders: map[string]string{}}
 	cfg, err := in.Provider.RESTConfig(ctx)
 	Expect(err).NotTo(HaveOccurred())
@@ -199,7 +201,7 @@ func (r *partitionRun) judge(what string) {
 	// check for a while, so the LB's health checks can only start failing after that.
 	window := r.etcd.bounds.APIServerEtcdUnready().Plus(r.etcd.bounds.LBDetection())
 	expectJudgement(judgePartitionLB(tl, r.target, r.etcd.injectAt, r.etcd.recoveringAt, window, "partition "+what))
-	r.etcd.expectAPIConsistentAndRecovered()
+	r.etcd.expectCommonGuaranteesAndRecovered()
 }
 
 // judgeLeadersMoved: at the end of the partition, the etcd leader and every Lease holder

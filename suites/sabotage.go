@@ -32,6 +32,14 @@ var sabotages = map[string]func(ctx context.Context, spec *topology.Spec, p clus
 		spec.Sabotage.WorkloadSlowToStart = true
 		return nil
 	},
+	"dataPlanePinned": func(_ context.Context, spec *topology.Spec, _ cluster.Provider) []fault.Observable {
+		spec.Sabotage.DataPlanePinned = true
+		return nil
+	},
+	"dataPlaneLivenessOnAPI": func(_ context.Context, spec *topology.Spec, _ cluster.Provider) []fault.Observable {
+		spec.Sabotage.DataPlaneLivenessOnAPI = true
+		return nil
+	},
 	// The last control plane's scheduler outside leader election: it schedules beside
 	// whichever instance holds the Lease. Only one: with every scheduler outside it,
 	// nobody holds the Lease and the readiness gate refuses the cluster.

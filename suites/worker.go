@@ -21,7 +21,10 @@ type PodReschedulingSpecInput struct {
 	Provider     cluster.Provider
 	Injector     *fault.Injector
 	ArtifactsDir string
-	// WorkloadImage is an image present on every node (no registry is reachable).
+	// DataPlane is the data-plane workload probed during the fault (nil: none).
+	DataPlane *DataPlane
+	// WorkloadImage is agnhost's image, present on every worker (no registry is
+	// reachable): the workload serves with its netexec.
 	WorkloadImage string
 }
 
@@ -46,10 +49,12 @@ func PodReschedulingSpec(inputGetter func() PodReschedulingSpecInput) {
 		Expect(err).NotTo(HaveOccurred())
 		b := run.bounds.WorkerLossReschedule()
 		bound, formula := b.Value, b.FormulaText()
+		// the data plane: the other workers' NodePorts stop sending to the lost one's Pod
+		run.dataPlane.Lost, run.dataPlane.Routing = run.target, run.bounds.WorkerLossRouting(routingTimingsOf(ctx, in.Spec, in.Provider))
 		run.injectAndAwaitRescheduled(f, signalEffectBound, bound, formula)
 		judging()
 		run.judgeRescheduled("worker lost", bound, formula)
-		run.expectAPIConsistentAndRecovered()
+		run.expectCommonGuaranteesAndRecovered()
 	})
 
 	It("drains a worker without violating the PodDisruptionBudget and reschedules its Pods", func(ctx SpecContext) {
@@ -81,7 +86,7 @@ func PodReschedulingSpec(inputGetter func() PodReschedulingSpecInput) {
 			"during the drain of %s only %d of %d replicas were Ready (at %.1fs); the PodDisruptionBudget promises at least %d",
 			run.target, lowest, run.w.Replicas, at.Seconds(), run.w.MinAvailable)
 		run.judgeRescheduled("drain", bound, formula)
-		run.expectAPIConsistentAndRecovered()
+		run.expectCommonGuaranteesAndRecovered()
 	})
 }
 
@@ -99,7 +104,7 @@ type workerRun struct {
 }
 
 func startWorkerRun(ctx context.Context, in PodReschedulingSpecInput) *workerRun {
-	env := faultEnv{Spec: in.Spec, Provider: in.Provider, Injector: in.Injector, ArtifactsDir: in.ArtifactsDir}
+	env := faultEnv{Spec: in.Spec, Provider: in.Provider, Injector: in.Injector, ArtifactsDir: in.ArtifactsDir, DataPlane: in.DataPlane}
 	expectEnvironmentReady(ctx, in.Spec, in.Provider)
 	cfg, err := in.Provider.RESTConfig(ctx)
 	Expect(err).NotTo(HaveOccurred())
@@ -121,7 +126,8 @@ func startWorkerRun(ctx context.Context, in PodReschedulingSpecInput) *workerRun
 	run.target = workers[0] // holds Pods either way: spread, or pinned there
 	run.onTarget = perNode[run.target]
 	Expect(run.onTarget).To(BeNumerically(">", 0), "environment not ready: no workload Pod on %s (%v)", run.target, perNode)
-	run.faultRun = &faultRun{ctx: ctx, env: env, bounds: boundsOf(ctx, in.Spec, in.Provider), obs: startObservation(ctx, observeInput{Spec: in.Spec, Provider: in.Provider, Workload: run.w, ArtifactsDir: in.ArtifactsDir, APITraffic: true})}
+	expectDataPlaneReady(ctx, env)
+	run.faultRun = newFaultRun(ctx, env, observeInput{Spec: in.Spec, Provider: in.Provider, Workload: run.w, ArtifactsDir: in.ArtifactsDir, APITraffic: true})
 	return run
 }
 

@@ -3,6 +3,7 @@ package suites
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -29,16 +30,16 @@ type workload struct {
 	// MinAvailable is the PDB's: one fewer than Replicas, so a drain evicts one Pod at a
 	// time and waits for its replacement to be Ready.
 	MinAvailable int32
-	// Image must be in the node image already (no registry is reachable).
+	// Image is agnhost's (it serves with netexec); it must be in the node image already
+	// (no registry is reachable).
 	Image string
 	// Pinned (a negative control) pins every Pod to one worker, so a lost worker takes
 	// the whole workload with it and nothing can be rescheduled.
 	Pinned string
 	// NoPDB (a negative control) leaves the PDB out, so a drain evicts every Pod at once.
 	NoPDB bool
-	// ReadyAfter (a negative control) delays each Pod's readiness: a readiness probe
-	// that first runs after it ("pause -v", which exits 0; hachaos' pause image has it
-	// on PATH, at /usr/local/bin).
+	// ReadyAfter (a negative control) delays each Pod's readiness: its readiness probe
+	// first runs after it.
 	ReadyAfter time.Duration
 }
 
@@ -77,8 +78,16 @@ func (w *workload) deploy(ctx context.Context, c kubernetes.Interface, ready tim
 }
 
 func (w *workload) deployment() *appsv1.Deployment {
+	// agnhost netexec, Ready when it serves: Ready replicas are serving replicas
+	app := corev1.Container{Name: "app", Image: w.Image, ImagePullPolicy: corev1.PullNever,
+		Args: []string{"netexec", "--http-port=" + strconv.Itoa(dataPlanePort)},
+		ReadinessProbe: &corev1.Probe{
+			ProbeHandler:        corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/readyz", Port: intstr.FromInt32(dataPlanePort)}},
+			InitialDelaySeconds: int32(w.ReadyAfter.Round(time.Second) / time.Second),
+			PeriodSeconds:       1, TimeoutSeconds: 2, FailureThreshold: 3,
+		}}
 	spec := corev1.PodSpec{
-		Containers: []corev1.Container{{Name: "app", Image: w.Image, ImagePullPolicy: corev1.PullNever}},
+		Containers: []corev1.Container{app},
 		// Spread over the workers; ScheduleAnyway so the replicas of a lost worker can
 		// still land on the others.
 		TopologySpreadConstraints: []corev1.TopologySpreadConstraint{{
@@ -86,13 +95,6 @@ func (w *workload) deployment() *appsv1.Deployment {
 			LabelSelector: &metav1.LabelSelector{MatchLabels: w.labels()},
 		}},
 		TerminationGracePeriodSeconds: ptr.To[int64](1),
-	}
-	if w.ReadyAfter > 0 {
-		spec.Containers[0].ReadinessProbe = &corev1.Probe{
-			ProbeHandler:        corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"pause", "-v"}}},
-			InitialDelaySeconds: int32(w.ReadyAfter.Round(time.Second) / time.Second),
-			PeriodSeconds:       1,
-		}
 	}
 	if w.Pinned != "" {
 		spec.NodeSelector = map[string]string{"kubernetes.io/hostname": w.Pinned}

@@ -140,6 +140,24 @@ func (b Bounds) WorkerLossReschedule() Bound {
 		}}
 }
 
+// WorkerLossRouting is how long after a worker is lost requests to a Service stop being
+// sent to its Pods: the node controller marks the node unreachable — and, in the same
+// pass, its Pods not Ready — at most grace + monitor period after its last heartbeat,
+// which came before the loss; the EndpointSlice controller writes the Pods out after its
+// batch period, and kube-proxy rewrites its rules at most min sync period after that.
+// bound = grace + monitor period + EndpointSlice batch period + kube-proxy min sync period.
+func (b Bounds) WorkerLossRouting(r RoutingTimings) Bound {
+	t := b.spec.ResolvedTimeouts()
+	return Bound{Value: t.NodeMonitorGracePeriod.Duration + t.NodeMonitorPeriod.Duration + r.EndpointSliceBatchPeriod.Value + r.KubeProxyMinSyncPeriod.Value,
+		Formula: "grace + monitor period + EndpointSlice batch period + kube-proxy min sync period",
+		Inputs: []BoundInput{
+			specInput("grace", t.NodeMonitorGracePeriod.Duration, "timeouts.nodeMonitorGracePeriod"),
+			specInput("monitor period", t.NodeMonitorPeriod.Duration, "timeouts.nodeMonitorPeriod"),
+			input("EndpointSlice batch period", r.EndpointSliceBatchPeriod),
+			input("kube-proxy min sync period", r.KubeProxyMinSyncPeriod),
+		}}
+}
+
 // DrainReschedule is how long draining a worker with pods of the workload on it takes
 // until all are Ready elsewhere, with a PDB allowing one disruption: each eviction waits
 // for the previous Pod's replacement to be Ready (Pod startup), and a refused eviction

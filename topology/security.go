@@ -38,6 +38,15 @@ type Sabotage struct {
 	// whichever instance holds the Lease — two leaders the Lease object does not show
 	// (caught by the leader re-election spec's check that every instance elects).
 	SchedulerOutsideLeaderElection bool `json:"schedulerOutsideLeaderElection"`
+	// DataPlanePinned runs the data-plane server on the first worker only: a Service
+	// whose every Pod sits on the worker that is lost, so nothing is left to route its
+	// requests to (caught by the worker-loss spec's routing bound).
+	DataPlanePinned bool `json:"dataPlanePinned"`
+	// DataPlaneLivenessOnAPI gives the data-plane server a liveness probe on the API
+	// servers' /readyz: a workload that depends on the control plane, which its kubelet
+	// restarts again and again while etcd has no quorum (caught by the majority-stop
+	// spec's data-plane guarantee).
+	DataPlaneLivenessOnAPI bool `json:"dataPlaneLivenessOnAPI"`
 }
 
 // PlaintextEtcdPort is where a sabotaged etcd member listens in plaintext (the running

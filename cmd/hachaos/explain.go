@@ -28,7 +28,7 @@ func explain(args []string) error {
 	b := topology.NewBounds(spec, topology.DefaultComponentTimings())
 	t := spec.ResolvedTimeouts()
 	fmt.Printf("%s: %d control planes, %d workers, %s etcd (%d members), profile %s\n", *config, spec.ControlPlanes, spec.Workers, spec.Etcd.Mode, spec.Etcd.Members, spec.Profile)
-	fmt.Println("Bounds (etcd's and kube-apiserver's own timings at their defaults here; the suites read them from the running components):")
+	fmt.Println("Bounds (etcd's, kube-apiserver's, kube-controller-manager's and kube-proxy's own timings at their defaults here; the suites read them from the running components):")
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	for _, row := range []struct {
 		guarantee string
@@ -42,6 +42,7 @@ func explain(args []string) error {
 		{"leader: kube-controller-manager Lease taken over", b.LeaseTakeover("controllerManager", t.ControllerManager)},
 		{"partition inbound: the scheduler Lease on the majority side", b.LeaseTakeover("scheduler", t.Scheduler).Plus(b.EtcdElection())},
 		{"worker lost: the workload Ready elsewhere", b.WorkerLossReschedule()},
+		{"worker lost: data-plane requests routed away from its Pods", b.WorkerLossRouting(topology.DefaultRoutingTimings())},
 		{"drain (2 Pods on the worker): the workload Ready elsewhere", b.DrainReschedule(2, fault.EvictRetryDelay)},
 	} {
 		fmt.Fprintf(w, "  %s\t≤ %s\t%s\n", row.guarantee, row.bound.Value, row.bound.FormulaText())

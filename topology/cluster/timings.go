@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
 	"github.com/hachaos/hachaos/topology"
 )
 
@@ -56,4 +59,31 @@ func commandLines(ctx context.Context, p Provider, nodes []topology.Node, proces
 		out[n] = string(line)
 	}
 	return out, nil
+}
+
+// ReadRoutingTimings reads what delays taking a lost node's Pods out of a Service: the
+// kube-controller-manager command line on every control plane and kube-proxy's
+// configuration (the kube-system/kube-proxy ConfigMap kubeadm writes).
+func ReadRoutingTimings(ctx context.Context, p Provider) (topology.RoutingTimings, error) {
+	planes, err := p.Nodes(ctx, topology.RoleControlPlane)
+	if err != nil {
+		return topology.RoutingTimings{}, err
+	}
+	managers, err := commandLines(ctx, p, planes, "kube-controller-manager")
+	if err != nil {
+		return topology.RoutingTimings{}, err
+	}
+	cfg, err := p.RESTConfig(ctx)
+	if err != nil {
+		return topology.RoutingTimings{}, err
+	}
+	c, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return topology.RoutingTimings{}, err
+	}
+	cm, err := c.CoreV1().ConfigMaps("kube-system").Get(ctx, "kube-proxy", metav1.GetOptions{})
+	if err != nil {
+		return topology.RoutingTimings{}, fmt.Errorf("read kube-proxy's configuration: %w", err)
+	}
+	return topology.ParseRoutingTimings(managers, cm.Data["config.conf"])
 }
