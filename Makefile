@@ -11,7 +11,7 @@ LABELS ?=
 # How many times every spec runs (make chaos, make certify)
 TRIALS ?= 1
 
-.PHONY: help test unit integration chaos chaos-rolling-restart chaos-selfcheck certify chaos-negative chaos-negative-running chaos-interrupt security-negative cluster-up cluster-down cluster-status images setup build
+.PHONY: help test unit integration chaos soak chaos-rolling-restart chaos-selfcheck certify chaos-negative chaos-negative-running chaos-interrupt security-negative cluster-up cluster-down cluster-status images setup build
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -81,6 +81,18 @@ chaos-rolling-restart: images build ## restart every control plane in turn under
 	$(BIN) up --config $(CONFIG)
 	$(BIN) monitor --config $(CONFIG) --artifacts $(ARTIFACTS) --name "rolling restart of every control plane$(if $(ROLLING), ($(ROLLING)))" -- $(BIN) rolling-restart --config $(CONFIG) --components '$(ROLLING)'
 
+
+# Seeded random fault schedules (package nemesis) under the disruption monitor, on the
+# running topology: SEED (default: from the clock; printed, with a command that replays
+# it), DURATION (what the rounds fill; each also waits for the readiness gate), ONLY
+# (replay some steps), SHRINK (on a failure, replay at most this many sub-schedules).
+SEED ?=
+DURATION ?= 20m
+ONLY ?=
+SHRINK ?= 0
+soak: images build ## seeded random faults under the disruption monitor (SEED, DURATION, ONLY, SHRINK); every guarantee judged over the whole run
+	$(BIN) up --config $(CONFIG)
+	$(BIN) soak --config $(CONFIG) --duration $(DURATION) --shrink $(SHRINK) --artifacts $(ARTIFACTS)$(if $(SEED), --seed $(SEED))$(if $(ONLY), --only $(ONLY))
 
 # Stops runs in the middle of faults (Ctrl-C, SIGKILL) and checks that nothing is left.
 chaos-interrupt: images build ## interrupted and killed runs leave no fault behind after the next start

@@ -16,6 +16,23 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
+// StaticPodStopBound is how soon a static Pod whose manifest was moved away is gone: the
+// kubelet sees the change at once (inotify) or at its next file check (fileCheckFrequency,
+// 20 s: the kubelet's default, which kubeadm keeps), then stops the Pod within its
+// termination grace period (30 s: the default, which kubeadm's static Pods keep).
+const StaticPodStopBound = 20*time.Second + 30*time.Second
+
+// EffectBound is how soon after its Inject returned f must be seen in effect, and why: a
+// parked static Pod within StaticPodStopBound; anything else (a signal, a rule, a paused
+// container) acts at once, so within signal — the caller's two checks' answer times.
+func EffectBound(f Fault, signal time.Duration) (time.Duration, string) {
+	switch f.Record().Kind {
+	case KindAPIServerStop, KindEtcdMemberStop:
+		return StaticPodStopBound, "kubelet file check 20 s + termination grace 30 s"
+	}
+	return signal, "acts at once: two checks' answer times"
+}
+
 // Observable is a fault that can show, from outside the harness's own bookkeeping,
 // that it took effect: the process it stopped is gone, the process it killed was
 // restarted, the rules it added are there and drop packets. A spec asserts this within

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hachaos/hachaos/apicheck"
+	"github.com/hachaos/hachaos/dataplane"
 
 	"github.com/hachaos/hachaos/probe"
 	"github.com/hachaos/hachaos/reports"
@@ -40,9 +41,10 @@ type Judgement struct {
 	Notes    []reports.Note
 }
 
-// Judge holds a recording to the Spec's disruption budgets and the etcd guarantees
+// Judge holds a recording to the Spec's disruption budgets, the etcd guarantees
 // (every acknowledged write kept, a linearizable history, the write gap within
-// writeGap), from the command's start until the cluster was healthy again (or the end
+// writeGap), the API's (when there was API traffic) and the data plane's (when its
+// NodePorts were probed: none may fail), from the command's start until the cluster was healthy again (or the end
 // of the recording). The verdict: the command not completed is "fault not in effect";
 // a budget or guarantee broken "guarantee broken"; a cluster not healthy again in time
 // "did not recover"; else passed. Every step of the command is measured on its own.
@@ -59,6 +61,13 @@ func Judge(r Recording, budgets topology.DisruptionSpec, writeGap topology.Bound
 	problems := describe(broken)
 	problems = append(problems, etcdProblems(r, &j, writeGap, until)...)
 	problems = append(problems, skewJudged(r, &j, until)...)
+	if workers := dataplane.Workers(r.Timeline); len(workers) > 0 {
+		m, note, problem := dataplane.JudgeServed(r.Timeline, workers, r.Started, until)
+		j.Measured, j.Notes = append(j.Measured, m), append(j.Notes, note)
+		if problem != "" {
+			problems = append(problems, problem)
+		}
+	}
 	if len(r.API.Operations) > 0 {
 		notes, problem := JudgeAPI(r.API)
 		j.Notes = append(j.Notes, notes...)

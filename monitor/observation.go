@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/hachaos/hachaos/apicheck"
+	"github.com/hachaos/hachaos/dataplane"
 	"github.com/hachaos/hachaos/probe"
 	"github.com/hachaos/hachaos/topology"
 	"github.com/hachaos/hachaos/topology/cluster"
@@ -28,8 +29,8 @@ type Input struct {
 	// Workload, when set, is sampled into SeriesWorkload (ready Pods per node).
 	Workload func(c kubernetes.Interface) Check
 	// DataPlane are the data-plane workload's NodePorts, one per worker, each probed
-	// into PrefixDataPlane+worker (DataPlaneGet).
-	DataPlane []DataPlaneTarget
+	// into dataplane.PrefixSeries+worker (dataplane.Get).
+	DataPlane []dataplane.Target
 }
 
 // Observation is one recording on one clock: the recorder's series and, when asked for,
@@ -116,7 +117,7 @@ func (o *Observation) start(ctx, rctx context.Context, in Input) error {
 		o.Rec.Poll(rctx, SeriesWorkload, SampleEvery, SampleTimeout, in.Workload(kubernetes.NewForConfigOrDie(KeepAliveConfig(lbCfg))))
 	}
 	for _, t := range in.DataPlane {
-		o.Rec.Poll(rctx, PrefixDataPlane+t.Worker, DataPlaneEvery, SampleTimeout, DataPlaneGet(t.Address))
+		o.Rec.Poll(rctx, dataplane.PrefixSeries+t.Worker, dataplane.Every, SampleTimeout, dataplane.Get(t.Address))
 	}
 	if in.APITraffic {
 		o.api, err = apicheck.Start(rctx, apicheck.Config{

@@ -61,21 +61,54 @@ func CheckInBrowser(ctx context.Context, htmlPath, pngPath string, res Results) 
 	// Tall enough for the whole page (evidence lists are collapsed): the tables, a
 	// heading per spec, and the timelines.
 	// Every table row counts (the summary's, a comparison's, the measurements').
-	height := 3000 + 60*strings.Count(string(dom), "<tr") + 250*len(res.Specs) + 700*check.Timelines + failureLines(res)*20
-	if _, err := runChromium(ctx, bin, profile, "--hide-scrollbars", "--screenshot="+pngPath, fmt.Sprintf("--window-size=1200,%d", height), url); err != nil {
-		return check, err
-	}
-	data, err := os.ReadFile(pngPath)
-	if err != nil {
-		return check, fmt.Errorf("Chromium wrote no screenshot: %w", err)
-	}
-	img, err := png.Decode(bytes.NewReader(data))
-	if err != nil {
-		return check, fmt.Errorf("decode screenshot %s: %w", pngPath, err)
+	// A timeline is as tall as its lanes (one per series: each worker's NodePort, each
+	// API server, … — counted, not assumed, or the screenshot cuts the last ones off).
+	lanes := strings.Count(string(dom), `<text class="lane"`)
+	height := 3000 + 60*strings.Count(string(dom), "<tr") + 250*len(res.Specs) + 200*check.Timelines + int(laneHeight+laneGap+2)*lanes + failureLines(res)*20
+	// The estimate can be short (a page of long notes): a screenshot whose last row is
+	// not blank cut the page off, and is taken again twice as tall.
+	var img image.Image
+	for try := 0; ; try++ {
+		if img, err = screenshot(ctx, bin, profile, url, pngPath, height); err != nil {
+			return check, err
+		}
+		if !lastRowPainted(img) || try == 2 {
+			break
+		}
+		height *= 2
 	}
 	check.PaintedTimelines = PaintedTimelines(img)
 	_, generated := countDOM(string(source))
 	return check, check.verify(res, generated)
+}
+
+// screenshot renders url in a window height pixels tall into pngPath and decodes it.
+func screenshot(ctx context.Context, bin, profile, url, pngPath string, height int) (image.Image, error) {
+	if _, err := runChromium(ctx, bin, profile, "--hide-scrollbars", "--screenshot="+pngPath, fmt.Sprintf("--window-size=1200,%d", height), url); err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(pngPath)
+	if err != nil {
+		return nil, fmt.Errorf("Chromium wrote no screenshot: %w", err)
+	}
+	img, err := png.Decode(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("decode screenshot %s: %w", pngPath, err)
+	}
+	return img, nil
+}
+
+// lastRowPainted says whether the screenshot's bottom row holds anything but the
+// page's white background: the page went on below it.
+func lastRowPainted(img image.Image) bool {
+	b := img.Bounds()
+	for x := b.Min.X; x < b.Max.X; x++ {
+		r, g, bl, _ := img.At(x, b.Max.Y-1).RGBA()
+		if r>>8 < 250 || g>>8 < 250 || bl>>8 < 250 {
+			return true
+		}
+	}
+	return false
 }
 
 // failureLines counts the lines of failure messages the page shows uncollapsed (long

@@ -49,7 +49,7 @@ var NegativeControls = []NegativeControl{
 	{"partition: the deposed leader logs that it stopped before its successor starts (never two leaders)", "log lines doctored: the successor first, or the deposed leader never stepping down", "`TestFindHandover`", "(negative gap, no step-down)"},
 	{"partition: the write through the isolated member alone refused, and never committed after healing", "judged answers: the write acknowledged, or refused and read back after healing", "`TestIsolatedWriteJudgeControls`", "split brain"},
 	{"data plane (every fault spec but a lost worker's): no request to the workload's NodePorts fails", "`dataPlaneLivenessOnAPI`: the data-plane server's liveness probe on the API servers' `/readyz`, caught in the etcd majority stop", "`make chaos-negative-running`", "the applications' traffic must not depend on the control plane"},
-	{"data plane, worker lost: requests leave the lost worker's Pods within grace + monitor period + EndpointSlice batch + kube-proxy min sync", "`dataPlanePinned`: the data-plane server only on the worker that is lost", "`make chaos-negative-running`", "past the routing bound"},
+	{"data plane, worker lost: requests leave the lost worker's Pods within grace + monitor period + EndpointSlice batch + kube-proxy min sync + API request timeout", "`dataPlanePinned`: the data-plane server only on the worker that is lost", "`make chaos-negative-running`", "past the routing bound"},
 	{"drain: back to full Ready replicas on healthy nodes within Pods × (Pod startup + eviction retry)", "`workloadSlowToStart`: the workload's Pods Ready only after twice waits.podStartup", "`make chaos-negative-running`", "drain: the workload not back to 4 Ready replicas"},
 }
 

@@ -183,19 +183,17 @@ func etcdInput() EtcdToleranceSpecInput {
 	return EtcdToleranceSpecInput{Spec: spec, Provider: provider, Injector: injector, ArtifactsDir: artifacts, DataPlane: dataPlane}
 }
 
-// workloadImage is in every node image already (no registry is reachable): the pause
-// image the kubelet uses for Pod sandboxes.
-const workloadImage = "registry.k8s.io/pause:3.10.2"
-
 func leaderInput() LeaderElectionSpecInput {
-	return LeaderElectionSpecInput{Spec: spec, Provider: provider, Injector: injector, ArtifactsDir: artifacts, WorkloadImage: workloadImage, DataPlane: dataPlane}
+	return LeaderElectionSpecInput{Spec: spec, Provider: provider, Injector: injector, ArtifactsDir: artifacts, WorkloadImage: servingImage(), DataPlane: dataPlane}
 }
 
 func reschedulingInput() PodReschedulingSpecInput {
 	return PodReschedulingSpecInput{Spec: spec, Provider: provider, Injector: injector, ArtifactsDir: artifacts, WorkloadImage: servingImage(), DataPlane: dataPlane}
 }
 
-// servingImage is the agnhost image the data plane runs ("" without workers).
+// servingImage is the agnhost image the data plane runs ("" without workers): the
+// workloads the specs deploy serve with it too (every node image has it, as no
+// registry is reachable).
 func servingImage() string {
 	if dataPlane == nil {
 		return ""

@@ -42,7 +42,7 @@ func GracefulStopSpec(inputGetter func() LBReroutingSpecInput) {
 		Expect(err).NotTo(HaveOccurred())
 
 		run.inject(fault.NewAPIServerStop(in.Provider, target))
-		run.awaitEffect(staticPodStopBound, "kubelet file check 20 s + termination grace 30 s (the shutdown delay runs inside it)")
+		run.awaitEffect(fault.StaticPodStopBound, "kubelet file check 20 s + termination grace 30 s (the shutdown delay runs inside it)")
 		// The server is gone; what matters now is its return. A fault duration, not a
 		// wait for a condition: one sample timeout, so the LB has seen it gone.
 		run.hold(sampleTimeout)
@@ -52,7 +52,7 @@ func GracefulStopSpec(inputGetter func() LBReroutingSpecInput) {
 		run.awaitReady()
 		end := run.obs.rec.Since()
 		tl, _ := run.end()
-		run.expectEffectHeld(tl, staticPodStopBound)
+		run.expectEffectHeld(tl, fault.StaticPodStopBound)
 		judging()
 		// Judged over the stop and the hold, where termination happens; the return (a new
 		// server starting, which the LB's rise check keeps out until it is ready) is

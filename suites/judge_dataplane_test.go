@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hachaos/hachaos/dataplane"
 	"github.com/hachaos/hachaos/monitor"
 	"github.com/hachaos/hachaos/probe"
 	"github.com/hachaos/hachaos/topology"
@@ -15,12 +16,12 @@ import (
 func dataPlaneTimeline(end time.Duration, failing map[string]func(at time.Duration) bool, workers ...string) probe.Timeline {
 	tl := probe.Timeline{Series: map[string][]probe.Sample{}}
 	for _, w := range workers {
-		for at := time.Duration(0); at < end; at += monitor.DataPlaneEvery {
+		for at := time.Duration(0); at < end; at += dataplane.Every {
 			s := probe.Sample{At: at, Latency: 5 * time.Millisecond, OK: true, Value: "hachaos-serve-x"}
 			if f := failing[w]; f != nil && f(at) {
 				s.OK, s.Value, s.Error, s.Cause, s.Latency = false, "", "connection refused", probe.CauseRefused, time.Millisecond
 			}
-			tl.Series[monitor.PrefixDataPlane+w] = append(tl.Series[monitor.PrefixDataPlane+w], s)
+			tl.Series[dataplane.PrefixSeries+w] = append(tl.Series[dataplane.PrefixSeries+w], s)
 		}
 	}
 	return tl
@@ -30,8 +31,8 @@ func between(from, to time.Duration) func(time.Duration) bool {
 	return func(at time.Duration) bool { return at >= from && at < to }
 }
 
-// routingBound is the fast profile's: grace 20s + monitor period 2s + batch 0 + min sync 1s.
-var routingBound = topology.NewBounds(topology.Default(), topology.DefaultComponentTimings()).WorkerLossRouting(topology.DefaultRoutingTimings())
+// routingBound is the fast profile's: grace 20s + monitor period 2s + batch 0 + min sync 1s + API request timeout 2s.
+var routingBound = topology.NewBounds(topology.Default(), topology.DefaultComponentTimings()).WorkerLossRouting(topology.DefaultRoutingTimings(), monitor.SampleTimeout)
 
 func TestDataPlaneJudgeControls(t *testing.T) {
 	const inject, until, end = 10 * time.Second, 50 * time.Second, 70 * time.Second
@@ -73,7 +74,7 @@ func TestDataPlaneJudgeMeasuresWhenRequestsLeftTheLostWorker(t *testing.T) {
 	if j.Verdict != verdict.Passed || len(j.Measured) != 1 {
 		t.Fatalf("verdict %s (%s), measured %v", j.Verdict, j.Reason, j.Measured)
 	}
-	if got, want := j.Measured[0].Value, (18*time.Second - monitor.DataPlaneEvery).Seconds(); got < want-0.001 || got > want+0.001 {
+	if got, want := j.Measured[0].Value, (18*time.Second - dataplane.Every).Seconds(); got < want-0.001 || got > want+0.001 {
 		t.Errorf("measured %.3f s, want the last failed request's sending %.3f s after the loss", got, want)
 	}
 }

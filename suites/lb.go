@@ -86,19 +86,10 @@ func skipUnlessHAProxy(spec topology.Spec) {
 	}
 }
 
-// staticPodStopBound is how soon a static Pod whose manifest was moved away is gone: the
-// kubelet sees the change at once (inotify) or at its next file check (fileCheckFrequency,
-// 20 s: the kubelet's default, which kubeadm keeps), then stops the Pod within its
-// termination grace period (30 s: the default, which kubeadm's static Pods keep).
-const staticPodStopBound = 20*time.Second + 30*time.Second
-
-// effectBoundOf is how soon after Inject the fault must be seen in effect.
+// effectBoundOf is how soon after Inject the fault must be seen in effect
+// (fault.EffectBound; a signal or a rule within two checks' answer times).
 func effectBoundOf(f fault.Fault) (time.Duration, string) {
-	switch f.Record().Kind {
-	case fault.KindAPIServerStop, fault.KindEtcdMemberStop:
-		return staticPodStopBound, "kubelet file check 20 s + termination grace 30 s"
-	}
-	return signalEffectBound, "acts at once: two checks' answer times"
+	return fault.EffectBound(f, signalEffectBound)
 }
 
 // runAPIServerFault runs the pipeline for faults that take API servers away, then judges.

@@ -25,8 +25,8 @@ type LeaderElectionSpecInput struct {
 	ArtifactsDir string
 	// DataPlane is the data-plane workload probed during the fault (nil: none).
 	DataPlane *DataPlane
-	// WorkloadImage is an image present on every node, for the Pods that prove
-	// scheduling and controllers work after the takeover.
+	// WorkloadImage is agnhost's image, present on every node, for the Pods that prove
+	// scheduling and controllers work after the takeover (Ready when they serve).
 	WorkloadImage string
 }
 

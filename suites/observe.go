@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/hachaos/hachaos/dataplane"
 	"github.com/hachaos/hachaos/monitor"
 	"github.com/hachaos/hachaos/probe"
 	"github.com/hachaos/hachaos/topology"
@@ -56,8 +57,8 @@ type observeInput struct {
 	APITraffic bool
 	// Workload records the test workload's ready Pods per node.
 	Workload *workload
-	// DataPlane are the data-plane workload's NodePorts to probe (monitor.PrefixDataPlane).
-	DataPlane []monitor.DataPlaneTarget
+	// DataPlane are the data-plane workload's NodePorts to probe (dataplane.PrefixSeries).
+	DataPlane []dataplane.Target
 	// ArtifactsDir receives the timeline (and history), also when the spec fails first.
 	ArtifactsDir string
 }

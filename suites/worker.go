@@ -50,7 +50,7 @@ func PodReschedulingSpec(inputGetter func() PodReschedulingSpecInput) {
 		b := run.bounds.WorkerLossReschedule()
 		bound, formula := b.Value, b.FormulaText()
 		// the data plane: the other workers' NodePorts stop sending to the lost one's Pod
-		run.dataPlane.Lost, run.dataPlane.Routing = run.target, run.bounds.WorkerLossRouting(routingTimingsOf(ctx, in.Spec, in.Provider))
+		run.dataPlane.Lost, run.dataPlane.Routing = run.target, run.bounds.WorkerLossRouting(routingTimingsOf(ctx, in.Spec, in.Provider), sampleTimeout)
 		run.injectAndAwaitRescheduled(f, signalEffectBound, bound, formula)
 		judging()
 		run.judgeRescheduled("worker lost", bound, formula)

@@ -16,6 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
+
+	"github.com/hachaos/hachaos/dataplane"
 )
 
 // workloadNamespace holds the test workload; the suites create and delete it.
@@ -80,9 +82,9 @@ func (w *workload) deploy(ctx context.Context, c kubernetes.Interface, ready tim
 func (w *workload) deployment() *appsv1.Deployment {
 	// agnhost netexec, Ready when it serves: Ready replicas are serving replicas
 	app := corev1.Container{Name: "app", Image: w.Image, ImagePullPolicy: corev1.PullNever,
-		Args: []string{"netexec", "--http-port=" + strconv.Itoa(dataPlanePort)},
+		Args: []string{"netexec", "--http-port=" + strconv.Itoa(dataplane.Port)},
 		ReadinessProbe: &corev1.Probe{
-			ProbeHandler:        corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/readyz", Port: intstr.FromInt32(dataPlanePort)}},
+			ProbeHandler:        corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/readyz", Port: intstr.FromInt32(dataplane.Port)}},
 			InitialDelaySeconds: int32(w.ReadyAfter.Round(time.Second) / time.Second),
 			PeriodSeconds:       1, TimeoutSeconds: 2, FailureThreshold: 3,
 		}}

@@ -145,16 +145,22 @@ func (b Bounds) WorkerLossReschedule() Bound {
 // pass, its Pods not Ready — at most grace + monitor period after its last heartbeat,
 // which came before the loss; the EndpointSlice controller writes the Pods out after its
 // batch period, and kube-proxy rewrites its rules at most min sync period after that.
-// bound = grace + monitor period + EndpointSlice batch period + kube-proxy min sync period.
-func (b Bounds) WorkerLossRouting(r RoutingTimings) Bound {
+// Those are writes to the API and their watch deliveries (the node's status, each Pod's,
+// the EndpointSlice), which take time on a loaded control plane (1.6 s on 2 cores under
+// a compile): the chain is held to one API request timeout, the time within which
+// hachaos counts any API request served (apiTimeout).
+// bound = grace + monitor period + EndpointSlice batch period + kube-proxy min sync period
+// + API request timeout.
+func (b Bounds) WorkerLossRouting(r RoutingTimings, apiTimeout time.Duration) Bound {
 	t := b.spec.ResolvedTimeouts()
-	return Bound{Value: t.NodeMonitorGracePeriod.Duration + t.NodeMonitorPeriod.Duration + r.EndpointSliceBatchPeriod.Value + r.KubeProxyMinSyncPeriod.Value,
-		Formula: "grace + monitor period + EndpointSlice batch period + kube-proxy min sync period",
+	return Bound{Value: t.NodeMonitorGracePeriod.Duration + t.NodeMonitorPeriod.Duration + r.EndpointSliceBatchPeriod.Value + r.KubeProxyMinSyncPeriod.Value + apiTimeout,
+		Formula: "grace + monitor period + EndpointSlice batch period + kube-proxy min sync period + API request timeout",
 		Inputs: []BoundInput{
 			specInput("grace", t.NodeMonitorGracePeriod.Duration, "timeouts.nodeMonitorGracePeriod"),
 			specInput("monitor period", t.NodeMonitorPeriod.Duration, "timeouts.nodeMonitorPeriod"),
 			input("EndpointSlice batch period", r.EndpointSliceBatchPeriod),
 			input("kube-proxy min sync period", r.KubeProxyMinSyncPeriod),
+			{Name: "API request timeout", Value: apiTimeout.String(), Source: "hachaos' API request timeout (monitor.SampleTimeout): the status and EndpointSlice writes and their watch deliveries"},
 		}}
 }
 

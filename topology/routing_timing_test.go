@@ -43,12 +43,12 @@ func TestParseRoutingTimings(t *testing.T) {
 
 func TestWorkerLossRoutingBound(t *testing.T) {
 	spec := Default()
-	b := NewBounds(spec, DefaultComponentTimings()).WorkerLossRouting(DefaultRoutingTimings())
+	b := NewBounds(spec, DefaultComponentTimings()).WorkerLossRouting(DefaultRoutingTimings(), 2*time.Second)
 	tm := spec.ResolvedTimeouts()
-	if want := tm.NodeMonitorGracePeriod.Duration + tm.NodeMonitorPeriod.Duration + time.Second; b.Value != want {
-		t.Errorf("bound %s, want grace + monitor period + 1s = %s", b.Value, want)
+	if want := tm.NodeMonitorGracePeriod.Duration + tm.NodeMonitorPeriod.Duration + time.Second + 2*time.Second; b.Value != want {
+		t.Errorf("bound %s, want grace + monitor period + 1s + 2s = %s", b.Value, want)
 	}
-	if len(b.Inputs) != 4 {
-		t.Errorf("inputs %v: want the four the formula names", b.Inputs)
+	if len(b.Inputs) != 5 {
+		t.Errorf("inputs %v: want the five the formula names", b.Inputs)
 	}
 }

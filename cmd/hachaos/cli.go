@@ -47,6 +47,13 @@ Planned events under the disruption monitor:
   monitor --artifacts DIR [--name N] [--traffic=false] -- COMMAND…
                       record the disruption monitor around COMMAND and judge it against the Spec's budgets
 
+Seeded random faults (a nemesis) under the disruption monitor:
+  soak --artifacts DIR [--seed S] [--duration D] [--only I,J] [--dry-run] [--shrink N]
+                      draw a fault schedule from the seed (printed), run it round by round, judge every
+                      guarantee over the whole run; --shrink replays sub-schedules of a failed run
+  nemesis --schedule F
+                      run a drawn schedule (what soak runs under the monitor; exit 4: not healthy after a round)
+
 Reports:
   report [--baseline results.json] DIR   results.json, junit.xml, report.html, summary.md from DIR's Ginkgo report(s)
   compare BASE.json CAND.json            compare two results.json; fail on a broken guarantee or a p95 regression

@@ -42,7 +42,7 @@ func explain(args []string) error {
 		{"leader: kube-controller-manager Lease taken over", b.LeaseTakeover("controllerManager", t.ControllerManager)},
 		{"partition inbound: the scheduler Lease on the majority side", b.LeaseTakeover("scheduler", t.Scheduler).Plus(b.EtcdElection())},
 		{"worker lost: the workload Ready elsewhere", b.WorkerLossReschedule()},
-		{"worker lost: data-plane requests routed away from its Pods", b.WorkerLossRouting(topology.DefaultRoutingTimings())},
+		{"worker lost: data-plane requests routed away from its Pods", b.WorkerLossRouting(topology.DefaultRoutingTimings(), monitor.SampleTimeout)},
 		{"drain (2 Pods on the worker): the workload Ready elsewhere", b.DrainReschedule(2, fault.EvictRetryDelay)},
 	} {
 		fmt.Fprintf(w, "  %s\t≤ %s\t%s\n", row.guarantee, row.bound.Value, row.bound.FormulaText())

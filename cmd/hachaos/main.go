@@ -18,6 +18,9 @@ import (
 	"time"
 
 	"github.com/hachaos/hachaos/fault"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/hachaos/hachaos/dataplane"
 	"github.com/hachaos/hachaos/monitor"
 	"github.com/hachaos/hachaos/reports"
 	"github.com/hachaos/hachaos/topology"
@@ -76,6 +79,12 @@ func run(args []string) error {
 	if len(args) > 0 && args[0] == "monitor" {
 		return monitorCmd(args[1:])
 	}
+	if len(args) > 0 && args[0] == "soak" {
+		return soakCmd(args[1:])
+	}
+	if len(args) > 0 && args[0] == "nemesis" {
+		return nemesisCmd(args[1:])
+	}
 	if len(args) > 0 && args[0] == "derive-config" {
 		return deriveConfig(args[1:])
 	}
@@ -132,6 +141,9 @@ func up(ctx context.Context, spec topology.Spec) error {
 		if err := monitor.RemoveAPILeftovers(ctx, p, progress); err != nil {
 			return err
 		}
+		if err := deployDataPlane(ctx, spec, p); err != nil {
+			return err
+		}
 		verb := "created"
 		if reused {
 			verb = "reused"
@@ -139,6 +151,30 @@ func up(ctx context.Context, spec topology.Spec) error {
 		progress("topology %q %s and ready in %s; export KUBECONFIG=%s", spec.Name, verb, time.Since(start).Round(time.Second), p.KubeconfigPath())
 		return nil
 	})
+}
+
+// deployDataPlane deploys the data-plane workload as it should be (package dataplane),
+// so a monitored run or a soak on this topology probes it too; no workers, nothing.
+func deployDataPlane(ctx context.Context, spec topology.Spec, p *kind.Provider) error {
+	workers, err := nodeNamesOf(ctx, p, topology.RoleWorker)
+	if err != nil || len(workers) == 0 {
+		return err
+	}
+	cfg, err := p.RESTConfig(ctx)
+	if err != nil {
+		return err
+	}
+	c, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	progress("data plane: deploying %s/%s on %s (up to waits.componentRestart %s)", dataplane.Namespace, dataplane.Service, strings.Join(workers, ", "), spec.Waits.ComponentRestart)
+	w, err := dataplane.Deploy(ctx, c, dataplane.Options{Workers: workers}, spec.Waits.ComponentRestart.Duration)
+	if err != nil {
+		return err
+	}
+	progress("data plane: serving on %d NodePorts (%s)", len(w.Targets), w.Image)
+	return nil
 }
 
 // recoverLeftovers undoes every fault in the topology's ledger: what a run that was

@@ -15,6 +15,9 @@ import (
 	"syscall"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/hachaos/hachaos/dataplane"
 	"github.com/hachaos/hachaos/monitor"
 	"github.com/hachaos/hachaos/probe"
 	"github.com/hachaos/hachaos/reports"
@@ -135,7 +138,11 @@ func monitorRun(ctx context.Context, spec topology.Spec, p cluster.Provider, dir
 	if err != nil {
 		return monitor.Judgement{Verdict: verdict.EnvironmentNotReady, Reason: fmt.Sprintf("read the running components' timing flags: %v", err)}, ""
 	}
-	obs, err := monitor.Start(ctx, monitor.Input{Spec: spec, Provider: p, Traffic: traffic, APITraffic: traffic})
+	dataPlane, err := dataPlaneTargets(ctx, p)
+	if err != nil {
+		return monitor.Judgement{Verdict: verdict.EnvironmentNotReady, Reason: err.Error()}, ""
+	}
+	obs, err := monitor.Start(ctx, monitor.Input{Spec: spec, Provider: p, Traffic: traffic, APITraffic: traffic, DataPlane: dataPlane})
 	if err != nil {
 		return monitor.Judgement{Verdict: verdict.EnvironmentNotReady, Reason: fmt.Sprintf("start the observation: %v", err)}, ""
 	}
@@ -144,6 +151,12 @@ func monitorRun(ctx context.Context, spec topology.Spec, p cluster.Provider, dir
 	r.Started = obs.Rec.Mark(probe.EventInject, "command starts: "+strings.Join(command, " "))
 	eventsFile := filepath.Join(dir, "steps.jsonl")
 	r.CommandErr = runCommand(ctx, dir, command, eventsFile)
+	var exit *exec.ExitError
+	if errors.As(r.CommandErr, &exit) && exit.ExitCode() == exitDidNotRecover {
+		// the command says the cluster was not healthy again after one of its steps
+		// (hachaos nemesis): not an incomplete command
+		r.GateErr, r.CommandErr = r.CommandErr, nil
+	}
 	endedAt := time.Now()
 	r.Ended = obs.Rec.Mark(probe.EventRecovering, "command ended")
 	obs.Rec.Mark(probe.EventRecovered, "command ended")
@@ -173,6 +186,29 @@ func monitorRun(ctx context.Context, spec topology.Spec, p cluster.Provider, dir
 	checkEtcd(obs, &r, dir, name)
 	bounds := topology.NewBounds(spec, timings)
 	return monitor.Judge(r, spec.Disruption.WithLB(spec.LoadBalancer), bounds.EtcdWriteGap(monitor.KVOpTimeout)), tlPath
+}
+
+// dataPlaneTargets are the data-plane workload's NodePorts, where the suites deployed it
+// (none elsewhere: then the data plane is not judged, and the report says so).
+func dataPlaneTargets(ctx context.Context, p cluster.Provider) ([]dataplane.Target, error) {
+	cfg, err := p.RESTConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	targets, err := dataplane.Discover(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if len(targets) == 0 {
+		progress("data plane: no %s/%s Service (the suites deploy it): not probed", dataplane.Namespace, dataplane.Service)
+	} else {
+		progress("data plane: probing %d NodePorts", len(targets))
+	}
+	return targets, nil
 }
 
 // afterCommandGate: every kubelet has renewed its node Lease since the command ended
@@ -235,7 +271,7 @@ func runCommand(ctx context.Context, dir string, command []string, eventsFile st
 	case ctx.Err() != nil:
 		return fmt.Errorf("interrupted after %s (%v)", time.Since(start).Round(time.Second), err)
 	case err != nil:
-		return fmt.Errorf("%s after %s", err, time.Since(start).Round(time.Second))
+		return fmt.Errorf("%w after %s", err, time.Since(start).Round(time.Second))
 	}
 	progress("the command completed in %s", time.Since(start).Round(100*time.Millisecond))
 	return nil

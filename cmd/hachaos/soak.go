@@ -1,0 +1,458 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/hachaos/hachaos/fault"
+	"github.com/hachaos/hachaos/monitor"
+	"github.com/hachaos/hachaos/nemesis"
+	"github.com/hachaos/hachaos/rolling"
+	"github.com/hachaos/hachaos/topology"
+	"github.com/hachaos/hachaos/topology/cluster"
+	"github.com/hachaos/hachaos/topology/kind"
+	"github.com/hachaos/hachaos/verdict"
+)
+
+// exitDidNotRecover is the nemesis' exit status when the cluster was not healthy again
+// after a round: the monitor then reports "did not recover", not an incomplete command.
+const exitDidNotRecover = 4
+
+// soakCmd draws the seeded schedule and runs it under the disruption monitor:
+// `hachaos monitor` around `hachaos nemesis`, with a budget from the schedule's steps.
+func soakCmd(args []string) error {
+	fs := flag.NewFlagSet("soak", flag.ContinueOnError)
+	config := fs.String("config", "hachaos.yaml", "topology Spec file")
+	seed := fs.Uint64("seed", 0, "the schedule's seed (default: drawn from the clock, and printed)")
+	duration := fs.Duration("duration", 20*time.Minute, "how long the schedule's rounds fill (the run takes longer: each round waits for the cluster to be healthy again)")
+	artifacts := fs.String("artifacts", "", "folder for the schedule, timeline, histories and reports (required)")
+	only := fs.String("only", "", "replay only these steps of the schedule (indexes, comma-separated)")
+	dryRun := fs.Bool("dry-run", false, "print the schedule and its budget; inject nothing")
+	shrink := fs.Int("shrink", 0, "when the run fails, replay sub-schedules (at most this many runs) and report the smallest that still fails")
+	if _, err := parseArgs(fs, args, 0); err != nil {
+		return err
+	}
+	spec, err := topology.Load(*config)
+	if err != nil {
+		return err
+	}
+	var problems []string
+	if *artifacts == "" && !*dryRun {
+		problems = append(problems, "--artifacts: required (where the reports go)")
+	}
+	if *duration <= 0 || *duration > topology.MaxDuration {
+		problems = append(problems, fmt.Sprintf("--duration %s: must be positive and at most %s", *duration, topology.MaxDuration))
+	}
+	keep, err := parseIndexes(*only)
+	if err != nil {
+		problems = append(problems, err.Error())
+	}
+	if len(problems) > 0 {
+		return usageError{strings.Join(problems, "; ")}
+	}
+	if *seed == 0 {
+		*seed = uint64(time.Now().UnixNano())
+	}
+	ctx := context.Background()
+	p, err := kind.New(spec, kind.WithProgress(progress))
+	if err != nil {
+		return err
+	}
+	s, err := drawFor(ctx, spec, p, *seed, *duration)
+	if err != nil {
+		return err
+	}
+	if keep != nil {
+		s = s.Only(keep)
+	}
+	budget, why, err := soakBudget(ctx, spec, p, s)
+	if err != nil {
+		return err
+	}
+	fmt.Print(s)
+	fmt.Printf("budget: %s\nreplay: %s\n", why, replayCommand(*config, s, *duration, keep))
+	if *dryRun {
+		return nil
+	}
+	status, err := runSoak(spec, *config, *artifacts, s, budget)
+	if err != nil || status == exitOK || *shrink <= 0 {
+		return soakExit(status, err)
+	}
+	return shrinkSoak(spec, *config, *artifacts, s, *duration, *shrink)
+}
+
+// drawFor draws the schedule on the topology's nodes.
+func drawFor(ctx context.Context, spec topology.Spec, p cluster.Provider, seed uint64, d time.Duration) (nemesis.Schedule, error) {
+	planes, err := nodeNamesOf(ctx, p, topology.RoleControlPlane)
+	if err != nil {
+		return nemesis.Schedule{}, err
+	}
+	members, err := nodeNamesOf(ctx, p, topology.RoleEtcd)
+	if err != nil {
+		return nemesis.Schedule{}, err
+	}
+	return nemesis.Draw(seed, d, nemesis.TargetsOf(spec, planes, members))
+}
+
+func nodeNamesOf(ctx context.Context, p cluster.Provider, role topology.Role) ([]string, error) {
+	nodes, err := p.Nodes(ctx, role)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(nodes))
+	for i, n := range nodes {
+		names[i] = n.Name
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// soakBudget is the schedule's disruption budget, from the running components' timings.
+func soakBudget(ctx context.Context, spec topology.Spec, p cluster.Provider, s nemesis.Schedule) (topology.DisruptionSpec, string, error) {
+	timings := topology.DefaultComponentTimings()
+	if exists, err := p.Exists(ctx); err == nil && exists {
+		if timings, err = cluster.ReadComponentTimings(ctx, p); err != nil {
+			return topology.DisruptionSpec{}, "", err
+		}
+	}
+	b := topology.NewBounds(spec, timings)
+	d, why := nemesis.Budget(s, b, spec.Etcd.Mode == topology.EtcdStacked, spec.Disruption.WithLB(spec.LoadBalancer), monitor.SampleEvery, monitor.SampleTimeout)
+	return d, why, nil
+}
+
+func parseIndexes(list string) (map[int]bool, error) {
+	if list == "" {
+		return nil, nil
+	}
+	keep := map[int]bool{}
+	for _, f := range strings.Split(list, ",") {
+		i, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || i < 0 {
+			return nil, fmt.Errorf("--only %q: %q is not a step index (a number ≥ 0)", list, f)
+		}
+		keep[i] = true
+	}
+	return keep, nil
+}
+
+// replayCommand is the ready-to-run command that draws this (sub-)schedule again.
+func replayCommand(config string, s nemesis.Schedule, d time.Duration, keep map[int]bool) string {
+	cmd := fmt.Sprintf("make soak CONFIG=%s SEED=%d DURATION=%s", config, s.Seed, d)
+	if keep != nil {
+		var idx []string
+		for _, st := range s.Steps() {
+			idx = append(idx, strconv.Itoa(st.Index))
+		}
+		cmd += " ONLY=" + strings.Join(idx, ",")
+	}
+	return cmd
+}
+
+// runSoak saves the schedule and runs `hachaos nemesis` on it under the monitor; it
+// returns the run's exit status.
+func runSoak(spec topology.Spec, config, dir string, s nemesis.Schedule, budget topology.DisruptionSpec) (int, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return 0, err
+	}
+	file := filepath.Join(dir, "schedule.json")
+	if err := writeJSONFile(file, s); err != nil {
+		return 0, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "schedule.txt"), []byte(s.String()), 0o644); err != nil {
+		return 0, err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return 0, err
+	}
+	spec.Disruption = budget
+	name := fmt.Sprintf("soak: seed %d, %d steps in %d rounds", s.Seed, len(s.Steps()), len(s.Rounds))
+	status, err := runMonitored(spec, dir, name, []string{self, "nemesis", "--config", config, "--schedule", file}, true)
+	if err != nil {
+		return 0, err
+	}
+	if err := report(append(reportFlags(true, config), dir)); err != nil {
+		return 0, err
+	}
+	return status, nil
+}
+
+func soakExit(status int, err error) error {
+	if err != nil {
+		return err
+	}
+	if status != exitOK {
+		os.Exit(status)
+	}
+	return nil
+}
+
+// shrinkSoak replays sub-schedules of a failed soak (nemesis.Shrink), each a monitored
+// run in a folder of its own, and prints the smallest that still failed as a command.
+func shrinkSoak(spec topology.Spec, config, dir string, s nemesis.Schedule, d time.Duration, maxRuns int) error {
+	var all []int
+	for _, st := range s.Steps() {
+		all = append(all, st.Index)
+	}
+	budgetSpec := spec
+	run := 0
+	smallest, runs, err := nemesis.Shrink(all, maxRuns, func(keep []int) (bool, error) {
+		run++
+		sub := s.Only(indexSetOf(keep))
+		budget, _, err := soakBudget(context.Background(), budgetSpec, mustProvider(spec), sub)
+		if err != nil {
+			return false, err
+		}
+		progress("shrink: replay %d of at most %d, steps %v", run, maxRuns, keep)
+		status, err := runSoak(spec, config, filepath.Join(dir, fmt.Sprintf("shrink-%02d", run)), sub, budget)
+		return status != exitOK, err
+	})
+	if err != nil {
+		return err
+	}
+	sub := s.Only(indexSetOf(smallest))
+	fmt.Printf("shrunk in %d replays to %d of %d steps, still failing:\n%sreplay: %s\n", runs, len(smallest), len(all), sub, replayCommand(config, sub, d, indexSetOf(smallest)))
+	return checkFailed{fmt.Errorf("the soak with seed %d failed (smallest failing sub-schedule above)", s.Seed)}
+}
+
+func indexSetOf(keep []int) map[int]bool {
+	m := map[int]bool{}
+	for _, i := range keep {
+		m[i] = true
+	}
+	return m
+}
+
+func mustProvider(spec topology.Spec) cluster.Provider {
+	p, err := kind.New(spec, kind.WithProgress(progress))
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
+// nemesisCmd runs a schedule (what `hachaos soak` runs under the monitor): round after
+// round, each step through the fault ledger — injected, shown in effect, held,
+// recovered — then the readiness gate, then the round's quiet gap. Ctrl-C recovers what
+// is injected and stops; a run killed outright is recovered by the next one.
+func nemesisCmd(args []string) error {
+	fs := flag.NewFlagSet("nemesis", flag.ContinueOnError)
+	config := fs.String("config", "hachaos.yaml", "topology Spec file")
+	file := fs.String("schedule", "", "the schedule (schedule.json of hachaos soak)")
+	if _, err := parseArgs(fs, args, 0); err != nil {
+		return err
+	}
+	spec, err := topology.Load(*config)
+	if err != nil {
+		return err
+	}
+	data, err := os.ReadFile(*file)
+	if err != nil {
+		return usageError{fmt.Sprintf("--schedule: %v", err)}
+	}
+	var s nemesis.Schedule
+	if err := json.Unmarshal(data, &s); err != nil {
+		return usageError{fmt.Sprintf("--schedule %s: %v", *file, err)}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return withLock(spec, func(p *kind.Provider) error {
+		if err := recoverWith(ctx, p); err != nil {
+			return err
+		}
+		err := runSchedule(ctx, spec, p, s)
+		var unhealthy roundUnhealthy
+		if errors.As(err, &unhealthy) {
+			fmt.Fprintf(os.Stderr, "hachaos: %v\n", err)
+			os.Exit(exitDidNotRecover)
+		}
+		return err
+	})
+}
+
+// roundUnhealthy is a round after which the cluster was not healthy again in time.
+type roundUnhealthy struct{ error }
+
+func runSchedule(ctx context.Context, spec topology.Spec, p *kind.Provider, s nemesis.Schedule) error {
+	steps, err := rolling.OpenSteps()
+	if err != nil {
+		return err
+	}
+	defer steps.Close()
+	injector := fault.NewInjector(fault.OpenLedger(p.LedgerPath()), p)
+	gate := cluster.NewGate(spec, p)
+	start := time.Now()
+	for i, r := range s.Rounds {
+		progress("round %d of %d (%s so far): %d step(s)", i+1, len(s.Rounds), time.Since(start).Round(time.Second), len(r.Steps))
+		if err := runRound(ctx, spec, p, injector, steps, r); err != nil {
+			return fmt.Errorf("round %d: %w", i+1, err)
+		}
+		progress("round %d: waiting for the readiness gate (up to waits.clusterReady %s)", i+1, spec.Waits.ClusterReady)
+		if err := gate.Wait(ctx, spec.Waits.ClusterReady.Duration, spec.Waits.Poll.Duration, progress); err != nil {
+			return roundUnhealthy{fmt.Errorf("round %d: the cluster not healthy again within waits.clusterReady: %w", i+1, err)}
+		}
+		if err := sleepCtx(ctx, r.Gap); err != nil { // the round's quiet time, a duration, not a wait
+			return err
+		}
+	}
+	progress("schedule done: %d rounds in %s", len(s.Rounds), time.Since(start).Round(time.Second))
+	return nil
+}
+
+// runRound runs a round's steps, each from its offset; the first error wins, and every
+// injected step is recovered whatever happens.
+func runRound(ctx context.Context, spec topology.Spec, p *kind.Provider, injector *fault.Injector, steps *rolling.Steps, r nemesis.Round) error {
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make([]error, len(r.Steps))
+	for i, st := range r.Steps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := sleepCtx(ctx, time.Until(start.Add(st.Offset))); err != nil {
+				errs[i] = err
+				return
+			}
+			errs[i] = runStep(ctx, spec, p, injector, steps, st)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// runStep: inject, seen in effect within its bound, hold, recover.
+func runStep(ctx context.Context, spec topology.Spec, p *kind.Provider, injector *fault.Injector, steps *rolling.Steps, st nemesis.Step) error {
+	f, err := stepFault(ctx, spec, p, st)
+	if err != nil {
+		return fmt.Errorf("%s: %w", st, err)
+	}
+	injected, err := injector.Prepare(f)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := injected.Recover(context.WithoutCancel(ctx)); err != nil {
+			progress("recover %s: %v", f.Record(), err)
+		}
+	}()
+	name := fmt.Sprintf("%s (%s)", st, f.Record())
+	progress("inject %s", name)
+	begin := time.Now()
+	_ = steps.Write(rolling.Step{At: begin, Phase: rolling.PhaseBegin, Name: name})
+	if err := injected.Inject(ctx); err != nil {
+		return fmt.Errorf("inject %s: %w", name, err)
+	}
+	if err := awaitStepEffect(ctx, spec, f, begin); err != nil {
+		return fmt.Errorf("%s: %s: %w", verdict.FaultNotInEffect, name, err)
+	}
+	if err := sleepCtx(ctx, st.Hold-time.Since(begin)); err != nil { // the fault's hold, a duration
+		return err
+	}
+	if err := injected.Recover(ctx); err != nil {
+		return fmt.Errorf("recover %s: %w", name, err)
+	}
+	return steps.Write(rolling.Step{At: time.Now(), Phase: rolling.PhaseEnd, Name: name})
+}
+
+// awaitStepEffect polls the fault's own effect check up to its bound (fault.EffectBound).
+func awaitStepEffect(ctx context.Context, spec topology.Spec, f fault.Fault, since time.Time) error {
+	o, ok := f.(fault.Observable)
+	if !ok {
+		return nil
+	}
+	bound, why := fault.EffectBound(f, 2*monitor.SampleTimeout)
+	deadline := time.Now().Add(bound)
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 2*monitor.SampleTimeout)
+		err := o.InEffect(cctx, since)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("not in effect within %s (%s): %w", bound, why, err)
+		}
+		if err := sleepCtx(ctx, spec.Waits.Poll.Duration); err != nil {
+			return err
+		}
+	}
+}
+
+// stepFault is the fault a step names, on the running topology (a leader kill's target
+// is the Lease's holder now).
+func stepFault(ctx context.Context, spec topology.Spec, p *kind.Provider, st nemesis.Step) (fault.Fault, error) {
+	switch st.Kind {
+	case nemesis.APIServerStop:
+		return fault.NewAPIServerStop(p, st.Target), nil
+	case nemesis.APIServerKill:
+		return fault.NewProcessKill(p, st.Target, fault.ProcessAPIServer)
+	case nemesis.APIServerFreeze:
+		return fault.NewAPIServerFreeze(p, st.Target), nil
+	case nemesis.EtcdMemberStop:
+		return fault.NewEtcdMemberStop(p, st.Target, spec.Etcd.Mode)
+	case nemesis.EtcdMemberCrash:
+		return fault.NewEtcdMemberCrash(p, st.Target, spec.Etcd.Mode)
+	case nemesis.SchedulerKill, nemesis.ManagerKill:
+		node, err := leaseHolderNode(ctx, p, st.Target)
+		if err != nil {
+			return nil, err
+		}
+		return fault.NewProcessKill(p, node, st.Target)
+	case nemesis.Partition:
+		peers, err := fault.ControlPlanePeers(ctx, p, st.Target, false)
+		if err != nil {
+			return nil, err
+		}
+		if spec.Etcd.Mode == topology.EtcdExternal {
+			members, err := p.Nodes(ctx, topology.RoleEtcd)
+			if err != nil {
+				return nil, err
+			}
+			for _, m := range members {
+				peers = append(peers, m.IP)
+			}
+		}
+		return fault.NewPartition(p, st.Target, peers, fault.PartitionBoth)
+	}
+	return nil, fmt.Errorf("unknown step kind %q", st.Kind)
+}
+
+func leaseHolderNode(ctx context.Context, p *kind.Provider, lease string) (string, error) {
+	cfg, err := p.RESTConfig(ctx)
+	if err != nil {
+		return "", err
+	}
+	holder, err := monitor.LeaseHolder(kubernetes.NewForConfigOrDie(cfg), lease)(ctx)
+	if err != nil {
+		return "", fmt.Errorf("the %s Lease's holder: %w", lease, err)
+	}
+	node, _, _ := strings.Cut(holder, " ")
+	return node, nil
+}
+
+// sleepCtx waits d (nothing when d ≤ 0) or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
