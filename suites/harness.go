@@ -63,56 +63,55 @@ func measureBound(name string, value time.Duration, b topology.Bound) {
 	report(reports.Measurement{Name: name, Value: value.Seconds(), Unit: "s", Bound: b.Value.Seconds(), Formula: b.FormulaText(), Inputs: b.Inputs})
 }
 
-// componentTimings caches what the running components were started with, per topology:
-// flags do not change while a suite runs (a restarted component keeps its manifest).
-var componentTimings = struct {
+// readOnce caches, per topology, what the running components were started with: flags
+// do not change while a suite runs (a restarted component keeps its manifest). A
+// cluster whose settings cannot be read is not ready.
+type readOnce[T any] struct {
 	sync.Mutex
-	byTopology map[string]topology.ComponentTimings
-}{byTopology: map[string]topology.ComponentTimings{}}
+	byTopology map[string]T
+}
 
-// boundsOf derives the bounds from the Spec and the running components' own flags; a
-// cluster whose flags cannot be read is not ready.
-func boundsOf(ctx context.Context, spec topology.Spec, p cluster.Provider) topology.Bounds {
-	componentTimings.Lock()
-	defer componentTimings.Unlock()
-	t, ok := componentTimings.byTopology[spec.Name]
-	if !ok {
-		var err error
-		t, err = cluster.ReadComponentTimings(ctx, p)
-		if err != nil {
-			failWith(verdict.EnvironmentNotReady, "read the running components' timing flags: %v", err)
-		}
-		componentTimings.byTopology[spec.Name] = t
-		progress("component timings: etcd election timeout %s (%s), heartbeat %s (%s), API server etcd check timeout %s (%s)",
-			t.EtcdElectionTimeout.Value, t.EtcdElectionTimeout.Source, t.EtcdHeartbeatInterval.Value, t.EtcdHeartbeatInterval.Source,
-			t.APIServerEtcdCheckTimeout.Value, t.APIServerEtcdCheckTimeout.Source)
+func (c *readOnce[T]) get(topologyName, what string, read func() (T, error), describe func(T) string) T {
+	c.Lock()
+	defer c.Unlock()
+	if t, ok := c.byTopology[topologyName]; ok {
+		return t
 	}
+	t, err := read()
+	if err != nil {
+		failWith(verdict.EnvironmentNotReady, "read %s: %v", what, err)
+	}
+	c.byTopology[topologyName] = t
+	progress("%s: %s", what, describe(t))
+	return t
+}
+
+var (
+	componentTimings = readOnce[topology.ComponentTimings]{byTopology: map[string]topology.ComponentTimings{}}
+	routingTimings   = readOnce[topology.RoutingTimings]{byTopology: map[string]topology.RoutingTimings{}}
+)
+
+// boundsOf derives the bounds from the Spec and the running components' own flags.
+func boundsOf(ctx context.Context, spec topology.Spec, p cluster.Provider) topology.Bounds {
+	t := componentTimings.get(spec.Name, "the running components' timing flags",
+		func() (topology.ComponentTimings, error) { return cluster.ReadComponentTimings(ctx, p) },
+		func(t topology.ComponentTimings) string {
+			return fmt.Sprintf("etcd election timeout %s (%s), heartbeat %s (%s), API server etcd check timeout %s (%s)",
+				t.EtcdElectionTimeout.Value, t.EtcdElectionTimeout.Source, t.EtcdHeartbeatInterval.Value, t.EtcdHeartbeatInterval.Source,
+				t.APIServerEtcdCheckTimeout.Value, t.APIServerEtcdCheckTimeout.Source)
+		})
 	return topology.NewBounds(spec, t)
 }
 
-// routingTimings caches the running settings that delay routing away from a lost node,
-// per topology, as componentTimings does.
-var routingTimings = struct {
-	sync.Mutex
-	byTopology map[string]topology.RoutingTimings
-}{byTopology: map[string]topology.RoutingTimings{}}
-
-// routingTimingsOf reads them once per topology; a cluster whose settings cannot be
-// read is not ready.
+// routingTimingsOf is what delays routing away from a lost node, as the running
+// controller-managers and kube-proxy are configured.
 func routingTimingsOf(ctx context.Context, spec topology.Spec, p cluster.Provider) topology.RoutingTimings {
-	routingTimings.Lock()
-	defer routingTimings.Unlock()
-	t, ok := routingTimings.byTopology[spec.Name]
-	if !ok {
-		var err error
-		if t, err = cluster.ReadRoutingTimings(ctx, p); err != nil {
-			failWith(verdict.EnvironmentNotReady, "read the settings that route away from a lost node: %v", err)
-		}
-		routingTimings.byTopology[spec.Name] = t
-		progress("routing timings: EndpointSlice batch period %s (%s), kube-proxy min sync period %s (%s)",
-			t.EndpointSliceBatchPeriod.Value, t.EndpointSliceBatchPeriod.Source, t.KubeProxyMinSyncPeriod.Value, t.KubeProxyMinSyncPeriod.Source)
-	}
-	return t
+	return routingTimings.get(spec.Name, "the settings that route away from a lost node",
+		func() (topology.RoutingTimings, error) { return cluster.ReadRoutingTimings(ctx, p) },
+		func(t topology.RoutingTimings) string {
+			return fmt.Sprintf("EndpointSlice batch period %s (%s), kube-proxy min sync period %s (%s)",
+				t.EndpointSliceBatchPeriod.Value, t.EndpointSliceBatchPeriod.Source, t.KubeProxyMinSyncPeriod.Value, t.KubeProxyMinSyncPeriod.Source)
+		})
 }
 
 // measureUnbounded reports a measured time that has no pass/fail bound, saying why.

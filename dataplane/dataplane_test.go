@@ -1,0 +1,41 @@
+package dataplane
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hachaos/hachaos/probe"
+)
+
+func series(failing func(at time.Duration) bool, end time.Duration) []probe.Sample {
+	var out []probe.Sample
+	for at := time.Duration(0); at < end; at += Every {
+		s := probe.Sample{At: at, OK: true, Value: "hachaos-serve-x"}
+		if failing != nil && failing(at) {
+			s = probe.Sample{At: at, Error: "connection refused", Cause: probe.CauseRefused}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func TestJudgeServed(t *testing.T) {
+	quiet := probe.Timeline{Series: map[string][]probe.Sample{PrefixSeries + "w1": series(nil, 10*time.Second), PrefixSeries + "w2": series(nil, 10*time.Second)}}
+	if got := Workers(quiet); strings.Join(got, ",") != "w1,w2" {
+		t.Fatalf("workers %v", got)
+	}
+	if m, _, problem := JudgeServed(quiet, Workers(quiet), 2*time.Second, 10*time.Second); problem != "" || m.Value != 0 {
+		t.Fatalf("every request served: %v, problem %q", m, problem)
+	}
+	broken := quiet
+	broken.Series = map[string][]probe.Sample{PrefixSeries + "w1": series(nil, 10*time.Second),
+		PrefixSeries + "w2": series(func(at time.Duration) bool { return at >= 5*time.Second && at < 6*time.Second }, 10*time.Second)}
+	m, _, problem := JudgeServed(broken, Workers(broken), 2*time.Second, 10*time.Second)
+	if m.Value != 10 || !strings.Contains(problem, "must not depend on the control plane") || !strings.Contains(problem, "w2: 10 of 80") {
+		t.Fatalf("10 failed requests on w2: measured %v, problem %q", m.Value, problem)
+	}
+	if _, _, problem := JudgeServed(quiet, []string{"w1", "w3"}, 2*time.Second, 10*time.Second); !strings.Contains(problem, "not shown to serve") {
+		t.Fatalf("a worker never probed: problem %q", problem)
+	}
+}
