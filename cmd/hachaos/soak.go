@@ -303,6 +303,9 @@ func runSchedule(ctx context.Context, spec topology.Spec, p *kind.Provider, s ne
 		}
 		progress("round %d: waiting for the readiness gate (up to waits.clusterReady %s)", i+1, spec.Waits.ClusterReady)
 		if err := gate.Wait(ctx, spec.Waits.ClusterReady.Duration, spec.Waits.Poll.Duration, progress); err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("round %d: interrupted while waiting for the readiness gate: %w", i+1, ctx.Err())
+			}
 			return roundUnhealthy{fmt.Errorf("round %d: the cluster not healthy again within waits.clusterReady: %w", i+1, err)}
 		}
 		if err := sleepCtx(ctx, r.Gap); err != nil { // the round's quiet time, a duration, not a wait
