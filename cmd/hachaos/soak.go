@@ -208,12 +208,15 @@ func shrinkSoak(spec topology.Spec, config, dir string, s nemesis.Schedule, d ti
 	for _, st := range s.Steps() {
 		all = append(all, st.Index)
 	}
-	budgetSpec := spec
+	p, err := kind.New(spec, kind.WithProgress(progress))
+	if err != nil {
+		return err
+	}
 	run := 0
 	smallest, runs, err := nemesis.Shrink(all, maxRuns, func(keep []int) (bool, error) {
 		run++
 		sub := s.Only(indexSetOf(keep))
-		budget, _, err := soakBudget(context.Background(), budgetSpec, mustProvider(spec), sub)
+		budget, _, err := soakBudget(context.Background(), spec, p, sub)
 		if err != nil {
 			return false, err
 		}
@@ -235,14 +238,6 @@ func indexSetOf(keep []int) map[int]bool {
 		m[i] = true
 	}
 	return m
-}
-
-func mustProvider(spec topology.Spec) cluster.Provider {
-	p, err := kind.New(spec, kind.WithProgress(progress))
-	if err != nil {
-		panic(err)
-	}
-	return p
 }
 
 // nemesisCmd runs a schedule (what `hachaos soak` runs under the monitor): round after
