@@ -11,7 +11,7 @@ LABELS ?=
 # How many times every spec runs (make chaos, make certify)
 TRIALS ?= 1
 
-.PHONY: help test unit integration chaos soak chaos-rolling-restart chaos-selfcheck certify chaos-negative chaos-negative-running chaos-interrupt security-negative cluster-up cluster-down cluster-status images setup build
+.PHONY: help test unit integration chaos soak chaos-rolling-restart chaos-selfcheck certify chaos-negative chaos-negative-running chaos-negative-nightly chaos-interrupt security-negative cluster-up cluster-down cluster-status images setup build
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -54,7 +54,15 @@ chaos-selfcheck: images build ## with every fault disabled, every fault spec mus
 # "guarantee broken" (an inconclusive run detects nothing). All are applied to the
 # running topology (CONFIG, brought up or reused): ledgered faults shown in effect first
 # and undone after, or a workload deployed differently.
-chaos-negative: chaos-negative-running security-negative ## every guarantee must catch its sabotage
+chaos-negative: chaos-negative-running chaos-negative-nightly security-negative ## every guarantee must catch its sabotage
+
+# Controls that catch their sabotage only most of the time run in the nightly workflow
+# (make chaos-negative), not in CI: with --shutdown-delay-duration=0s the stopping API
+# server's listener usually closes while HAProxy still has it in rotation, but in one CI
+# rehearsal (2026-12-02) it stayed open until HAProxy had marked it DOWN, and no request
+# was lost — a window, not a certainty.
+chaos-negative-nightly: images build ## the negative controls whose sabotage opens a window, not a certain failure
+	bash scripts/negative-running.sh $(CONFIG) apiServerShutdownDelayZero graceful "stops gracefully" "does not exceed the LB's detection window"
 
 chaos-negative-running: images build ## the negative controls applied to the running topology
 	bash scripts/negative-running.sh $(CONFIG) staleLeaseTimings leader "kube-scheduler Lease to a standby" "Lease taken over"
@@ -62,7 +70,6 @@ chaos-negative-running: images build ## the negative controls applied to the run
 	bash scripts/negative-running.sh $(CONFIG) workloadPinned worker "a worker is lost" "back to 4 Ready replicas on healthy nodes"
 	bash scripts/negative-running.sh $(CONFIG) workloadWithoutPDB worker "drains a worker" "the PodDisruptionBudget promises"
 	bash scripts/negative-running.sh $(CONFIG) workloadSlowToStart worker "drains a worker" "drain: the workload not back to 4 Ready replicas"
-	bash scripts/negative-running.sh $(CONFIG) apiServerShutdownDelayZero graceful "stops gracefully" "does not exceed the LB's detection window"
 	bash scripts/negative-running.sh $(CONFIG) lbChecksHealthz graceful "stops gracefully" "did not take it out during its shutdown delay"
 	bash scripts/negative-running.sh $(CONFIG) lbWithoutHealthChecks lb "one API server is frozen || one API server is killed || one API server is stopped || all API servers but one stopped" "more than the detection window"
 	bash scripts/negative-running.sh $(CONFIG) dataPlaneLivenessOnAPI etcd "is safely unavailable with a majority of members stopped" "the applications' traffic must not depend on the control plane"
