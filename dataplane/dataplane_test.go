@@ -39,3 +39,34 @@ func TestJudgeServed(t *testing.T) {
 		t.Fatalf("a worker never probed: problem %q", problem)
 	}
 }
+
+// One timed-out request between two served ones is the machine's (CI, 2026-12-02); two
+// in a row, or a refused one, count.
+func TestJudgeServedCountsALoneTimeoutApart(t *testing.T) {
+	timeoutAt := func(ats ...time.Duration) []probe.Sample {
+		ss := series(nil, 10*time.Second)
+		for i := range ss {
+			for _, at := range ats {
+				if ss[i].At == at {
+					ss[i] = probe.Sample{At: at, Error: "context deadline exceeded", Cause: probe.CauseTimeout}
+				}
+			}
+		}
+		return ss
+	}
+	for _, tc := range []struct {
+		name   string
+		w2     []probe.Sample
+		failed float64
+	}{
+		{"a lone timeout", timeoutAt(5 * time.Second), 0},
+		{"two timeouts in a row", timeoutAt(5*time.Second, 5*time.Second+Every), 2},
+		{"a lone refused connection", series(func(at time.Duration) bool { return at == 5*time.Second }, 10*time.Second), 1},
+	} {
+		tl := probe.Timeline{Series: map[string][]probe.Sample{PrefixSeries + "w1": series(nil, 10*time.Second), PrefixSeries + "w2": tc.w2}}
+		m, _, problem := JudgeServed(tl, Workers(tl), 2*time.Second, 10*time.Second)
+		if m.Value != tc.failed || (tc.failed == 0) != (problem == "") {
+			t.Errorf("%s: measured %v failed, problem %q; want %v", tc.name, m.Value, problem, tc.failed)
+		}
+	}
+}

@@ -62,8 +62,8 @@ func Judge(r Recording, budgets topology.DisruptionSpec, writeGap topology.Bound
 	problems = append(problems, etcdProblems(r, &j, writeGap, until)...)
 	problems = append(problems, skewJudged(r, &j, until)...)
 	if workers := dataplane.Workers(r.Timeline); len(workers) > 0 {
-		m, note, problem := dataplane.JudgeServed(r.Timeline, workers, r.Started, until)
-		j.Measured, j.Notes = append(j.Measured, m), append(j.Notes, note)
+		m, notes, problem := dataplane.JudgeServed(r.Timeline, workers, r.Started, until)
+		j.Measured, j.Notes = append(j.Measured, m), append(j.Notes, notes...)
 		if problem != "" {
 			problems = append(problems, problem)
 		}

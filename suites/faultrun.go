@@ -237,8 +237,8 @@ func (r *faultRun) expectEffectHeld(tl probe.Timeline, bound time.Duration) {
 func judging() { stage(verdict.GuaranteeBroken) }
 
 // expectCommonGuaranteesAndRecovered judges the guarantees every fault run has — the
-// data plane as the applications' clients saw it (judgeDataPlane) and the Kubernetes API
-// as clients saw it through the LB (apicheck) — and then ends the spec "did not
+// Kubernetes API as clients saw it through the LB (apicheck) and the data plane as the
+// applications' clients saw it (judgeDataPlane) — and then ends the spec "did not
 // recover" if the cluster was not healthy again in time; called after the spec's own
 // guarantees.
 func (r *faultRun) expectCommonGuaranteesAndRecovered() {
@@ -247,8 +247,8 @@ func (r *faultRun) expectCommonGuaranteesAndRecovered() {
 	if until == 0 {
 		until = tl.End()
 	}
-	expectJudgement(judgeDataPlane(tl, r.dataPlane, r.injectAt, until, tl.End()))
 	expectJudgement(judgeAPIConsistency(r.obs.APIHistory()))
+	expectJudgement(judgeDataPlane(tl, r.dataPlane, r.injectAt, until, tl.End()))
 	if len(r.unhealthy) > 0 {
 		failWith(verdict.DidNotRecover, "%s", strings.Join(r.unhealthy, "; "))
 	}

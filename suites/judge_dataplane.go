@@ -36,9 +36,9 @@ func judgeDataPlane(tl probe.Timeline, rule dataPlaneRule, inject, until, end ti
 		return passed(inject)
 	}
 	if rule.Lost == "" {
-		m, note, problem := dataplane.JudgeServed(tl, rule.Workers, inject, end)
+		m, notes, problem := dataplane.JudgeServed(tl, rule.Workers, inject, end)
 		j := passed(inject, m)
-		j.Notes = append(j.Notes, note)
+		j.Notes = append(j.Notes, notes...)
 		if problem != "" {
 			j.Verdict, j.Reason = verdict.GuaranteeBroken, problem
 		}
