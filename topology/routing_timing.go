@@ -2,6 +2,7 @@ package topology
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"sigs.k8s.io/yaml"
@@ -41,7 +42,7 @@ func ParseRoutingTimings(controllerManagers map[string]string, kubeProxyConfig s
 		return RoutingTimings{}, fmt.Errorf("kube-controller-manager --endpointslice-updates-batch-period: %w", err)
 	}
 	if batch > 0 {
-		t.EndpointSliceBatchPeriod = Setting{batch, "kube-controller-manager --endpointslice-updates-batch-period on " + joinKeys(controllerManagers)}
+		t.EndpointSliceBatchPeriod = Setting{batch, "kube-controller-manager --endpointslice-updates-batch-period on " + strings.Join(sortedKeys(controllerManagers), ", ")}
 	}
 	var cfg struct {
 		Mode     string                         `json:"mode"`
@@ -66,16 +67,4 @@ func ParseRoutingTimings(controllerManagers map[string]string, kubeProxyConfig s
 		t.KubeProxyMinSyncPeriod = Setting{d, fmt.Sprintf("kube-proxy %s.minSyncPeriod (kube-system/kube-proxy config.conf)", mode)}
 	}
 	return t, nil
-}
-
-func joinKeys(m map[string]string) string {
-	keys := sortedKeys(m)
-	s := ""
-	for i, k := range keys {
-		if i > 0 {
-			s += ", "
-		}
-		s += k
-	}
-	return s
 }
