@@ -17,6 +17,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
+
+	"github.com/hachaos/hachaos/probe"
 )
 
 // The workload is a DaemonSet, not a Deployment: its Pods stay on their workers through
@@ -280,20 +282,7 @@ func (w *Workload) ServingProblem(ctx context.Context, c kubernetes.Interface) e
 // AwaitServing polls ServingProblem once a second until it is nil, up to timeout; the
 // last problem is returned when time runs out.
 func (w *Workload) AwaitServing(ctx context.Context, c kubernetes.Interface, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err := w.ServingProblem(cctx, c)
-		cancel()
-		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(time.Second):
-		}
-	}
+	return probe.PollUntil(ctx, timeout, time.Second, 10*time.Second, func(ctx context.Context) error { return w.ServingProblem(ctx, c) })
 }
 
 func wrap(err error, format string, args ...any) error {

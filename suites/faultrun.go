@@ -268,25 +268,8 @@ func expectJudgement(j judgement) {
 	}
 }
 
-// pollUntil calls check every poll until it returns nil, up to timeout (at least once,
-// each call bounded by two sample timeouts); the last error is returned when time runs
-// out or ctx ends.
+// pollUntil calls check every poll until it returns nil, up to timeout (probe.PollUntil,
+// each call bounded by two sample timeouts).
 func pollUntil(ctx context.Context, timeout, poll time.Duration, check func(ctx context.Context) error) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		cctx, cancel := context.WithTimeout(ctx, 2*sampleTimeout)
-		err := check(cctx)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(poll):
-		}
-	}
+	return probe.PollUntil(ctx, timeout, poll, 2*sampleTimeout, check)
 }

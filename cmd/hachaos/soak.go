@@ -21,6 +21,7 @@ import (
 	"github.com/hachaos/hachaos/fault"
 	"github.com/hachaos/hachaos/monitor"
 	"github.com/hachaos/hachaos/nemesis"
+	"github.com/hachaos/hachaos/probe"
 	"github.com/hachaos/hachaos/rolling"
 	"github.com/hachaos/hachaos/topology"
 	"github.com/hachaos/hachaos/topology/cluster"
@@ -373,21 +374,11 @@ func awaitStepEffect(ctx context.Context, spec topology.Spec, f fault.Fault, sin
 		return nil
 	}
 	bound, why := fault.EffectBound(f, 2*monitor.SampleTimeout)
-	deadline := time.Now().Add(bound)
-	for {
-		cctx, cancel := context.WithTimeout(ctx, 2*monitor.SampleTimeout)
-		err := o.InEffect(cctx, since)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("not in effect within %s (%s): %w", bound, why, err)
-		}
-		if err := sleepCtx(ctx, spec.Waits.Poll.Duration); err != nil {
-			return err
-		}
+	err := probe.PollUntil(ctx, bound, spec.Waits.Poll.Duration, 2*monitor.SampleTimeout, func(ctx context.Context) error { return o.InEffect(ctx, since) })
+	if err != nil {
+		return fmt.Errorf("not in effect within %s (%s): %w", bound, why, err)
 	}
+	return nil
 }
 
 // stepFault is the fault a step names, on the running topology (a leader kill's target
