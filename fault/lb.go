@@ -3,6 +3,7 @@ package fault
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -12,6 +13,10 @@ func init() {
 		return LBCheckPath{topo: t, LB: r.Target, Path: r.Params["path"], reloaded: &uptimeMark{}}
 	})
 	register(KindLBNoChecks, func(t Topology, r Record) Fault { return LBNoChecks{topo: t, LB: r.Target, reloaded: &uptimeMark{}} })
+	register(KindLBRise, func(t Topology, r Record) Fault {
+		rise, _ := strconv.Atoi(r.Params["rise"]) // a bad count fails Inject; Recover needs none
+		return LBRise{topo: t, LB: r.Target, Rise: rise, reloaded: &uptimeMark{}}
+	})
 }
 
 // KindLBCheckPath is the registry key of LBCheckPath.
@@ -109,6 +114,59 @@ func (f LBNoChecks) Recover(ctx context.Context) error {
 func (f LBNoChecks) InEffect(ctx context.Context, since time.Time) error {
 	if _, err := f.topo.Exec(ctx, f.LB, nil, "sh", "-c", "! grep -q "+serverChecked+" "+haproxyConfig); err != nil {
 		return fmt.Errorf("HAProxy in %s still health-checks its servers: %w", f.LB, err)
+	}
+	return reloadedWorker(ctx, f.topo, f.LB, f.reloaded, since)
+}
+
+// KindLBRise is the registry key of LBRise.
+const KindLBRise = "lb-rise"
+
+// LBRise is a sabotage of the load balancer: HAProxy needs Rise consecutive good checks
+// before it takes a server back in rotation (every server's "rise"), reloaded in place
+// — the negative control of the rise window: a recovered API server stays out of
+// rotation longer than the Spec's settings allow. Recover restores the original
+// configuration and reloads.
+type LBRise struct {
+	topo     Topology
+	LB       string // the load balancer's container
+	Rise     int
+	reloaded *uptimeMark // when the edited configuration was loaded, on the LB's kernel clock
+}
+
+// NewLBRise sets HAProxy's rise to rise in container lb.
+func NewLBRise(t Topology, lb string, rise int) (LBRise, error) {
+	if lb == "" || rise < 1 {
+		return LBRise{}, fmt.Errorf("lb rise: a load balancer and a rise of at least 1 are required, got %q and %d", lb, rise)
+	}
+	return LBRise{topo: t, LB: lb, Rise: rise, reloaded: &uptimeMark{}}, nil
+}
+
+// Record implements Fault.
+func (f LBRise) Record() Record {
+	return Record{Kind: KindLBRise, Target: f.LB, Params: map[string]string{"rise": strconv.Itoa(f.Rise)}}
+}
+
+// riseSet matches the default-server line with the sabotaged rise.
+func (f LBRise) riseSet() string { return fmt.Sprintf(`'^ *default-server .* rise %d\b'`, f.Rise) }
+
+// Inject implements Fault.
+func (f LBRise) Inject(ctx context.Context) error {
+	if f.Rise < 1 {
+		return fmt.Errorf("lb rise: %d is not a count of checks", f.Rise)
+	}
+	return editHAProxyConfig(ctx, f.topo, f.LB, fmt.Sprintf(`-e '/^ *default-server/s| rise [0-9]*| rise %d|'`, f.Rise), "grep -q "+f.riseSet(), f.reloaded)
+}
+
+// Recover implements Fault.
+func (f LBRise) Recover(ctx context.Context) error {
+	return restoreHAProxyConfig(ctx, f.topo, f.LB)
+}
+
+// InEffect implements Observable: the servers' defaults have the rise, and HAProxy's
+// newest worker started after the sabotage began.
+func (f LBRise) InEffect(ctx context.Context, since time.Time) error {
+	if _, err := f.topo.Exec(ctx, f.LB, nil, "sh", "-c", "grep -q "+f.riseSet()+" "+haproxyConfig); err != nil {
+		return fmt.Errorf("HAProxy in %s does not run with rise %d: %w", f.LB, f.Rise, err)
 	}
 	return reloadedWorker(ctx, f.topo, f.LB, f.reloaded, since)
 }

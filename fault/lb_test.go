@@ -40,3 +40,20 @@ func TestLBSabotageInEffectByTheReloadsKernelTick(t *testing.T) {
 		t.Errorf("an edit that printed no uptime: %v", err)
 	}
 }
+
+// The rise sabotage is rebuilt from its ledger record with its count (a killed run's
+// next start recovers it), and a rise below one check is refused.
+func TestLBRiseRebuiltFromItsRecord(t *testing.T) {
+	tp := &fakeTopology{}
+	f, err := NewLBRise(tp, "lb", 26)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rebuilt := registry[KindLBRise](tp, f.Record()).(LBRise)
+	if rebuilt.LB != "lb" || rebuilt.Rise != 26 {
+		t.Errorf("rebuilt %+v from %+v", rebuilt, f.Record())
+	}
+	if _, err := NewLBRise(tp, "lb", 0); err == nil {
+		t.Error("a rise of 0 was accepted")
+	}
+}

@@ -6,6 +6,10 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 )
 
 // Sabotages break a property on purpose on the running topology, for negative controls:
@@ -18,6 +22,9 @@ import (
 func init() {
 	register(KindManifestFlags, func(t Topology, r Record) Fault {
 		return ManifestFlags{topo: t, Node: r.Target, Component: r.Params["component"], Flags: splitFlags(r.Params["flags"]), Added: splitFlags(r.Params["added"])}
+	})
+	register(KindStaticPodNoRestart, func(t Topology, r Record) Fault {
+		return StaticPodNoRestart{topo: t, Node: r.Target, Component: r.Params["component"]}
 	})
 }
 
@@ -63,9 +70,7 @@ func (f ManifestFlags) Record() Record {
 	return r
 }
 
-func (f ManifestFlags) paths() (manifest, original string) {
-	return "/etc/kubernetes/manifests/" + f.Component + ".yaml", parkedManifestDir + "/" + f.Component + ".yaml.orig"
-}
+func (f ManifestFlags) paths() (manifest, original string) { return manifestPaths(f.Component) }
 
 // Inject implements Fault. The edited manifest is written beside and renamed into place:
 // the kubelet would read a half-written file in its folder as a static Pod of its own.
@@ -105,8 +110,20 @@ mv /etc/kubernetes/%s.sabotaged %s`, parkedManifestDir, original, manifest, orig
 // Recover implements Fault: the original manifest goes back; without one there is
 // nothing to undo.
 func (f ManifestFlags) Recover(ctx context.Context) error {
-	manifest, original := f.paths()
-	return shIn(ctx, f.topo, f.Node, fmt.Sprintf("if [ -f %[1]s ]; then cp %[1]s /etc/kubernetes/%[3]s.restored && mv /etc/kubernetes/%[3]s.restored %[2]s && rm %[1]s; fi", original, manifest, f.Component))
+	return restoreManifest(ctx, f.topo, f.Node, f.Component)
+}
+
+// manifestPaths are a static Pod's manifest and where its original is parked while a
+// sabotage edits it.
+func manifestPaths(component string) (manifest, original string) {
+	return "/etc/kubernetes/manifests/" + component + ".yaml", parkedManifestDir + "/" + component + ".yaml.orig"
+}
+
+// restoreManifest puts component's parked original manifest back on node (written
+// beside and renamed into place); without one there is nothing to undo.
+func restoreManifest(ctx context.Context, t Topology, node, component string) error {
+	manifest, original := manifestPaths(component)
+	return shIn(ctx, t, node, fmt.Sprintf("if [ -f %[1]s ]; then cp %[1]s /etc/kubernetes/%[3]s.restored && mv /etc/kubernetes/%[3]s.restored %[2]s && rm %[1]s; fi", original, manifest, component))
 }
 
 // InEffect implements Observable: the running component's command line has every flag
@@ -155,4 +172,83 @@ func splitFlags(s string) map[string]string {
 		}
 	}
 	return flags
+}
+
+// KindStaticPodNoRestart is the registry key of StaticPodNoRestart.
+const KindStaticPodNoRestart = "static-pod-no-restart"
+
+// StaticPodNoRestart is a sabotage of a control-plane component's static Pod on one
+// node: "restartPolicy: Never", so once its container exits (a crash) the kubelet never
+// starts it again — the negative control of "a crashed etcd member rejoins". The kubelet
+// restarts the component from the edited manifest; Recover puts the original back
+// (parked beside it while the sabotage lasts), and the kubelet starts it from that.
+type StaticPodNoRestart struct {
+	topo      Topology
+	Node      string
+	Component string // a static Pod's name without its node: etcd, kube-apiserver, …
+}
+
+// NewStaticPodNoRestart sabotages component's static Pod on node.
+func NewStaticPodNoRestart(t Topology, node, component string) (StaticPodNoRestart, error) {
+	if node == "" || component == "" {
+		return StaticPodNoRestart{}, fmt.Errorf("static pod no restart: a node and a component are required, got %q and %q", node, component)
+	}
+	return StaticPodNoRestart{topo: t, Node: node, Component: component}, nil
+}
+
+// Record implements Fault.
+func (f StaticPodNoRestart) Record() Record {
+	return Record{Kind: KindStaticPodNoRestart, Target: f.Node, Params: map[string]string{"component": f.Component}}
+}
+
+// Inject implements Fault: the Pod's own restartPolicy (two spaces in, under "spec:")
+// is dropped and "Never" put first under "spec:"; the edit is written beside and renamed
+// into place, as ManifestFlags does.
+func (f StaticPodNoRestart) Inject(ctx context.Context) error {
+	manifest, original := manifestPaths(f.Component)
+	edited := "/etc/kubernetes/" + f.Component + ".sabotaged"
+	return shIn(ctx, f.topo, f.Node, fmt.Sprintf(`set -e
+mkdir -p %[1]s
+[ -f %[3]s ] || cp %[2]s %[3]s
+awk '%[5]s' %[3]s > %[4]s
+grep -q '^  restartPolicy: Never$' %[4]s
+mv %[4]s %[2]s`, parkedManifestDir, manifest, original, edited, neverRestartProgram))
+}
+
+// neverRestartProgram is the awk program of StaticPodNoRestart's edit.
+const neverRestartProgram = `/^  restartPolicy:/ { next } { print } /^spec:$/ { print "  restartPolicy: Never" }`
+
+// Recover implements Fault.
+func (f StaticPodNoRestart) Recover(ctx context.Context) error {
+	return restoreManifest(ctx, f.topo, f.Node, f.Component)
+}
+
+// InEffect implements Observable: the component's mirror Pod — the kubelet's copy of
+// the static Pod it runs — has restartPolicy Never, and its container runs and is ready.
+func (f StaticPodNoRestart) InEffect(ctx context.Context, _ time.Time) error {
+	cfg, err := f.topo.RESTConfig(ctx)
+	if err != nil {
+		return err
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	name := f.Component + "-" + f.Node
+	pod, err := client.CoreV1().Pods(metav1.NamespaceSystem).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("read the mirror Pod %s: %w", name, err)
+	}
+	if pod.Spec.RestartPolicy != corev1.RestartPolicyNever {
+		return fmt.Errorf("%s runs with restartPolicy %s, not Never", name, pod.Spec.RestartPolicy)
+	}
+	for _, c := range pod.Status.ContainerStatuses {
+		if c.State.Running == nil || !c.Ready {
+			return fmt.Errorf("%s: container %s is not running and ready", name, c.Name)
+		}
+	}
+	if len(pod.Status.ContainerStatuses) == 0 {
+		return fmt.Errorf("%s has no container status yet", name)
+	}
+	return nil
 }

@@ -2,6 +2,8 @@ package fault
 
 import (
 	"context"
+	"fmt"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -108,5 +110,23 @@ func TestManifestFlagsKeepsAListValueThroughTheLedger(t *testing.T) {
 	}
 	if got := splitFlags("leader-elect=false,a=b"); got["leader-elect"] != "false" || got["a"] != "b" {
 		t.Errorf("a ledger of the old format reads as %v", got)
+	}
+}
+
+// The edit of StaticPodNoRestart on a kubeadm manifest, with and without a restartPolicy
+// of its own: exactly one, Never, at the Pod's level.
+func TestNeverRestartProgram(t *testing.T) {
+	const manifest = "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - command:\n    - etcd\n    restartPolicy: Always\n  hostNetwork: true\n%s"
+	for _, own := range []string{"", "  restartPolicy: Always\n"} {
+		cmd := exec.Command("awk", neverRestartProgram)
+		cmd.Stdin = strings.NewReader(fmt.Sprintf(manifest, own))
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := string(out)
+		if strings.Count(got, "\n  restartPolicy:") != 1 || !strings.Contains(got, "spec:\n  restartPolicy: Never\n  containers:") || !strings.Contains(got, "    restartPolicy: Always") {
+			t.Errorf("with %q the edit gave:\n%s", own, got)
+		}
 	}
 }

@@ -3,7 +3,8 @@
 # in effect before any spec runs, undone after the suite and by the next run if this one
 # dies), run the suite's spec named SPEC_TEXT (only it: the others of the label prove
 # nothing about this sabotage, and cost CI minutes), and succeed only if it FAILS with
-# the expected reason and the verdict "guarantee broken". The topology is brought up or
+# the expected reason and a broken promise's verdict ("guarantee broken", or "did not
+# recover" for a recovery guarantee). The topology is brought up or
 # reused by the suite, and kept.
 # Usage: scripts/negative-running.sh CONFIG SABOTAGE LABEL SPEC_TEXT REASON_TEXT
 set -euo pipefail

@@ -14,8 +14,10 @@ import (
 
 	"github.com/hachaos/hachaos/fault"
 	"github.com/hachaos/hachaos/probe"
+	"github.com/hachaos/hachaos/reports"
 	"github.com/hachaos/hachaos/topology"
 	"github.com/hachaos/hachaos/topology/cluster"
+	"github.com/hachaos/hachaos/verdict"
 )
 
 // EtcdToleranceSpecInput is what EtcdToleranceSpec needs.
@@ -125,14 +127,7 @@ func EtcdToleranceSpec(inputGetter func() EtcdToleranceSpecInput) {
 		judging()
 		expectJudgement(judgeSafelyUnavailable(run.history, down.At, run.recoveringAt, len(majority), len(run.members)))
 		run.judgeNoLossAndLinearizable("majority-stopped")
-		// Service after restore has no derived bound (the members' restart does not have
-		// one): measured, and a cluster that never takes a write again did not recover.
-		back, ok := firstAckAfter(run.history, run.recoveredAt)
-		if !ok {
-			run.unhealthy = append(run.unhealthy, "no write was acknowledged after the members were restored")
-		} else {
-			measureUnbounded("etcd majority restored: writes acknowledged again after", back-run.recoveredAt, restartNotBounded)
-		}
+		run.expectRecovered(judgeWritesAfterRestore(run.history, run.recoveredAt))
 		run.expectCommonGuaranteesAndRecovered()
 	})
 }
@@ -341,6 +336,19 @@ func (r *etcdRun) judgeNoLossAndLinearizable(what string) {
 }
 
 // firstAckAfter is when the first write called at or after from was acknowledged.
+// judgeWritesAfterRestore: service after a majority restore has no derived bound (the
+// members' restart does not have one), so the time until a write is acknowledged again
+// is measured, and a cluster that took no write again before the recording ended did
+// not recover.
+func judgeWritesAfterRestore(h probe.KVHistory, recovered time.Duration) judgement {
+	back, ok := firstAckAfter(h, recovered)
+	if !ok {
+		return judged(verdict.DidNotRecover, "no write was acknowledged after the members were restored")
+	}
+	return passed(back, reports.Measurement{Name: "etcd majority restored: writes acknowledged again after",
+		Value: (back - recovered).Seconds(), Unit: "s", Unbounded: true, Formula: restartNotBounded})
+}
+
 func firstAckAfter(h probe.KVHistory, from time.Duration) (time.Duration, bool) {
 	for _, op := range h.Acknowledged() {
 		if op.Call >= from {

@@ -200,6 +200,24 @@ func (r *faultRun) healthyAgain(what string, err error) (time.Duration, bool) {
 	return r.obs.rec.Mark(probe.EventHealthy, what), true
 }
 
+// expectBackInRotation judges how soon the LB took targets back once they were ready
+// again (judgeBackInRotation).
+func (r *faultRun) expectBackInRotation(tl probe.Timeline, targets []string, what string) {
+	r.expectRecovered(judgeBackInRotation(tl, targets, r.injectAt, r.bounds.LBRise(), what))
+}
+
+// expectRecovered reports a recovery judge's measurements; a cluster not healthy again
+// in its respect is kept for expectCommonGuaranteesAndRecovered, like every recovery
+// problem, so it hides no guarantee.
+func (r *faultRun) expectRecovered(j judgement) {
+	for _, m := range j.Measured {
+		report(m)
+	}
+	if j.Verdict != verdict.Passed {
+		r.unhealthy = append(r.unhealthy, j.Reason)
+	}
+}
+
 // awaitReady runs the readiness gate after the fault, with the patience of the one
 // before it (waits.clusterReady).
 func (r *faultRun) awaitReady() {

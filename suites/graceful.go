@@ -61,6 +61,7 @@ func GracefulStopSpec(inputGetter func() LBReroutingSpecInput) {
 		cut := in.Spec.Disruption.WithLB(in.Spec.LoadBalancer).CutSessionsAllowed
 		expectJudgement(judgeGracefulStop(tl, target, run.injectAt, run.recoveringAt, delay, run.bounds.LBDetection(), cut, "graceful stop"))
 		noteReturn(tl, run.recoveringAt, end)
+		run.expectBackInRotation(tl, []string{target}, "graceful stop")
 		run.expectCommonGuaranteesAndRecovered()
 	})
 }

@@ -394,6 +394,64 @@ func judgeLBRerouting(tl probe.Timeline, targets []string, inject, until time.Du
 	return j
 }
 
+// judgeBackInRotation: once the LB had taken a target out (its first DOWN answer after
+// the inject), it took it back in rotation within its rise window
+// (topology.Bounds.LBRise) of the target answering /readyz again, else the cluster did
+// not recover in time. Counted from the DOWN, not from Recover: a killed API server is
+// restarted by its kubelet while the fault still holds. Both instants are answer times:
+// the first sample showing the backend UP after the DOWN, and the first good direct
+// answer after the target's last failed one before that (a /readyz that flaps restarts
+// the clock). A target the LB took back before its direct probe saw it ready took no
+// time; one never taken back before the recording ended did not recover; one never taken
+// out is the rerouting judge's finding, not this one's.
+func judgeBackInRotation(tl probe.Timeline, targets []string, inject time.Duration, rise topology.Bound, what string) judgement {
+	j := passed(inject)
+	var problems []string
+	for i, target := range targets {
+		name := what + ": API server back in rotation after it answered /readyz again"
+		if len(targets) > 1 {
+			name += fmt.Sprintf(" (%d of %d)", i+1, len(targets))
+		}
+		series := prefixBackend + target
+		down, ok := tl.FirstAnswerAfter(series, inject, func(s probe.Sample) bool { return !s.OK })
+		if !ok {
+			continue
+		}
+		up, ok := tl.FirstAnswerAfter(series, down.Answered(), func(s probe.Sample) bool { return s.OK })
+		if !ok {
+			problems = append(problems, fmt.Sprintf("the LB never took %s back in rotation before the recording ended", target))
+			continue
+		}
+		took := max(0, up.Answered()-readyAgainAt(tl.Series[prefixAPIServer+target], down.At, up.Answered()))
+		j.Measured = append(j.Measured, boundMeasurement(name, took, rise))
+		if took > rise.Value {
+			problems = append(problems, fmt.Sprintf("the LB took %s back in rotation %s after it answered /readyz again, later than its rise window %s", target, secs(took), rise))
+		}
+	}
+	if len(problems) > 0 {
+		j.Verdict, j.Reason = verdict.DidNotRecover, strings.Join(problems, "; ")
+	}
+	return j
+}
+
+// readyAgainAt is when a server's direct probe answered OK after its last failure
+// between from and until (answer times); until when none did before it.
+func readyAgainAt(direct []probe.Sample, from, until time.Duration) time.Duration {
+	lastFail := from
+	for _, s := range direct {
+		if !s.OK && s.At >= from && s.Answered() < until {
+			lastFail = max(lastFail, s.Answered())
+		}
+	}
+	ready := until
+	for _, s := range direct {
+		if s.OK && s.At >= from && s.Answered() >= lastFail {
+			ready = min(ready, s.Answered())
+		}
+	}
+	return ready
+}
+
 // withoutSlowServerTimeouts leaves out of the LB series the requests the LB's routing
 // cannot have failed, and says how many: a new connection that timed out, sent after the
 // LB had shown every target DOWN (so it went to a server in rotation), while every server

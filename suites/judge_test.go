@@ -122,6 +122,24 @@ func TestMajorityStopWithWritesAckedAfterRestorePasses(t *testing.T) {
 		verdict.GuaranteeBroken, "split brain")
 }
 
+// The control of "writes return after restore", on the recorded majority stop: judged
+// as if the members had been restored after its last acknowledged write.
+func TestWritesAfterRestoreJudgeControls(t *testing.T) {
+	tl, h := loadRecording(t, "majority-stop-acked-after-restore-external")
+	recovered, ok := tl.EventAt(probe.EventRecovered)
+	if !ok {
+		t.Fatal("no recovered event")
+	}
+	j := judgeWritesAfterRestore(h, recovered)
+	expectVerdict(t, "recorded", j, verdict.Passed, "")
+	if len(j.Measured) != 1 || !j.Measured[0].Unbounded {
+		t.Fatalf("measured %+v, want one unbounded value", j.Measured)
+	}
+	acked := h.Acknowledged()
+	last := acked[len(acked)-1].Call
+	expectVerdict(t, "no write after restore", judgeWritesAfterRestore(h, last+time.Nanosecond), verdict.DidNotRecover, "no write was acknowledged after the members were restored")
+}
+
 func TestFollowerStopThatDidNothingIsNotInEffect(t *testing.T) {
 	tl, _ := loadRecording(t, "follower-stop-not-in-effect-stacked")
 	w := windowOf(t, tl, time.Minute)
@@ -265,6 +283,61 @@ func TestLBJudgeControls(t *testing.T) {
 			expectVerdict(t, c.name, judgeLBRerouting(tl, []string{frozen}, w.Inject, w.Until, testDetection, "frozen"), c.want, c.reason)
 		})
 	}
+}
+
+var testRise = topology.NewBounds(topology.Default(), topology.DefaultComponentTimings()).LBRise()
+
+func TestBackInRotationJudgePassesTheRecordedRuns(t *testing.T) {
+	for _, name := range []string{"lb-apiserver-frozen-stacked", "apiserver-killed-slow-servers-stacked", "graceful-stop-stacked"} {
+		tl, _ := loadRecording(t, name)
+		w := windowOf(t, tl, signalEffectBound)
+		j := judgeBackInRotation(tl, []string{frozen}, w.Inject, testRise, "recorded")
+		expectVerdict(t, name, j, verdict.Passed, "")
+		if len(j.Measured) != 1 {
+			t.Fatalf("%s: measured %+v, want one value", name, j.Measured)
+		}
+		t.Logf("%s: back in rotation %.3f s after ready (bound %s)", name, j.Measured[0].Value, testRise.Value)
+	}
+}
+
+// riseTimeline is a server down from 1 s (its direct probe failing every 250 ms) and
+// ready again at 5 s, and the LB's view of it: UP, DOWN from 2 s, UP again from upAt
+// (never when upAt is 0).
+func riseTimeline(upAt time.Duration) probe.Timeline {
+	tl := probe.Timeline{Series: map[string][]probe.Sample{}}
+	for at := time.Duration(0); at < 20*time.Second; at += 250 * time.Millisecond {
+		ready := at < time.Second || at >= 5*time.Second
+		tl.Series[prefixAPIServer+frozen] = append(tl.Series[prefixAPIServer+frozen], probe.Sample{At: at, Latency: 10 * time.Millisecond, OK: ready})
+		up := at < 2*time.Second || (upAt > 0 && at >= upAt)
+		tl.Series[prefixBackend+frozen] = append(tl.Series[prefixBackend+frozen], probe.Sample{At: at, Latency: time.Millisecond, OK: up})
+	}
+	return tl
+}
+
+// The negative control of the rise window, on recordings: the LB keeping the recovered
+// server out (a larger rise than the Spec promises) past the window.
+func TestBackInRotationJudgeControls(t *testing.T) {
+	late := 5*time.Second + testRise.Value + time.Second
+	cases := []struct {
+		name   string
+		tl     probe.Timeline
+		want   verdict.Verdict
+		reason string
+	}{
+		{"taken back within the window", riseTimeline(5*time.Second + time.Second), verdict.Passed, ""},
+		{"taken back later than the rise window", riseTimeline(late), verdict.DidNotRecover, "later than its rise window"},
+		{"never taken back", riseTimeline(0), verdict.DidNotRecover, "never took"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			expectVerdict(t, c.name, judgeBackInRotation(c.tl, []string{frozen}, 0, testRise, "frozen"), c.want, c.reason)
+		})
+	}
+	// a /readyz that flapped restarts the clock: one failure at 7 s, UP at 7 s + 2.5 s
+	tl := riseTimeline(late)
+	setSeries(tl, prefixAPIServer+frozen, 7*time.Second, 7*time.Second+time.Millisecond, false, "")
+	setSeries(tl, prefixBackend+frozen, 7*time.Second+2500*time.Millisecond, time.Hour, true, "UP")
+	expectVerdict(t, "flapped", judgeBackInRotation(tl, []string{frozen}, 0, testRise, "frozen"), verdict.Passed, "")
 }
 
 // partitionRecording is a recorded partition of the Lease holders' node, made the etcd

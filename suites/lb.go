@@ -45,7 +45,8 @@ var apiServerFaults = []struct {
 // LBReroutingSpec asserts the load balancer's guarantee: with one API server stopped,
 // killed or frozen (or all but one stopped), clients going through the LB on new
 // connections fail for no longer than the LB's detection window, and never after it;
-// the LB marks the server DOWN within that window and takes it back after Recover. The
+// the LB marks the server DOWN within that window and takes it back within its rise
+// window once it is ready again (else the cluster did not recover). The
 // window is derived from the HAProxy settings in the Spec
 // (LoadBalancerSpec.DetectionWindow); it starts when the server itself stops answering,
 // as seen by a probe that bypasses the LB.
@@ -118,6 +119,7 @@ func runAPIServerFault(run *faultRun, in LBReroutingSpecInput, targets []string,
 	tl, _ := run.end()
 	run.expectEffectHeld(tl, bound)
 	expectLBRerouting(run, tl, targets, what)
+	run.expectBackInRotation(tl, targets, what)
 	run.expectCommonGuaranteesAndRecovered()
 }
 

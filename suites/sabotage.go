@@ -94,12 +94,37 @@ var sabotages = map[string]func(ctx context.Context, spec *topology.Spec, p clus
 		Expect(err).NotTo(HaveOccurred())
 		return []fault.Observable{f}
 	},
+	// Every stacked etcd member's static Pod with restartPolicy Never
+	// (fault.StaticPodNoRestart): a crashed member is never started again, so it never
+	// rejoins. Every member, since the leader-crash spec crashes whichever leads; the
+	// kubelet restarts each from its edited manifest, one after the other.
+	"etcdNotRestarted": func(ctx context.Context, spec *topology.Spec, p cluster.Provider) []fault.Observable {
+		Expect(spec.Etcd.Mode).To(Equal(topology.EtcdStacked), "etcdNotRestarted edits stacked members' static Pods; external members are not static Pods")
+		var out []fault.Observable
+		for _, node := range nodeNames(ctx, p, topology.RoleControlPlane) {
+			f, err := fault.NewStaticPodNoRestart(p, node, fault.ProcessEtcd)
+			Expect(err).NotTo(HaveOccurred())
+			out = append(out, f)
+		}
+		return out
+	},
 	// HAProxy without health checks and without redispatch (fault.LBNoChecks): a
 	// frozen API server stays in rotation and clients keep reaching it.
 	"lbWithoutHealthChecks": func(ctx context.Context, _ *topology.Spec, p cluster.Provider) []fault.Observable {
 		lbs := nodeNames(ctx, p, topology.RoleLoadBalancer)
 		Expect(lbs).To(HaveLen(1), "one load balancer container")
 		f, err := fault.NewLBNoChecks(p, lbs[0])
+		Expect(err).NotTo(HaveOccurred())
+		return []fault.Observable{f}
+	},
+	// HAProxy needing more good checks to take a server back than the Spec's rise: enough
+	// that the good checks alone, fastinter apart, outlast twice the rise window the
+	// Spec promises (topology.LoadBalancerSpec.RiseBeyond) — a recovered API server
+	// stays out of rotation past its bound whatever the checks' latency.
+	"lbSlowRise": func(ctx context.Context, spec *topology.Spec, p cluster.Provider) []fault.Observable {
+		lbs := nodeNames(ctx, p, topology.RoleLoadBalancer)
+		Expect(lbs).To(HaveLen(1), "one load balancer container")
+		f, err := fault.NewLBRise(p, lbs[0], spec.LoadBalancer.RiseBeyond(2*spec.LoadBalancer.RiseWindow()))
 		Expect(err).NotTo(HaveOccurred())
 		return []fault.Observable{f}
 	},
@@ -144,25 +169,24 @@ func SabotageNames() []string {
 }
 
 // applySabotage applies the named sabotage to spec (workload sabotages) or the running
-// topology (ledgered faults, recovered by a cleanup), waits until each is in effect and
-// the cluster is ready again.
+// topology (ledgered faults, recovered by a cleanup), one fault at a time, each seen in
+// effect before the next (a sabotage that restarts every etcd member keeps its quorum),
+// then waits until the cluster is ready again.
 func applySabotage(ctx context.Context, name string, spec *topology.Spec, p cluster.Provider, injector *fault.Injector) {
 	apply, ok := sabotages[name]
 	Expect(ok).To(BeTrue(), "HACHAOS_SABOTAGE %q is not one of %s", name, strings.Join(SabotageNames(), ", "))
 	progress("SABOTAGE (negative control): %s", name)
 	faults := apply(ctx, spec, p)
-	// before the first Inject: HAProxy's reload starts its new worker within milliseconds
-	// of the signal, before an Inject's command has even returned (CI-sized evidence:
-	// "the newest haproxy has run since 0.09 s before" a clock read after the Inject)
-	since := time.Now()
 	for _, f := range faults {
+		// before the Inject: HAProxy's reload starts its new worker within milliseconds
+		// of the signal, before an Inject's command has even returned (CI-sized evidence:
+		// "the newest haproxy has run since 0.09 s before" a clock read after the Inject)
+		since := time.Now()
 		injected, err := injector.Prepare(f)
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(injected.Recover)
 		Expect(injected.Inject(ctx)).To(Succeed())
-	}
-	for _, f := range faults {
-		err := pollUntil(ctx, spec.Waits.ComponentRestart.Duration, spec.Waits.Poll.Duration, func(ctx context.Context) error { return f.InEffect(ctx, since) })
+		err = pollUntil(ctx, spec.Waits.ComponentRestart.Duration, spec.Waits.Poll.Duration, func(ctx context.Context) error { return f.InEffect(ctx, since) })
 		Expect(err).NotTo(HaveOccurred(), "the sabotage %s is not in effect: a control that did not apply detects nothing", f.Record())
 		progress("sabotage in effect: %s", f.Record())
 	}

@@ -110,6 +110,21 @@ func (b Bounds) LBDetection() Bound {
 		}}
 }
 
+// LBRise is how long after a recovered API server answers its health check again the
+// load balancer takes it back in rotation (LoadBalancerSpec.RiseWindow).
+func (b Bounds) LBRise() Bound {
+	l := b.spec.LoadBalancer
+	return Bound{Value: l.RiseWindow(), Formula: "min(connect, inter) + check + downinter + rise × (min(connect, inter) + check) + (rise − 1) × fastinter",
+		Inputs: []BoundInput{
+			specInput("inter", l.CheckInterval.Duration, "loadBalancer.checkInterval"),
+			specInput("connect", l.ConnectTimeout.Duration, "loadBalancer.connectTimeout"),
+			specInput("check", l.CheckTimeout.Duration, "loadBalancer.checkTimeout"),
+			specInput("downinter", l.DownInterval.Duration, "loadBalancer.downInterval"),
+			{Name: "rise", Value: fmt.Sprint(l.Rise), Source: "Spec loadBalancer.rise"},
+			specInput("fastinter", l.FastInterval.Duration, "loadBalancer.fastInterval"),
+		}}
+}
+
 // LeaseTakeover is how long after the holder of component's Lease dies (without
 // releasing it) a standby holds it, from the Spec's leader-election timings (which the
 // topology suite checks the components run with): LeaseTakeoverBound.

@@ -211,6 +211,38 @@ func (l LoadBalancerSpec) DetectionWindow() time.Duration {
 	return l.CheckInterval.Duration + fall*perCheck + (fall-1)*l.FastInterval.Duration
 }
 
+// RiseWindow is the longest time HAProxy can take to put an API server back in rotation
+// after it answers its health check again, from the same check scheduler as
+// DetectionWindow: the check in flight when the server became ready may still fail
+// (perCheck), the next one starts "downinter" after it ended, and the server is UP on
+// the rise-th consecutive good check, each taking up to perCheck, "fastinter" apart
+// while the server is going up:
+//
+//	window = perCheck + DownInterval + Rise*perCheck + (Rise-1)*FastInterval
+//
+// With the defaults that is (500ms+500ms) + 1s + 1*(500ms+500ms) + 0 = 3s. A Rise below
+// 1 (rejected by Validate) counts as 1.
+func (l LoadBalancerSpec) RiseWindow() time.Duration {
+	rise := time.Duration(max(l.Rise, 1))
+	perCheck := min(l.ConnectTimeout.Duration, l.CheckInterval.Duration) + l.CheckTimeout.Duration
+	return perCheck + l.DownInterval.Duration + rise*perCheck + (rise-1)*l.FastInterval.Duration
+}
+
+// RiseBeyond is the smallest "rise" with which HAProxy cannot put a server back in
+// rotation within d: the good checks after the first come at least "fastinter" apart
+// ("inter" where no fastinter is set), so rise checks take at least (rise−1) × that.
+// The negative control of RiseWindow sets it to exceed twice the window.
+func (l LoadBalancerSpec) RiseBeyond(d time.Duration) int {
+	gap := l.FastInterval.Duration
+	if gap <= 0 {
+		gap = l.CheckInterval.Duration
+	}
+	if gap <= 0 {
+		gap = time.Second
+	}
+	return int(d/gap) + 2
+}
+
 // Waits bounds how long hachaos waits for the cluster itself (not for the behaviour under
 // test, whose bounds come from Timeouts).
 type Waits struct {

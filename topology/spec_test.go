@@ -292,6 +292,51 @@ func TestDetectionWindow(t *testing.T) {
 	}
 }
 
+func TestRiseWindow(t *testing.T) {
+	ms := time.Millisecond
+	lb := func(down, fast time.Duration, rise int) LoadBalancerSpec {
+		l := defaultLoadBalancer()
+		l.DownInterval, l.FastInterval, l.Rise = dur(down), dur(fast), rise
+		return l
+	}
+	cases := []struct {
+		name string
+		lb   LoadBalancerSpec
+		want time.Duration
+	}{
+		// (500ms+500ms) + 1s + 1*(500ms+500ms) + 0
+		{"defaults", defaultLoadBalancer(), 3 * time.Second},
+		// 1s + 2s + 3*1s + 2*250ms
+		{"rise 3, downinter 2s", lb(2*time.Second, 250*ms, 3), 6500 * ms},
+		// an invalid rise counts as 1
+		{"rise 0", lb(time.Second, 250*ms, 0), 3 * time.Second},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.lb.RiseWindow(); got != tc.want {
+				t.Errorf("RiseWindow() = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// The control's rise must keep a server out longer than twice the window at the
+// least, whatever the check latency: (rise − 1) × fastinter > 2 × window.
+func TestRiseBeyondExceedsTwiceTheWindow(t *testing.T) {
+	for _, fast := range []time.Duration{0, 100 * time.Millisecond, 250 * time.Millisecond, 2 * time.Second} {
+		l := defaultLoadBalancer()
+		l.FastInterval = dur(fast)
+		gap := fast
+		if gap == 0 {
+			gap = l.CheckInterval.Duration
+		}
+		twice := 2 * l.RiseWindow()
+		if r := l.RiseBeyond(twice); time.Duration(r-1)*gap <= twice {
+			t.Errorf("fastinter %s: rise %d comes up after %s at the earliest, not beyond %s", fast, r, time.Duration(r-1)*gap, twice)
+		}
+	}
+}
+
 func TestDurationJSON(t *testing.T) {
 	b, err := json.Marshal(dur(1500 * time.Millisecond))
 	if err != nil || string(b) != `"1.5s"` {
