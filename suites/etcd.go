@@ -335,7 +335,6 @@ func (r *etcdRun) judgeNoLossAndLinearizable(what string) {
 	Expect(result).To(Equal(porcupine.Ok), "the etcd history is not linearizable (%s); visualization in %s", result, viz)
 }
 
-// firstAckAfter is when the first write called at or after from was acknowledged.
 // judgeWritesAfterRestore: service after a majority restore has no derived bound (the
 // members' restart does not have one), so the time until a write is acknowledged again
 // is measured, and a cluster that took no write again before the recording ended did
@@ -349,6 +348,7 @@ func judgeWritesAfterRestore(h probe.KVHistory, recovered time.Duration) judgeme
 		Value: (back - recovered).Seconds(), Unit: "s", Unbounded: true, Formula: restartNotBounded})
 }
 
+// firstAckAfter is when the first write called at or after from was acknowledged.
 func firstAckAfter(h probe.KVHistory, from time.Duration) (time.Duration, bool) {
 	for _, op := range h.Acknowledged() {
 		if op.Call >= from {
