@@ -20,15 +20,18 @@ trials=$3 labels=${4:-}
 bin=$repo/_output/bin/hachaos
 cd "$repo"
 
+ginkgo_minutes=${GINKGO_TIMEOUT_MINUTES:-120}
+[[ $ginkgo_minutes =~ ^[1-9][0-9]*$ ]] || die "GINKGO_TIMEOUT_MINUTES must be a whole number of minutes above 0, got '$ginkgo_minutes'"
 status=0
 for i in $(seq 1 "$trials"); do
 	dir=$artifacts
 	[ "$trials" -gt 1 ] && dir=$artifacts/trial-$i
 	mkdir -p "$dir"
 	log "trial $i of $trials: suites${labels:+ with labels '$labels'} → $dir"
-	# Ginkgo's own timeout (default 1 h) ends a stuck suite first, with its report.
-	HACHAOS_CONFIG=$config ARTIFACTS=$dir go test -v -tags e2e -count=1 -timeout 125m ./suites -args -ginkgo.v \
-		-ginkgo.timeout=120m ${labels:+"-ginkgo.label-filter=$labels"} "-ginkgo.json-report=$dir/report.json" || status=1
+	# Ginkgo's own timeout (GINKGO_TIMEOUT_MINUTES, default 120) ends a stuck suite
+	# first, with its report; go test's, 5 minutes later, only a stuck Ginkgo.
+	HACHAOS_CONFIG=$config ARTIFACTS=$dir go test -v -tags e2e -count=1 -timeout "$((ginkgo_minutes + 5))m" ./suites -args -ginkgo.v \
+		"-ginkgo.timeout=${ginkgo_minutes}m" ${labels:+"-ginkgo.label-filter=$labels"} "-ginkgo.json-report=$dir/report.json" || status=1
 done
 "$bin" scan-secrets "$artifacts" || status=2
 if "$bin" report --config "$config" "$artifacts"; then

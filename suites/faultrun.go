@@ -203,7 +203,7 @@ func (r *faultRun) healthyAgain(what string, err error) (time.Duration, bool) {
 // expectBackInRotation judges how soon the LB took targets back once they were ready
 // again (judgeBackInRotation).
 func (r *faultRun) expectBackInRotation(tl probe.Timeline, targets []string, what string) {
-	r.expectRecovered(judgeBackInRotation(tl, targets, r.injectAt, r.bounds.LBRise(), what))
+	r.expectRecovered(judgeBackInRotation(tl, targets, r.injectAt, r.bounds.LBRise(), r.env.Spec.LoadBalancer.CheckLimit(), what))
 }
 
 // expectRecovered reports a recovery judge's measurements; a cluster not healthy again

@@ -401,10 +401,12 @@ func judgeLBRerouting(tl probe.Timeline, targets []string, inject, until time.Du
 // restarted by its kubelet while the fault still holds. Both instants are answer times:
 // the first sample showing the backend UP after the DOWN, and the first good direct
 // answer after the target's last failed one before that (a /readyz that flaps restarts
-// the clock). A target the LB took back before its direct probe saw it ready took no
+// the clock). A good answer slower than the LB's own check limit (checkLimit:
+// LoadBalancerSpec.CheckLimit) counts as failed: HAProxy's check would have failed on
+// it too (a restarted API server on a busy machine can answer that slowly). A target the LB took back before its direct probe saw it ready took no
 // time; one never taken back before the recording ended did not recover; one never taken
 // out is the rerouting judge's finding, not this one's.
-func judgeBackInRotation(tl probe.Timeline, targets []string, inject time.Duration, rise topology.Bound, what string) judgement {
+func judgeBackInRotation(tl probe.Timeline, targets []string, inject time.Duration, rise topology.Bound, checkLimit time.Duration, what string) judgement {
 	j := passed(inject)
 	var problems []string
 	for i, target := range targets {
@@ -422,7 +424,7 @@ func judgeBackInRotation(tl probe.Timeline, targets []string, inject time.Durati
 			problems = append(problems, fmt.Sprintf("the LB never took %s back in rotation before the recording ended", target))
 			continue
 		}
-		took := max(0, up.Answered()-readyAgainAt(tl.Series[prefixAPIServer+target], down.At, up.Answered()))
+		took := max(0, up.Answered()-readyAgainAt(tl.Series[prefixAPIServer+target], down.At, up.Answered(), checkLimit))
 		j.Measured = append(j.Measured, boundMeasurement(name, took, rise))
 		if took > rise.Value {
 			problems = append(problems, fmt.Sprintf("the LB took %s back in rotation %s after it answered /readyz again, later than its rise window %s", target, secs(took), rise))
@@ -434,22 +436,24 @@ func judgeBackInRotation(tl probe.Timeline, targets []string, inject time.Durati
 	return j
 }
 
-// readyAgainAt is when a server's direct probe answered OK after its last failure
-// between from and until (answer times); until when none did before it.
-func readyAgainAt(direct []probe.Sample, from, until time.Duration) time.Duration {
+// readyAgainAt is when a server's direct probe answered OK within checkLimit after its
+// last failure (or slower answer) between from and until (answer times); until when
+// none did before it.
+func readyAgainAt(direct []probe.Sample, from, until, checkLimit time.Duration) time.Duration {
+	ready := func(s probe.Sample) bool { return s.OK && s.Latency <= checkLimit }
 	lastFail := from
 	for _, s := range direct {
-		if !s.OK && s.At >= from && s.Answered() < until {
+		if !ready(s) && s.At >= from && s.Answered() < until {
 			lastFail = max(lastFail, s.Answered())
 		}
 	}
-	ready := until
+	at := until
 	for _, s := range direct {
-		if s.OK && s.At >= from && s.Answered() >= lastFail {
-			ready = min(ready, s.Answered())
+		if ready(s) && s.At >= from && s.Answered() >= lastFail {
+			at = min(at, s.Answered())
 		}
 	}
-	return ready
+	return at
 }
 
 // withoutSlowServerTimeouts leaves out of the LB series the requests the LB's routing

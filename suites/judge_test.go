@@ -285,13 +285,16 @@ func TestLBJudgeControls(t *testing.T) {
 	}
 }
 
-var testRise = topology.NewBounds(topology.Default(), topology.DefaultComponentTimings()).LBRise()
+var (
+	testRise       = topology.NewBounds(topology.Default(), topology.DefaultComponentTimings()).LBRise()
+	testCheckLimit = topology.Default().LoadBalancer.CheckLimit()
+)
 
 func TestBackInRotationJudgePassesTheRecordedRuns(t *testing.T) {
 	for _, name := range []string{"lb-apiserver-frozen-stacked", "apiserver-killed-slow-servers-stacked", "graceful-stop-stacked"} {
 		tl, _ := loadRecording(t, name)
 		w := windowOf(t, tl, signalEffectBound)
-		j := judgeBackInRotation(tl, []string{frozen}, w.Inject, testRise, "recorded")
+		j := judgeBackInRotation(tl, []string{frozen}, w.Inject, testRise, testCheckLimit, "recorded")
 		expectVerdict(t, name, j, verdict.Passed, "")
 		if len(j.Measured) != 1 {
 			t.Fatalf("%s: measured %+v, want one value", name, j.Measured)
@@ -330,14 +333,24 @@ func TestBackInRotationJudgeControls(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			expectVerdict(t, c.name, judgeBackInRotation(c.tl, []string{frozen}, 0, testRise, "frozen"), c.want, c.reason)
+			expectVerdict(t, c.name, judgeBackInRotation(c.tl, []string{frozen}, 0, testRise, testCheckLimit, "frozen"), c.want, c.reason)
 		})
 	}
 	// a /readyz that flapped restarts the clock: one failure at 7 s, UP at 7 s + 2.5 s
 	tl := riseTimeline(late)
 	setSeries(tl, prefixAPIServer+frozen, 7*time.Second, 7*time.Second+time.Millisecond, false, "")
 	setSeries(tl, prefixBackend+frozen, 7*time.Second+2500*time.Millisecond, time.Hour, true, "UP")
-	expectVerdict(t, "flapped", judgeBackInRotation(tl, []string{frozen}, 0, testRise, "frozen"), verdict.Passed, "")
+	expectVerdict(t, "flapped", judgeBackInRotation(tl, []string{frozen}, 0, testRise, testCheckLimit, "frozen"), verdict.Passed, "")
+	// answers slower than the LB's check limit are not ready to the LB either: the same
+	// late return (UP at 9 s), counted from the last slow answer (sent at 6.75 s), is in
+	// time
+	tl = riseTimeline(late)
+	for i, s := range tl.Series[prefixAPIServer+frozen] {
+		if s.At >= 5*time.Second && s.At < 7*time.Second {
+			tl.Series[prefixAPIServer+frozen][i].Latency = testCheckLimit + time.Millisecond
+		}
+	}
+	expectVerdict(t, "slow answers", judgeBackInRotation(tl, []string{frozen}, 0, testRise, testCheckLimit, "frozen"), verdict.Passed, "")
 }
 
 // partitionRecording is a recorded partition of the Lease holders' node, made the etcd

@@ -207,7 +207,7 @@ type LoadBalancerSpec struct {
 // A Fall below 1 (rejected by Validate) counts as 1.
 func (l LoadBalancerSpec) DetectionWindow() time.Duration {
 	fall := time.Duration(max(l.Fall, 1))
-	perCheck := min(l.ConnectTimeout.Duration, l.CheckInterval.Duration) + l.CheckTimeout.Duration
+	perCheck := l.CheckLimit()
 	return l.CheckInterval.Duration + fall*perCheck + (fall-1)*l.FastInterval.Duration
 }
 
@@ -224,8 +224,14 @@ func (l LoadBalancerSpec) DetectionWindow() time.Duration {
 // 1 (rejected by Validate) counts as 1.
 func (l LoadBalancerSpec) RiseWindow() time.Duration {
 	rise := time.Duration(max(l.Rise, 1))
-	perCheck := min(l.ConnectTimeout.Duration, l.CheckInterval.Duration) + l.CheckTimeout.Duration
+	perCheck := l.CheckLimit()
 	return perCheck + l.DownInterval.Duration + rise*perCheck + (rise-1)*l.FastInterval.Duration
+}
+
+// CheckLimit is the longest one HAProxy health check may take before it counts as
+// failed: min(timeout connect, inter) to connect, then "timeout check" for the reply.
+func (l LoadBalancerSpec) CheckLimit() time.Duration {
+	return min(l.ConnectTimeout.Duration, l.CheckInterval.Duration) + l.CheckTimeout.Duration
 }
 
 // RiseBeyond is the smallest "rise" with which HAProxy cannot put a server back in
