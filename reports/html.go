@@ -268,7 +268,7 @@ func inWindows(at time.Duration, windows [][2]time.Duration) bool {
 }
 
 // distributionSVG draws a guarantee's trial values on a line from 0 to past its bound:
-// a dot per trial, ticks at p50 and p95, the bound in red.
+// a dot per trial (red past the bound), ticks at p50 and p95, the bound in red.
 func distributionSVG(g Guarantee) string {
 	const w, h, pad = 360.0, 30.0, 10.0
 	top := max(g.Bound, g.Stats.Max) * 1.1
@@ -287,7 +287,11 @@ func distributionSVG(g Guarantee) string {
 		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="6" y2="24" stroke="#333"><title>%s %s</title></line>`, x(p.v), x(p.v), p.name, esc(num(p.v)))
 	}
 	for i, v := range g.Values {
-		fmt.Fprintf(&b, `<circle cx="%.1f" cy="15" r="4" fill="%s" fill-opacity="0.7"><title>trial %d: %s</title></circle>`, x(v), colorOK, i+1, esc(num(v)))
+		color, past := colorOK, ""
+		if !g.ValueWithin(v) {
+			color, past = colorFailed, " (past the bound)"
+		}
+		fmt.Fprintf(&b, `<circle cx="%.1f" cy="15" r="4" fill="%s" fill-opacity="0.7"><title>trial %d: %s%s</title></circle>`, x(v), color, i+1, esc(num(v)), past)
 	}
 	b.WriteString(`</svg>`)
 	return b.String()

@@ -125,3 +125,13 @@ func TestReportsSayWhatBuiltThemAndWhetherTheRunWasDeliberate(t *testing.T) {
 		}
 	}
 }
+
+// A trial past its bound is drawn red, the others green.
+func TestDistributionDotsOfFailedTrialsAreRed(t *testing.T) {
+	g := Guarantee{Name: "new leader", Unit: "s", Bound: 4, Values: []float64{1.2, 5.1, 2}}
+	g.Stats = StatsOf(g.Values)
+	svg := distributionSVG(g)
+	if strings.Count(svg, `fill="`+colorFailed+`"`) != 1 || strings.Count(svg, `fill="`+colorOK+`"`) != 2 || !strings.Contains(svg, "trial 2: 5.1 (past the bound)") {
+		t.Errorf("want one red dot (trial 2) and two green:\n%s", svg)
+	}
+}

@@ -73,8 +73,9 @@ func WriteJUnit(path string, res Results) error {
 	return os.WriteFile(path, data, 0o644)
 }
 
-// JUnit renders res as JUnit XML: one test case per spec (a fault × guarantee), failed
-// when any trial failed.
+// JUnit renders res as JUnit XML: one test case per spec (a fault × guarantee), or with
+// several trials one per trial ("… [trial 2 of 3]"), so a flake shows as the one trial
+// that failed beside those that passed, as CI reporters count them.
 func JUnit(res Results) ([]byte, error) {
 	suite := junitSuite{
 		Name:       "hachaos " + res.Run.Topology.Name,
@@ -83,33 +84,12 @@ func JUnit(res Results) ([]byte, error) {
 		Properties: runProperties(res.Run),
 	}
 	for _, s := range res.Specs {
-		c := junitCase{Name: s.Name, Classname: "hachaos." + classOf(s), SystemOut: caseOutput(s)}
-		var total float64
-		for _, t := range s.Trials {
-			total += t.Duration
-		}
-		c.Time = seconds(total)
-		// A broken promise is a failure; a run that proves nothing (fault not in
-		// effect, environment not ready) is an error of the harness or environment.
-		switch v := verdict.Verdict(s.Verdict()); {
-		case v.Broken():
-			c.Failure = caseFailure(s, v)
-			suite.Failures++
-		case v.Inconclusive():
-			c.Error = caseFailure(s, v)
-			suite.Errors++
-		case v == verdict.Skipped:
-			c.Skipped = &junitSkipped{Message: "did not run"}
-			if len(s.Trials) > 0 && s.Trials[0].Failure != "" {
-				c.Skipped.Message = firstLine(cleanText(s.Trials[0].Failure)) // why it skipped itself
-			}
-			suite.Skipped++
+		for _, one := range trialCases(s) {
+			suite.add(junitCaseOf(one))
 		}
 		for _, g := range s.Guarantees() {
 			suite.Properties = append(suite.Properties, junitProperty{Name: s.Name + " › " + g.Name, Value: guaranteeText(g)})
 		}
-		suite.Cases = append(suite.Cases, c)
-		suite.Tests++
 	}
 	doc := junitSuites{Name: "hachaos", Tests: suite.Tests, Failures: suite.Failures, Errors: suite.Errors, Time: suite.Time, Suites: []junitSuite{suite}}
 	out, err := xml.MarshalIndent(doc, "", "  ")
@@ -117,6 +97,57 @@ func JUnit(res Results) ([]byte, error) {
 		return nil, fmt.Errorf("encode JUnit: %w", err)
 	}
 	return append([]byte(xml.Header), append(out, '\n')...), nil
+}
+
+// trialCases is s as the specs its test cases are made of: s itself with one trial (or
+// none: skipped), else one spec per trial, named after it.
+func trialCases(s Spec) []Spec {
+	if len(s.Trials) <= 1 {
+		return []Spec{s}
+	}
+	out := make([]Spec, len(s.Trials))
+	for i, t := range s.Trials {
+		out[i] = Spec{Name: fmt.Sprintf("%s [trial %d of %d]", s.Name, i+1, len(s.Trials)), Labels: s.Labels, Trials: []Trial{t}}
+	}
+	return out
+}
+
+// add counts c in the suite by its outcome.
+func (suite *junitSuite) add(c junitCase) {
+	switch {
+	case c.Failure != nil:
+		suite.Failures++
+	case c.Error != nil:
+		suite.Errors++
+	case c.Skipped != nil:
+		suite.Skipped++
+	}
+	suite.Cases = append(suite.Cases, c)
+	suite.Tests++
+}
+
+// junitCaseOf is one test case: a broken promise is a failure; a run that proves
+// nothing (fault not in effect, environment not ready) is an error of the harness or
+// environment.
+func junitCaseOf(s Spec) junitCase {
+	c := junitCase{Name: s.Name, Classname: "hachaos." + classOf(s), SystemOut: caseOutput(s)}
+	var total float64
+	for _, t := range s.Trials {
+		total += t.Duration
+	}
+	c.Time = seconds(total)
+	switch v := verdict.Verdict(s.Verdict()); {
+	case v.Broken():
+		c.Failure = caseFailure(s, v)
+	case v.Inconclusive():
+		c.Error = caseFailure(s, v)
+	case v == verdict.Skipped:
+		c.Skipped = &junitSkipped{Message: "did not run"}
+		if len(s.Trials) > 0 && s.Trials[0].Failure != "" {
+			c.Skipped.Message = firstLine(cleanText(s.Trials[0].Failure)) // why it skipped itself
+		}
+	}
+	return c
 }
 
 func runProperties(r RunInfo) []junitProperty {

@@ -368,11 +368,16 @@ type Guarantee struct {
 // Within reports whether every trial kept the bound.
 func (g Guarantee) Within() bool {
 	for _, v := range g.Values {
-		if !(Measurement{Value: v, Bound: g.Bound, AtLeast: g.AtLeast, Unbounded: g.Unbounded}).Within() {
+		if !g.ValueWithin(v) {
 			return false
 		}
 	}
 	return true
+}
+
+// ValueWithin reports whether one trial's value v kept the bound.
+func (g Guarantee) ValueWithin(v float64) bool {
+	return Measurement{Value: v, Bound: g.Bound, AtLeast: g.AtLeast, Unbounded: g.Unbounded}.Within()
 }
 
 // Worst is the value closest to (or furthest past) the bound.

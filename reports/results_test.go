@@ -146,6 +146,26 @@ func TestJUnitValidatesAgainstSchema(t *testing.T) {
 	}
 }
 
+// With trials, every trial is a test case of its own: a flake is the one failed case
+// beside the passed ones, and the counts are the cases'.
+func TestJUnitHasACasePerTrial(t *testing.T) {
+	res := sampleResults(t,
+		ginkgoRun(t, specRun("crashes the leader", types.SpecStatePassed, "", leaderCrash)),
+		ginkgoRun(t, specRun("crashes the leader", types.SpecStateFailed, "no new leader", leaderCrash)),
+		ginkgoRun(t, specRun("crashes the leader", types.SpecStatePassed, "", leaderCrash)))
+	data, err := JUnit(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	for _, want := range []string{`tests="3" failures="1"`, `name="crashes the leader [trial 1 of 3]"`, `name="crashes the leader [trial 2 of 3]"`,
+		`name="crashes the leader [trial 3 of 3]"`, `message="no new leader"`, `3 trials: p50`} {
+		if !strings.Contains(text, want) {
+			t.Errorf("JUnit lacks %s:\n%s", want, text)
+		}
+	}
+}
+
 func TestExitStatusFollowsTheVerdicts(t *testing.T) {
 	run := func(vs ...verdict.Verdict) Results {
 		var res Results
