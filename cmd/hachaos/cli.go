@@ -57,6 +57,8 @@ Seeded random faults (a nemesis) under the disruption monitor:
 Reports:
   report [--baseline results.json] DIR   results.json, junit.xml, report.html, summary.md from DIR's Ginkgo report(s)
   compare BASE.json CAND.json            compare two results.json; fail on a broken guarantee or a p95 regression
+  merge --out DIR SHARD…                 one run's reports from its shards' (each SHARD/results.json, same Spec
+                                         and build); exit status by the merged verdicts, as exit-status
   exit-status RESULTS                    exit 0 all passed, 1 a broken promise, 3 only inconclusive verdicts
   derive-config --name N --kubernetes vX.Y.Z|IMAGE --out F
                                          the Spec with another name and Kubernetes version (certify)
@@ -114,8 +116,9 @@ func isHelp(args []string) bool {
 
 // parseArgs parses fs's flags wherever they stand among args — "report DIR --baseline
 // B" means what it says, as with kubectl — and returns the positional arguments, of
-// which the command takes want; "--" ends the flags. A flag Go's flag package would
-// silently leave unparsed after the first argument is never ignored.
+// which the command takes want (any number when want is negative); "--" ends the
+// flags. A flag Go's flag package would silently leave unparsed after the first
+// argument is never ignored.
 func parseArgs(fs *flag.FlagSet, args []string, want int) ([]string, error) {
 	for _, a := range args {
 		if a == "--" {
@@ -142,7 +145,7 @@ func parseArgs(fs *flag.FlagSet, args []string, want int) ([]string, error) {
 		}
 		positional, args = append(positional, rest[0]), rest[1:]
 	}
-	if len(positional) != want {
+	if want >= 0 && len(positional) != want {
 		return nil, usageError{fmt.Sprintf("%s takes %d argument(s), got %d %q", fs.Name(), want, len(positional), positional)}
 	}
 	return positional, nil

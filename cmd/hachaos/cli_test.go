@@ -73,7 +73,7 @@ func TestHelpExitsZeroAndErrorsSayHowBad(t *testing.T) {
 
 // Every command run dispatches is in the usage hachaos help prints.
 func TestUsageListsEveryCommand(t *testing.T) {
-	names := []string{"expect-detected", "report", "exit-status", "expect-not-in-effect", "rolling-restart", "upgrade", "monitor", "derive-config", "compare", "scan-secrets", "discover", "version", "explain", "soak", "nemesis"}
+	names := []string{"expect-detected", "report", "exit-status", "expect-not-in-effect", "rolling-restart", "upgrade", "monitor", "derive-config", "compare", "scan-secrets", "discover", "version", "explain", "soak", "nemesis", "merge"}
 	for name := range commands {
 		names = append(names, name)
 	}

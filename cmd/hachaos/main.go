@@ -100,6 +100,9 @@ func run(args []string) error {
 	if len(args) > 0 && args[0] == "compare" {
 		return compare(args[1:])
 	}
+	if len(args) > 0 && args[0] == "merge" {
+		return merge(args[1:])
+	}
 	if len(args) == 2 && args[0] == "scan-secrets" {
 		return scanSecrets(args[1])
 	}

@@ -177,6 +177,47 @@ func readJSONFile(path string, v any) error {
 	return nil
 }
 
+// merge writes one run's reports (results.json, junit.xml, report.html, summary.md) into
+// --out from the reports of the shards it ran as (the nightly workflow's jobs, one per
+// label group), and exits by the merged verdicts: 0 passed, 1 a broken promise, 3 only
+// inconclusive ones.
+func merge(args []string) error {
+	fs := flag.NewFlagSet("merge", flag.ContinueOnError)
+	out := fs.String("out", "", "folder for the merged reports")
+	positional, err := parseArgs(fs, args, -1)
+	if err != nil {
+		return err
+	}
+	if *out == "" || len(positional) == 0 {
+		return usageError{"merge needs --out DIR and at least one shard folder"}
+	}
+	var shards []reports.Shard
+	for _, dir := range positional {
+		res, err := reports.ReadResults(filepath.Join(dir, "results.json"))
+		if err != nil {
+			return err
+		}
+		shards = append(shards, reports.Shard{Dir: dir, Results: res})
+	}
+	merged, err := reports.Merge(shards, *out)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	if err := writeReports(*out, merged, nil); err != nil {
+		return err
+	}
+	switch merged.ExitStatus() {
+	case 1:
+		return checkFailed{errors.New("a promise was broken in a shard (see the merged report)")}
+	case 3:
+		return notReady{errors.New("a shard proved nothing for some specs (fault not in effect or environment not ready)")}
+	}
+	return nil
+}
+
 // compare compares two saved results.json (e.g. tonight's with last week's) and fails
 // on a broken guarantee or a regression beyond the Spec's certification budget.
 func compare(args []string) error {
