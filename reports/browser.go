@@ -52,7 +52,7 @@ func CheckInBrowser(ctx context.Context, htmlPath, pngPath string, res Results) 
 	}
 	defer os.RemoveAll(profile)
 	url := (&neturl.URL{Scheme: "file", Path: htmlPath}).String()
-	dom, err := runChromium(ctx, bin, profile, "--dump-dom", url)
+	dom, err := runChromium(ctx, chromiumTimeout, bin, profile, "--dump-dom", url)
 	if err != nil {
 		return BrowserCheck{}, err
 	}
@@ -66,16 +66,17 @@ func CheckInBrowser(ctx context.Context, htmlPath, pngPath string, res Results) 
 	lanes := strings.Count(string(dom), `<text class="lane"`)
 	height := 3000 + 60*strings.Count(string(dom), "<tr") + 250*len(res.Specs) + 200*check.Timelines + int(laneHeight+laneGap+2)*lanes + failureLines(res)*20
 	// The estimate can be short (a page of long notes): a screenshot whose last row is
-	// not blank cut the page off, and is taken again twice as tall.
+	// not blank cut the page off, and is taken again half as tall again (doubling a
+	// 60,000-pixel page overshot into a screenshot Chromium could not finish).
 	var img image.Image
 	for try := 0; ; try++ {
 		if img, err = screenshot(ctx, bin, profile, url, pngPath, height); err != nil {
 			return check, err
 		}
-		if !lastRowPainted(img) || try == 2 {
+		if !lastRowPainted(img) || try == 3 {
 			break
 		}
-		height *= 2
+		height += height / 2
 	}
 	check.PaintedTimelines = PaintedTimelines(img)
 	_, generated := countDOM(string(source))
@@ -84,7 +85,7 @@ func CheckInBrowser(ctx context.Context, htmlPath, pngPath string, res Results) 
 
 // screenshot renders url in a window height pixels tall into pngPath and decodes it.
 func screenshot(ctx context.Context, bin, profile, url, pngPath string, height int) (image.Image, error) {
-	if _, err := runChromium(ctx, bin, profile, "--hide-scrollbars", "--screenshot="+pngPath, fmt.Sprintf("--window-size=1200,%d", height), url); err != nil {
+	if _, err := runChromium(ctx, screenshotTimeout(height), bin, profile, "--hide-scrollbars", "--screenshot="+pngPath, fmt.Sprintf("--window-size=1200,%d", height), url); err != nil {
 		return nil, err
 	}
 	data, err := os.ReadFile(pngPath)
@@ -125,8 +126,22 @@ func failureLines(res Results) int {
 	return n
 }
 
-func runChromium(ctx context.Context, bin, profile string, args ...string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+// chromiumTimeout is how long one Chromium run may take: a page dump, or a screenshot
+// up to screenshotPixelsPerTimeout tall.
+const chromiumTimeout = 3 * time.Minute
+
+// screenshotPixelsPerTimeout is how tall a screenshot Chromium is given chromiumTimeout
+// for: on 2 cores, a 125,000-pixel screenshot of a 3-trial report (38 specs) was still
+// running when a flat 3 minutes killed it.
+const screenshotPixelsPerTimeout = 50_000
+
+// screenshotTimeout grows chromiumTimeout with the page's height.
+func screenshotTimeout(height int) time.Duration {
+	return chromiumTimeout * time.Duration(1+height/screenshotPixelsPerTimeout)
+}
+
+func runChromium(ctx context.Context, timeout time.Duration, bin, profile string, args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	// --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
 	full := append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--user-data-dir=" + profile}, args...)
