@@ -242,13 +242,13 @@ func (f StaticPodNoRestart) InEffect(ctx context.Context, _ time.Time) error {
 	if pod.Spec.RestartPolicy != corev1.RestartPolicyNever {
 		return fmt.Errorf("%s runs with restartPolicy %s, not Never", name, pod.Spec.RestartPolicy)
 	}
+	if len(pod.Status.ContainerStatuses) == 0 {
+		return fmt.Errorf("%s has no container status yet", name)
+	}
 	for _, c := range pod.Status.ContainerStatuses {
 		if c.State.Running == nil || !c.Ready {
 			return fmt.Errorf("%s: container %s is not running and ready", name, c.Name)
 		}
-	}
-	if len(pod.Status.ContainerStatuses) == 0 {
-		return fmt.Errorf("%s has no container status yet", name)
 	}
 	return nil
 }

@@ -97,7 +97,10 @@ var sabotages = map[string]func(ctx context.Context, spec *topology.Spec, p clus
 	// Every stacked etcd member's static Pod with restartPolicy Never
 	// (fault.StaticPodNoRestart): a crashed member is never started again, so it never
 	// rejoins. Every member, since the leader-crash spec crashes whichever leads; the
-	// kubelet restarts each from its edited manifest, one after the other.
+	// kubelet restarts each from its edited manifest, one after the other. The cleanups
+	// undo them together, so etcd has no quorum for the seconds the members take to
+	// restart (measured: the gate passed again within about a minute); the next run's
+	// readiness gate waits for that.
 	"etcdNotRestarted": func(ctx context.Context, spec *topology.Spec, p cluster.Provider) []fault.Observable {
 		Expect(spec.Etcd.Mode).To(Equal(topology.EtcdStacked), "etcdNotRestarted edits stacked members' static Pods; external members are not static Pods")
 		var out []fault.Observable
