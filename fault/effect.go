@@ -23,11 +23,16 @@ import (
 const StaticPodStopBound = 20*time.Second + 30*time.Second
 
 // EffectBound is how soon after its Inject returned f must be seen in effect, and why: a
-// parked static Pod within StaticPodStopBound; anything else (a signal, a rule, a paused
-// container) acts at once, so within signal — the caller's two checks' answer times.
+// parked static Pod within StaticPodStopBound; a stopped etcd member within its own
+// graceful stop (EtcdMemberStop.StopWithin) after the signal; anything else (a signal,
+// a rule, a paused container) acts at once, so within signal — the caller's two checks'
+// answer times.
 func EffectBound(f Fault, signal time.Duration) (time.Duration, string) {
+	if stop, ok := f.(EtcdMemberStop); ok {
+		return signal + stop.StopWithin, "two checks' answer times + etcd's graceful stop"
+	}
 	switch f.Record().Kind {
-	case KindAPIServerStop, KindEtcdMemberStop:
+	case KindAPIServerStop:
 		return StaticPodStopBound, "kubelet file check 20 s + termination grace 30 s"
 	}
 	return signal, "acts at once: two checks' answer times"
@@ -286,13 +291,29 @@ func replaced(ctx context.Context, t Topology, node, process, pid, start string)
 	return nil
 }
 
-// InEffect implements Observable: the member's etcd process is gone (its machine
-// stopped, for external etcd).
+// InEffect implements Observable: the member's etcd process is gone and its node's
+// kubelet, which would restart it, paused (for external etcd: its machine stopped).
 func (f EtcdMemberStop) InEffect(ctx context.Context, _ time.Time) error {
 	if f.Mode == topology.EtcdExternal {
 		return machineStopped(ctx, f.topo, f.Node)
 	}
-	return processAbsent(ctx, f.topo, f.Node, "etcd")
+	if err := processAbsent(ctx, f.topo, f.Node, "etcd"); err != nil {
+		return err
+	}
+	return processPaused(ctx, f.topo, f.Node, "kubelet")
+}
+
+// processPaused is nil when the oldest process named process in node is stopped by a
+// signal (state T in /proc/PID/stat).
+func processPaused(ctx context.Context, t Topology, node, process string) error {
+	out, err := t.Exec(ctx, node, nil, "sh", "-c", fmt.Sprintf("pid=$(pgrep -o -x %s) && cut -d' ' -f3 /proc/$pid/stat", process))
+	if err != nil {
+		return fmt.Errorf("look for %s on %s: %w", process, node, err)
+	}
+	if state := strings.TrimSpace(string(out)); state != "T" {
+		return fmt.Errorf("%s on %s is not paused (process state %q)", process, node, state)
+	}
+	return nil
 }
 
 // InEffect implements Observable: the member's etcd process (its machine, for external

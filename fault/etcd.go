@@ -3,6 +3,7 @@ package fault
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/hachaos/hachaos/topology"
 )
@@ -25,23 +26,35 @@ const (
 // Where the kubelet reads a stacked etcd member's static Pod.
 const etcdManifest = "/etc/kubernetes/manifests/etcd.yaml"
 
-// EtcdMemberStop takes one etcd member down until Recover. Node is the node that runs
-// the member: a control-plane node for stacked etcd (its static Pod manifest is parked,
-// so the kubelet stops it and does not restart it), or the member's own container for
-// external etcd (stopped, then started again). Its data stays, so it rejoins as the
-// same member and catches up from the leader.
+// EtcdMemberStop takes one etcd member down until Recover: a graceful stop (SIGTERM),
+// and nothing starts it again before Recover. Its data stays, so it rejoins as the same
+// member and catches up from the leader. Node is the node that runs the member:
+//   - stacked: a control-plane node. Its kubelet is paused (SIGSTOP) so that it does not
+//     restart the member, then the member gets SIGTERM; Recover resumes the kubelet
+//     (SIGCONT), which restarts the container at its next relist. Parking the member's
+//     static Pod manifest instead, the documented way to stop a static Pod, makes its
+//     return depend on the kubelet deleting the old mirror Pod through its own node's API
+//     server, which has no etcd while the local member is down (kubeadm's local mode):
+//     34 s per attempt, a random number of attempts (docs/timings.md). The pause's cost:
+//     the node's kubelet syncs and probes nothing while the fault holds (its heartbeats
+//     go through that same API server, so they fail either way).
+//   - external: the member's own container, stopped and started again.
 type EtcdMemberStop struct {
 	topo Topology
 	Node string
 	Mode topology.EtcdMode
+	// StopWithin is how long the member may take to exit after SIGTERM
+	// (topology.Bounds.EtcdGracefulStop); EffectBound adds it.
+	StopWithin time.Duration
 }
 
-// NewEtcdMemberStop stops the member running on node; mode is the topology's etcd mode.
-func NewEtcdMemberStop(t Topology, node string, mode topology.EtcdMode) (EtcdMemberStop, error) {
+// NewEtcdMemberStop stops the member running on node; mode is the topology's etcd mode,
+// stopWithin the member's graceful-stop bound.
+func NewEtcdMemberStop(t Topology, node string, mode topology.EtcdMode, stopWithin time.Duration) (EtcdMemberStop, error) {
 	if err := checkEtcdTarget(node, mode); err != nil {
 		return EtcdMemberStop{}, fmt.Errorf("etcd member stop: %w", err)
 	}
-	return EtcdMemberStop{topo: t, Node: node, Mode: mode}, nil
+	return EtcdMemberStop{topo: t, Node: node, Mode: mode, StopWithin: stopWithin}, nil
 }
 
 // Record implements Fault.
@@ -49,19 +62,23 @@ func (f EtcdMemberStop) Record() Record {
 	return Record{Kind: KindEtcdMemberStop, Target: f.Node, Params: map[string]string{"mode": string(f.Mode)}}
 }
 
-// Inject implements Fault.
+// Inject implements Fault. The kubelet is paused first, so it cannot restart the member
+// between its exit and the pause.
 func (f EtcdMemberStop) Inject(ctx context.Context) error {
 	if f.Mode == topology.EtcdExternal {
 		return f.topo.NodeAction(ctx, f.Node, topology.NodeStop)
 	}
-	return parkStaticPod(ctx, f.topo, f.Node, etcdManifest)
+	return shIn(ctx, f.topo, f.Node, `pkill -STOP -x kubelet && pkill -TERM -f '^etcd( |$)'`)
 }
 
-// Recover implements Fault; a member that is running (manifest in place, container
-// started) is success.
+// Recover implements Fault: the kubelet resumed (a kubelet not paused is success) — and
+// a manifest parked by an earlier hachaos that stopped members that way put back.
 func (f EtcdMemberStop) Recover(ctx context.Context) error {
 	if f.Mode == topology.EtcdExternal {
 		return f.topo.NodeAction(ctx, f.Node, topology.NodeStart)
+	}
+	if err := shIn(ctx, f.topo, f.Node, `pkill -CONT -x kubelet || true`); err != nil {
+		return err
 	}
 	return unparkStaticPod(ctx, f.topo, f.Node, etcdManifest)
 }

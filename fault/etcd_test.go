@@ -19,9 +19,13 @@ func TestEtcdFaultsActPerMode(t *testing.T) {
 		injectCommand, recoverCommand string // substring of the command run, "" for none
 		injectAction, recoverAction   string // node action, "" for none
 	}{
-		{"stacked stop", func(tp Topology) (Fault, error) { return NewEtcdMemberStop(tp, "cp1", topology.EtcdStacked) },
-			"mv /etc/kubernetes/manifests/etcd.yaml", "hachaos-parked/etcd.yaml /etc/kubernetes/manifests/etcd.yaml", "", ""},
-		{"external stop", func(tp Topology) (Fault, error) { return NewEtcdMemberStop(tp, "etcd1", topology.EtcdExternal) },
+		{"stacked stop", func(tp Topology) (Fault, error) {
+			return NewEtcdMemberStop(tp, "cp1", topology.EtcdStacked, time.Second)
+		},
+			"pkill -STOP -x kubelet && pkill -TERM -f '^etcd( |$)'", "pkill -CONT -x kubelet", "", ""},
+		{"external stop", func(tp Topology) (Fault, error) {
+			return NewEtcdMemberStop(tp, "etcd1", topology.EtcdExternal, time.Second)
+		},
 			"", "", "stop etcd1", "start etcd1"},
 		{"stacked crash", func(tp Topology) (Fault, error) { return NewEtcdMemberCrash(tp, "cp1", topology.EtcdStacked) },
 			"pkill -KILL -f '^etcd( |$)'", "", "", ""},
@@ -68,8 +72,8 @@ func expectDid(t *testing.T, phase string, tp *fakeTopology, command, action str
 func TestFaultConstructorsRejectBadInput(t *testing.T) {
 	tp := &fakeTopology{}
 	for name, err := range map[string]error{
-		"stop without node":   second(NewEtcdMemberStop(tp, "", topology.EtcdStacked)),
-		"stop with bad mode":  second(NewEtcdMemberStop(tp, "cp1", "inline")),
+		"stop without node":   second(NewEtcdMemberStop(tp, "", topology.EtcdStacked, time.Second)),
+		"stop with bad mode":  second(NewEtcdMemberStop(tp, "cp1", "inline", time.Second)),
 		"crash with bad mode": second(NewEtcdMemberCrash(tp, "cp1", "")),
 		"kill of bash":        second(NewProcessKill(tp, "cp1", "bash")),
 		"kill without node":   second(NewProcessKill(tp, "", ProcessScheduler)),

@@ -87,6 +87,30 @@ func (b Bounds) EtcdWriteGap(opTimeout time.Duration) Bound {
 		Inputs: append(e.Inputs, BoundInput{Name: "client timeout", Value: opTimeout.String(), Source: "hachaos' etcd traffic (kvOpTimeout)"})}
 }
 
+// EtcdRequestTimeout is etcd's own request timeout (ServerConfig.ReqTimeout): 5 s for
+// queueing, computation and disk, plus two election timeouts for a possible election.
+func (b Bounds) EtcdRequestTimeout() Bound {
+	et := b.running.EtcdElectionTimeout
+	return Bound{Value: 5*time.Second + 2*et.Value, Formula: "5 s + 2 × election timeout", Inputs: []BoundInput{input("election timeout", et)}}
+}
+
+// EtcdGracefulStop is how long an etcd member takes at most to exit after SIGTERM
+// (server/embed Etcd.Close): the gRPC servers of each client URL are given the request
+// timeout to finish their calls, one URL after the other; a leader then transfers its
+// leadership within the request timeout; each peer URL's idle connections get 1 s.
+// bound = (client URLs + 1) × request timeout + peer URLs × 1 s.
+func (b Bounds) EtcdGracefulStop() Bound {
+	req := b.EtcdRequestTimeout()
+	clients, peers := b.running.EtcdClientListeners, b.running.EtcdPeerListeners
+	return Bound{
+		Value:   time.Duration(clients.N+1)*req.Value + time.Duration(peers.N)*time.Second,
+		Formula: "(client URLs + 1) × (5 s + 2 × election timeout) + peer URLs × 1 s",
+		Inputs: append(req.Inputs,
+			BoundInput{Name: "client URLs", Value: fmt.Sprint(clients.N), Source: clients.Source},
+			BoundInput{Name: "peer URLs", Value: fmt.Sprint(peers.N), Source: peers.Source}),
+	}
+}
+
 // APIServerEtcdUnready is how long an API server cut off from etcd may still answer
 // /readyz with "ok": its etcd checks probe etcd at most every timeout/2 and answer with
 // the last probe's result in between (k8s.io/apiserver, storagebackend/factory

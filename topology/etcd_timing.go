@@ -23,12 +23,21 @@ type Setting struct {
 	Source string // e.g. "etcd --election-timeout on node1, node2, node3", or "etcd default (flag not set)"
 }
 
+// Count is a number of things a running component was started with, and where it was read.
+type Count struct {
+	N      int
+	Source string
+}
+
 // ComponentTimings are the timing flags the running etcd members and API servers were
 // started with: the bounds are derived from them, not from what a Spec or a manual says.
 type ComponentTimings struct {
 	EtcdHeartbeatInterval     Setting
 	EtcdElectionTimeout       Setting
 	APIServerEtcdCheckTimeout Setting // --etcd-readycheck-timeout (what /readyz waits for)
+	// The URLs an etcd member listens on for clients and for peers: its graceful stop
+	// closes them one after the other, each within its own timeout.
+	EtcdClientListeners, EtcdPeerListeners Count
 }
 
 // DefaultComponentTimings are the components' defaults, for unit tests and as the
@@ -38,6 +47,9 @@ func DefaultComponentTimings() ComponentTimings {
 		EtcdHeartbeatInterval:     Setting{EtcdHeartbeatInterval, "etcd default (flag not set)"},
 		EtcdElectionTimeout:       Setting{EtcdElectionTimeout, "etcd default (flag not set)"},
 		APIServerEtcdCheckTimeout: Setting{APIServerEtcdCheckTimeout, "kube-apiserver default (flag not set)"},
+		// etcd's defaults are one URL each (http://localhost:2379 and :2380).
+		EtcdClientListeners: Count{1, "etcd default (flag not set)"},
+		EtcdPeerListeners:   Count{1, "etcd default (flag not set)"},
 	}
 }
 
@@ -67,6 +79,14 @@ func ParseComponentTimings(etcd, apiservers map[string]string) (ComponentTimings
 	read(&t.EtcdHeartbeatInterval, etcd, "etcd", "--heartbeat-interval", millis)
 	read(&t.EtcdElectionTimeout, etcd, "etcd", "--election-timeout", millis)
 	read(&t.APIServerEtcdCheckTimeout, apiservers, "kube-apiserver", "--etcd-readycheck-timeout", time.ParseDuration)
+	for _, l := range []struct {
+		count *Count
+		flag  string
+	}{{&t.EtcdClientListeners, "--listen-client-urls"}, {&t.EtcdPeerListeners, "--listen-peer-urls"}} {
+		if err := readURLCount(l.count, etcd, l.flag); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
 	if len(errs) > 0 {
 		return ComponentTimings{}, fmt.Errorf("component timings: %s", strings.Join(errs, "; "))
 	}
@@ -106,6 +126,30 @@ func agreedFlag(lines map[string]string, flag string, parse func(string) (time.D
 		return 0, nil
 	}
 	return parse(first)
+}
+
+// readURLCount sets count to how many comma-separated URLs flag lists on every etcd
+// command line; the addresses differ per member, their number must not.
+func readURLCount(count *Count, etcd map[string]string, flag string) error {
+	counts := map[string]int{}
+	for node, line := range etcd {
+		if v := flagIn(line, flag); v != "" {
+			counts[node] = len(strings.Split(v, ","))
+		}
+	}
+	if len(counts) == 0 {
+		return nil
+	}
+	var first int
+	for i, node := range sortedKeys(etcd) {
+		if i == 0 {
+			first = counts[node]
+		} else if counts[node] != first {
+			return fmt.Errorf("etcd %s: the members listen on different numbers of URLs: %v", flag, counts)
+		}
+	}
+	*count = Count{first, fmt.Sprintf("etcd %s on %s", flag, strings.Join(sortedKeys(etcd), ", "))}
+	return nil
 }
 
 // flagIn is the value of --flag=value or --flag value on a command line, "" if absent.

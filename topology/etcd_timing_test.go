@@ -15,6 +15,12 @@ func TestBoundFormulas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	kubeadm, err := ParseComponentTimings(map[string]string{
+		"n1": "etcd --listen-client-urls=https://127.0.0.1:2379,https://10.0.0.1:2379 --listen-peer-urls=https://10.0.0.1:2380",
+		"n2": "etcd --listen-client-urls=https://127.0.0.1:2379,https://10.0.0.2:2379 --listen-peer-urls=https://10.0.0.2:2380"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name      string
 		got, want time.Duration
@@ -27,6 +33,8 @@ func TestBoundFormulas(t *testing.T) {
 		{"default LB rise window", defaults.LBRise().Value, 3 * time.Second},
 		{"API server cut off from etcd still ready = 2s/2 + 2s", defaults.APIServerEtcdUnready().Value, 3 * time.Second},
 		{"etcd election with --election-timeout=2500", NewBounds(Default(), slow).EtcdElection().Value, 10 * time.Second},
+		{"etcd graceful stop, etcd's defaults = (1+1)×(5s+2×1s) + 1×1s", defaults.EtcdGracefulStop().Value, 15 * time.Second},
+		{"etcd graceful stop, kubeadm's two client URLs = (2+1)×(5s+2×1s) + 1×1s", NewBounds(Default(), kubeadm).EtcdGracefulStop().Value, 22 * time.Second},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {
@@ -54,6 +62,9 @@ func TestComponentTimingsComeFromTheCommandLines(t *testing.T) {
 	}
 	if _, err := ParseComponentTimings(map[string]string{"a": "etcd --election-timeout=1000", "b": "etcd --election-timeout=3000"}, nil); err == nil {
 		t.Fatal("members with different election timeouts were accepted")
+	}
+	if _, err := ParseComponentTimings(map[string]string{"a": "etcd --listen-client-urls=https://a:2379", "b": "etcd --listen-client-urls=https://b:2379,https://127.0.0.1:2379"}, nil); err == nil {
+		t.Fatal("members listening on different numbers of client URLs were accepted")
 	}
 	if _, err := ParseComponentTimings(map[string]string{"a": "etcd --election-timeout=soon"}, nil); err == nil {
 		t.Fatal("an unreadable election timeout was accepted")

@@ -260,15 +260,13 @@ type Waits struct {
 	// ComponentRestart bounds how long a component that was killed or stopped and is
 	// back (a static Pod the kubelet restarts, an etcd member started again) takes to
 	// serve again: container start, etcd's WAL replay, the API server's informers.
-	// Default 180s. A stacked etcd member is the slow case: the kubelet of a control
-	// plane talks to its own node's API server (kubeadm's local mode), which has no etcd
-	// while the local member is down. While the member's manifest is parked, every
-	// housekeeping pass of the kubelet's sync loop tries to delete the orphaned mirror
-	// Pod and blocks until that call times out (34s); once the manifest is back, the loop
-	// picks at random between the manifest and another housekeeping pass (both are
-	// ready), so the member restarts after 34s × a geometric number of rounds (p = ½).
-	// Measured 43–136s over 8 stops on 2 cores; 180s is five rounds plus the start,
-	// missed about once in 30 stops. A cold kube-apiserver start takes 10–20s.
+	// Default 180s. A cold start of etcd or kube-apiserver takes 10–20s on 2 cores; a
+	// container the kubelet restarts again within 10 minutes of its last restart first
+	// waits out its crash-loop back-off (10s, doubling, up to 5 min). Stacked etcd members
+	// are stopped with their kubelet paused, not by parking their manifest: that made the
+	// kubelet delete the old mirror Pod through its own node's API server, which has no
+	// etcd while the local member is down, 34s per attempt and a random number of
+	// attempts (43–136s measured, once past 180s; docs/timings.md).
 	ComponentRestart Duration `json:"componentRestart"`
 	// PodStartup bounds how long a Pod of an image already on the node takes from being
 	// created to Ready: scheduling, sandbox, container start. Default 15s.

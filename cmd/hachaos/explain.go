@@ -37,6 +37,7 @@ func explain(args []string) error {
 		{"LB: API server marked DOWN, clients fail at most (frozen, killed, stopped)", b.LBDetection()},
 		{"LB: a recovered API server back in rotation after it answers /readyz", b.LBRise()},
 		{"etcd: a new leader after the leader crashed", b.EtcdElection()},
+		{"etcd: a stopped member's process gone after SIGTERM", b.EtcdGracefulStop()},
 		{"etcd: longest time without an acknowledged write (a minority down)", b.EtcdWriteGap(monitor.KVOpTimeout)},
 		{"partition: clients through the LB stop failing", b.APIServerEtcdUnready().Plus(b.LBDetection())},
 		{"leader: kube-scheduler Lease taken over", b.LeaseTakeover("scheduler", t.Scheduler)},

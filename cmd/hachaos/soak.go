@@ -392,7 +392,12 @@ func stepFault(ctx context.Context, spec topology.Spec, p *kind.Provider, st nem
 	case nemesis.APIServerFreeze:
 		return fault.NewAPIServerFreeze(p, st.Target), nil
 	case nemesis.EtcdMemberStop:
-		return fault.NewEtcdMemberStop(p, st.Target, spec.Etcd.Mode)
+		// The member's graceful stop bound, from the flags it runs with now.
+		timings, err := cluster.ReadComponentTimings(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		return fault.NewEtcdMemberStop(p, st.Target, spec.Etcd.Mode, topology.NewBounds(spec, timings).EtcdGracefulStop().Value)
 	case nemesis.EtcdMemberCrash:
 		return fault.NewEtcdMemberCrash(p, st.Target, spec.Etcd.Mode)
 	case nemesis.SchedulerKill, nemesis.ManagerKill:
