@@ -46,19 +46,36 @@ func CommandLine(ctx context.Context, p Provider, node, process string) (string,
 	return lines[node], err
 }
 
-// commandLines is the command line of process (its newest instance) on each node.
+// commandLines is the command line of process (its newest instance) on each node; for
+// etcd, the node's own member (processScript says why).
 func commandLines(ctx context.Context, p Provider, nodes []topology.Node, process string) (map[string]string, error) {
 	out := map[string]string{}
 	for _, node := range nodes {
 		n := node.Name
-		script := fmt.Sprintf(`pid=$(pgrep -n -f '^%s( |$)') && tr '\0' ' ' </proc/$pid/cmdline`, process)
-		line, err := p.Exec(ctx, n, nil, "sh", "-c", script)
+		line, err := p.Exec(ctx, n, nil, "sh", "-c", processScript(process, n))
 		if err != nil {
 			return nil, fmt.Errorf("read the %s command line on %s: %w", process, n, err)
 		}
 		out[n] = string(line)
 	}
 	return out, nil
+}
+
+// processScript prints the command line of process on node. A node can run a second
+// etcd beside its member (the harness's own separate store, fault.SeparateEtcd), so
+// "the newest etcd" may not be the member: the member is the etcd named after its node,
+// as kubeadm names it; failing that, the only etcd running. Several etcds, none named
+// after the node, is an error rather than a guess.
+func processScript(process, node string) string {
+	if process != "etcd" {
+		return fmt.Sprintf(`pid=$(pgrep -n -f '^%s( |$)') && tr '\0' ' ' </proc/$pid/cmdline`, process)
+	}
+	return fmt.Sprintf(`pid=$(pgrep -n -f '^etcd .*--name=%[1]s( |$)') || {
+  set -- $(pgrep -f '^etcd( |$)')
+  [ $# -eq 1 ] || { echo "$# etcd processes on %[1]s, none named --name=%[1]s: which is the member is unknown" >&2; exit 1; }
+  pid=$1
+}
+tr '\0' ' ' </proc/$pid/cmdline`, node)
 }
 
 // ReadRoutingTimings reads what delays taking a lost node's Pods out of a Service: the
