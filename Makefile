@@ -18,8 +18,18 @@ help: ## list the targets
 
 # -buildvcs=auto: the commit goes into the binary (hachaos version, every report), where
 # git can see the tree.
-build: ## compile the hachaos command
+# The suites are compiled too, as a test binary, with the static probe the security suite
+# copies into the nodes: hachaos run needs neither Go nor the source (both rebuilt only
+# when a Go file changed, since linking the suites costs seconds every make).
+SUITES_BIN := _output/bin/hachaos-suites
+PROBE_BIN  := _output/bin/hachaos-probe
+GO_SOURCES := $(shell find . -name '*.go' -not -path './_*') go.mod go.sum
+build: $(SUITES_BIN) $(PROBE_BIN) ## compile the hachaos command, the suites' test binary and the probe
 	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/hachaos
+$(SUITES_BIN): $(GO_SOURCES)
+	$(GO) test -c -tags e2e -o $@ ./suites
+$(PROBE_BIN): $(GO_SOURCES)
+	CGO_ENABLED=0 $(GO) build -o $@ ./cmd/hachaos-probe
 
 test: setup unit integration ## everything: set up what is missing (Docker, xmllint, Chromium), unit tests, then the integration tests on stacked and external etcd
 

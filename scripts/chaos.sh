@@ -22,27 +22,13 @@ cd "$repo"
 
 ginkgo_minutes=${GINKGO_TIMEOUT_MINUTES:-120}
 [[ $ginkgo_minutes =~ ^[1-9][0-9]*$ ]] || die "GINKGO_TIMEOUT_MINUTES must be a whole number of minutes above 0, got '$ginkgo_minutes'"
-status=0
-for i in $(seq 1 "$trials"); do
-	dir=$artifacts
-	[ "$trials" -gt 1 ] && dir=$artifacts/trial-$i
-	mkdir -p "$dir"
-	log "trial $i of $trials: suites${labels:+ with labels '$labels'} → $dir"
-	# Ginkgo's own timeout (GINKGO_TIMEOUT_MINUTES, default 120) ends a stuck suite
-	# first, with its report; go test's, 5 minutes later, only a stuck Ginkgo.
-	HACHAOS_CONFIG=$config ARTIFACTS=$dir go test -v -tags e2e -count=1 -timeout "$((ginkgo_minutes + 5))m" ./suites -args -ginkgo.v \
-		"-ginkgo.timeout=${ginkgo_minutes}m" ${labels:+"-ginkgo.label-filter=$labels"} "-ginkgo.json-report=$dir/report.json" || status=1
-done
-"$bin" scan-secrets "$artifacts" || status=2
-if "$bin" report --config "$config" "$artifacts"; then
-	if [ "$status" = 1 ]; then
-		"$bin" exit-status "$artifacts/results.json"; status=$? # 1 or 3, by the verdicts
-		[ "$status" = 0 ] && status=1                           # a failure the results do not show
-	fi
+# hachaos run: the prebuilt suites (make build), TRIALS times, the secrets scan and the
+# reports, its exit status by the verdicts (above). Ginkgo's own timeout
+# (GINKGO_TIMEOUT_MINUTES, default 120) ends a stuck suite, with its report.
+"$bin" run --config "$config" --artifacts "$artifacts" --trials "$trials" --timeout "${ginkgo_minutes}m" ${labels:+--labels "$labels"}
+status=$?
+if [ "$status" != 2 ] && [ -f "$artifacts/junit.xml" ]; then
 	xmllint --noout --schema reports/schema/junit-10.xsd "$artifacts/junit.xml" || status=2
 	cat "$artifacts/summary.md"
-else
-	status=2
 fi
-log "artifacts: $artifacts (report.html, results.json, junit.xml)"
 exit $status

@@ -23,5 +23,5 @@ t=$(date +%s)
 log "create + readiness ($(basename "$config")) took $(($(date +%s) - t))s"
 t=$(date +%s)
 cd "$repo"
-HACHAOS_CONFIG=$config go test -v -tags e2e -count=1 -timeout 30m ./suites -args -ginkgo.v -ginkgo.label-filter="topology || security"
+HACHAOS_CONFIG=$config run_suites -test.v -test.timeout 30m -ginkgo.v -ginkgo.label-filter="topology || security"
 log "topology and security suites ($(basename "$config")) took $(($(date +%s) - t))s"

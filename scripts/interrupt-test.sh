@@ -4,7 +4,8 @@
 #   2. SIGKILL during a partition, 3. during an etcd majority stop, 4. during a worker
 #      loss (paused container): the fault stays, and the next start (hachaos up)
 #      recovers it from the ledger.
-# After each: the ledger is empty, no node has a harness iptables chain, every
+# After each: the ledger is empty, no node has a harness iptables chain or a paused
+# kubelet (a stacked member stop pauses it), every
 # container of the topology is running (none stopped or paused), no ConfigMap of the
 # killed run's API traffic is left after the next start, and the readiness gate
 # passes on the same cluster (etcd back to full membership with one leader) — `up`
@@ -17,19 +18,18 @@ repo=$(cd "$here/.." && pwd)
 [ $# -eq 1 ] || die "usage: $0 SPEC_FILE"
 config=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 bin=$repo/_output/bin/hachaos
-suite=$repo/_output/bin/suites.test
+suite=$repo/_output/bin/hachaos-suites # make build compiled it
 name=$("$bin" cluster-name --config "$config")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-step "compile the suites" go test -c -tags e2e -o "$suite" "$repo/suites"
 "$bin" up --config "$config"
 
 # start_run FOCUS KIND COUNT: runs the spec matching FOCUS in the background and returns
 # once COUNT faults of KIND are in the ledger and in effect.
 start_run() {
 	local focus=$1 kind=$2 count=$3 waited=0
-	(cd "$repo/suites" && HACHAOS_CONFIG=$config ARTIFACTS=$work/artifacts exec "$suite" \
+	(cd "$repo/suites" && HACHAOS_CONFIG=$config ARTIFACTS=$work/artifacts HACHAOS_PROBE=$repo/_output/bin/hachaos-probe exec "$suite" \
 		-ginkgo.focus="$focus" -ginkgo.v) >"$work/run.log" 2>&1 &
 	run_pid=$!
 	log "run $run_pid: waiting for $count $kind fault(s) to be injected"
@@ -52,7 +52,9 @@ fault_in_effect() {
 	case $1 in
 	partition) docker exec "$target" iptables -w -S | grep -q '^-N HACHAOS' ;;
 	worker-loss) [ "$(docker inspect -f '{{.State.Paused}}' "$target")" = true ] ;;
-	etcd-member-stop) ! docker exec "$target" test -f /etc/kubernetes/manifests/etcd.yaml ;;
+	# a stopped member's process is gone (a stacked member's kubelet paused meanwhile; an
+	# external member's container stopped, where docker exec fails too)
+	etcd-member-stop) ! docker exec "$target" pgrep -f '^etcd( |$)' >/dev/null ;;
 	esac
 }
 
@@ -68,11 +70,13 @@ expect_clean() {
 		[ "$(docker inspect -f '{{index .Config.Labels "io.x-k8s.kind.role"}}' "$node")" = external-load-balancer ] && continue
 		if docker exec "$node" iptables -w -S | grep -q '^-N HACHAOS'; then problems+=("harness chain left on $node"); fi
 		# the isolated node's CPU limit is lifted to the host's core count (or never set)
+		# a stacked member's stop pauses the node's kubelet (SIGSTOP): recovery resumes it
+		if docker exec "$node" sh -c 'for p in $(pgrep -x kubelet); do grep -q "^State:[[:space:]]*T" /proc/$p/status && exit 0; done; exit 1'; then problems+=("kubelet paused on $node"); fi
 		cpus=$(docker inspect -f '{{.HostConfig.NanoCpus}}' "$node")
 		[ "$cpus" -eq 0 ] || [ "$cpus" -ge "$(($(nproc) * 1000000000))" ] || problems+=("CPU limit left on $node ($cpus nano-CPUs)")
 	done
 	[ ${#problems[@]} -eq 0 ] || die "$what: fault left behind: ${problems[*]}"
-	log "$what: no fault left (ledger empty, no harness chains or CPU limits, every container running)"
+	log "$what: no fault left (ledger empty, no harness chains, CPU limits or paused kubelets, every container running)"
 }
 
 # next_start: `hachaos up` must recover the leftovers and reuse the same cluster, and

@@ -27,7 +27,7 @@ focus=""
 for s in "${specs[@]}"; do # each SPEC_TEXT as a literal regular expression
 	focus+=${focus:+|}$(printf '%s' "$s" | sed 's/[][\.*^$(){}+?|]/\\&/g')
 done
-if HACHAOS_CONFIG=$config HACHAOS_SABOTAGE=$sabotage go test -tags e2e -count=1 -timeout 30m ./suites -args \
+if HACHAOS_CONFIG=$config HACHAOS_SABOTAGE=$sabotage run_suites -test.timeout 30m \
 	-ginkgo.label-filter="$label" -ginkgo.focus="$focus" -ginkgo.json-report="$report" >"$report.log" 2>&1; then
 	tail -20 "$report.log" >&2
 	die "NOT DETECTED: \"$spec\" ($label) passed with the sabotage $sabotage"

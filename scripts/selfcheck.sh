@@ -16,7 +16,7 @@ mkdir -p "$artifacts" && artifacts=$(cd "$artifacts" && pwd)
 bin=$repo/_output/bin/hachaos
 cd "$repo"
 log "self-check: every fault spec with its fault disabled must end \"fault not in effect\" → $artifacts"
-if HACHAOS_CONFIG=$config HACHAOS_DISABLE_FAULTS=all ARTIFACTS=$artifacts go test -v -tags e2e -count=1 -timeout 60m ./suites -args \
+if HACHAOS_CONFIG=$config HACHAOS_DISABLE_FAULTS=all ARTIFACTS=$artifacts run_suites -test.v -test.timeout 60m \
 	-ginkgo.v -ginkgo.label-filter=disruptive "-ginkgo.json-report=$artifacts/report.json" >"$artifacts/run.log" 2>&1; then
 	die "the fault specs PASSED with every fault disabled: see $artifacts/run.log"
 fi

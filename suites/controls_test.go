@@ -4,6 +4,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/hachaos/hachaos/guarantees"
 )
 
 // The README's table of negative controls is NegativeControls, and every control that a
@@ -13,14 +15,14 @@ func TestREADMEListsTheNegativeControlsOfTheCode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if table := NegativeControlsTable(); !strings.Contains(string(readme), table) {
+	if table := guarantees.NegativeControlsTable(); !strings.Contains(string(readme), table) {
 		t.Fatalf("README.md does not hold the table of negative controls; paste:\n%s", table)
 	}
 	makefile, err := os.ReadFile("../Makefile")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range NegativeControls {
+	for _, c := range guarantees.NegativeControls {
 		if strings.Contains(c.RunsIn, "make chaos-negative") && !strings.Contains(string(makefile), `"`+c.Reason+`"`) {
 			t.Errorf("the Makefile runs no control detected by %q (%s)", c.Reason, c.Guarantee)
 		}

@@ -34,6 +34,7 @@ import (
 //	                  and component logs); default ../_artifacts/<time>
 //	HACHAOS_SABOTAGE  a negative control on the running topology (see sabotages): applied
 //	                  before the suite, shown in effect, undone after it
+//	HACHAOS_PROBE     a built static hachaos-probe (hachaos run); otherwise built here
 //	HACHAOS_DISABLE_FAULTS  fault kinds (comma-separated, or "all") whose Inject does
 //	                  nothing: make chaos-selfcheck, where every fault spec must end
 //	                  "fault not in effect"
@@ -65,10 +66,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(unlock)
 	provider = p // only now: AfterSuite must not touch a topology another run owns
-	probeBinary = filepath.Join(GinkgoT().TempDir(), "hachaos-probe")
-	build := exec.Command("go", "build", "-o", probeBinary, "../cmd/hachaos-probe")
-	build.Env = []string{"CGO_ENABLED=0"} // static: it runs inside the nodes
-	Expect(build.Run(ctx)).To(Succeed())
+	probeBinary = probeInNodes(ctx)
 	artifacts = artifactsDir()
 	injector = fault.NewInjector(fault.OpenLedger(p.LedgerPath()), provider)
 	if disabled := os.Getenv("HACHAOS_DISABLE_FAULTS"); disabled != "" {
@@ -104,6 +102,21 @@ var _ = AfterSuite(func(ctx SpecContext) {
 		Expect(provider.Delete(ctx)).To(Succeed())
 	}
 }, NodeTimeout(5*time.Minute))
+
+// probeInNodes is the static hachaos-probe the security suite copies into the nodes: the one
+// HACHAOS_PROBE names (hachaos run passes the one make build wrote), else built here
+// from the source (go test).
+func probeInNodes(ctx context.Context) string {
+	if path := os.Getenv("HACHAOS_PROBE"); path != "" {
+		Expect(path).To(BeARegularFile(), "HACHAOS_PROBE must name a built hachaos-probe")
+		return path
+	}
+	path := filepath.Join(GinkgoT().TempDir(), "hachaos-probe")
+	build := exec.Command("go", "build", "-o", path, "../cmd/hachaos-probe")
+	build.Env = []string{"CGO_ENABLED=0"} // static: it runs inside the nodes
+	Expect(build.Run(ctx)).To(Succeed())
+	return path
+}
 
 // suiteInput hands the suite's topology to spec functions.
 func topologyInput() TopologySpecInput {

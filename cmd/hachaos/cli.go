@@ -36,6 +36,15 @@ Topology (each takes --config FILE, default hachaos.yaml):
   kubernetes-version  print the Spec's Kubernetes version (for make images)
   cluster-name        print the Spec's topology name (for scripts)
 
+The suites (from the test binary make build writes beside hachaos: no Go, no source needed):
+  run [--config F] [--artifacts DIR] [--labels L] [--focus RE] [--trials N] [--timeout D]
+                      bring the topology up or reuse it, run the selected specs N times, write the reports;
+                      exit by the verdicts (below). Ctrl-C stops the running spec, recovers its fault and
+                      still writes the reports
+  list [--labels L] [-o text|json]
+                      the specs the suites hold (text, labels, the faults they inject) and every
+                      guarantee's negative control (creates nothing)
+
 Clusters hachaos did not create (read only, so far):
   discover [--kubeconfig K] [--context C]
                       the topology as the cluster's API shows it, checked against the Spec's expectations

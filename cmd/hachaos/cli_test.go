@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"io"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseArgsTakesFlagsAnywhere(t *testing.T) {
@@ -80,6 +82,30 @@ func TestUsageListsEveryCommand(t *testing.T) {
 	for _, name := range names {
 		if !strings.Contains(usage, "\n  "+name+" ") {
 			t.Errorf("hachaos help does not list %q", name)
+		}
+	}
+}
+
+func TestRunRefusesBadFlagsAllAtOnce(t *testing.T) {
+	_, err := parseRunArgs([]string{"--trials", "0", "--timeout", "0s", "--config", "/nonexistent/spec.yaml", "--suites", "/nonexistent/hachaos-suites"})
+	if err == nil {
+		t.Fatal("bad flags accepted")
+	}
+	for _, want := range []string{"--trials: must be between 1 and", "--timeout: must be above 0", "/nonexistent/spec.yaml", "--suites: /nonexistent/hachaos-suites is not an executable file"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %q:\n%v", want, err)
+		}
+	}
+	if got := exitStatus(err, io.Discard); got != exitHarness {
+		t.Errorf("exit status %d, want %d", got, exitHarness)
+	}
+}
+
+func TestSuitesArgsKeepGinkgosTimeoutInsideGos(t *testing.T) {
+	args := strings.Join(suitesArgs(runOptions{timeout: 30 * time.Minute, labels: "lb && !graceful", focus: "frozen"}, "/a"), " ")
+	for _, want := range []string{"-test.run=^TestE2E$", "-test.timeout=35m0s", "-ginkgo.timeout=30m0s", "-ginkgo.json-report=/a/report.json", "-ginkgo.label-filter=lb && !graceful", "-ginkgo.focus=frozen"} {
+		if !strings.Contains(args, want) {
+			t.Errorf("suites arguments %q lack %q", args, want)
 		}
 	}
 }

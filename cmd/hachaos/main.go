@@ -76,6 +76,12 @@ func run(args []string) error {
 	if len(args) > 0 && args[0] == "upgrade" {
 		return upgradeCmd(args[1:])
 	}
+	if len(args) > 0 && args[0] == "run" {
+		return runCmd(args[1:])
+	}
+	if len(args) > 0 && args[0] == "list" {
+		return listCmd(args[1:])
+	}
 	if len(args) > 0 && args[0] == "monitor" {
 		return monitorCmd(args[1:])
 	}

@@ -35,3 +35,10 @@ step() {
 as_root() {
 	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
+
+# run_suites ARG... runs the suites' test binary make build compiled, as go test would
+# run it (from the suites folder, only the Ginkgo suite), with the probe make build
+# wrote: no compile per run. Needs $repo; paths in ARGs must be absolute.
+run_suites() {
+	(cd "$repo/suites" && HACHAOS_PROBE=$repo/_output/bin/hachaos-probe "$repo/_output/bin/hachaos-suites" -test.run '^TestE2E$' "$@")
+}

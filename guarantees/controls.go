@@ -1,4 +1,8 @@
-package suites
+// Package guarantees is the catalogue of what the suites promise and how each promise is
+// shown able to fail: every fault guarantee with its negative control. It imports nothing
+// of the suites (no Ginkgo), so the README's table, its unit test and hachaos list all
+// read the same list.
+package guarantees
 
 import (
 	"fmt"
@@ -10,10 +14,10 @@ import (
 // table of controls is rendered from NegativeControls (a unit test keeps them equal), so
 // a guarantee without a control says so.
 type NegativeControl struct {
-	Guarantee string
-	Control   string // the sabotage, or the doctored recording; "" for none yet
-	RunsIn    string // the make target or unit test
-	Reason    string // what the failure message must contain
+	Guarantee string `json:"guarantee"`
+	Control   string `json:"control"` // the sabotage, or the doctored recording; "" for none yet
+	RunsIn    string `json:"runsIn"`  // the make target or unit test
+	Reason    string `json:"reason"`  // what the failure message must contain
 }
 
 // NegativeControls lists every fault guarantee and its control.

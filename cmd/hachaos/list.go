@@ -1,0 +1,117 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/onsi/ginkgo/v2/types"
+
+	"github.com/hachaos/hachaos/fault"
+	"github.com/hachaos/hachaos/guarantees"
+	"github.com/hachaos/hachaos/reports"
+)
+
+// catalogue is what hachaos list prints: what the suites can run, creating nothing.
+type catalogue struct {
+	Specs      []listedSpec                 `json:"specs"`
+	Faults     []string                     `json:"faults"`
+	Guarantees []guarantees.NegativeControl `json:"guarantees"`
+}
+
+// listedSpec is one spec of the suites, as --labels and --focus of hachaos run select it.
+type listedSpec struct {
+	Name   string   `json:"name"`
+	Labels []string `json:"labels"`
+}
+
+// listCmd prints the specs the suites hold (a Ginkgo dry run of the prebuilt test
+// binary: nothing runs, no cluster is touched), the fault kinds, and every guarantee
+// with its negative control.
+func listCmd(args []string) error {
+	fs := flag.NewFlagSet("list", flag.ContinueOnError)
+	labels := fs.String("labels", "", "only the specs this Ginkgo label filter selects, e.g. lb or 'etcd && !disruptive'")
+	output := fs.String("o", "text", "output format: text or json")
+	suites := fs.String("suites", "", "the suites' test binary (default: "+suitesBinaryName+" beside this hachaos; make build writes it)")
+	if _, err := parseArgs(fs, args, 0); err != nil {
+		return err
+	}
+	if *output != "text" && *output != "json" {
+		return usageError{fmt.Sprintf("-o: must be text or json, got %q", *output)}
+	}
+	o := runOptions{suites: *suites}
+	if problems := o.findBinaries(); len(problems) > 0 && !isExecutable(o.suites) {
+		return usageError{problems[0]}
+	}
+	specs, err := dryRunSpecs(o.suites, *labels)
+	if err != nil {
+		return err
+	}
+	c := catalogue{Specs: specs, Faults: fault.Kinds(), Guarantees: guarantees.NegativeControls}
+	if *output == "json" {
+		e := json.NewEncoder(os.Stdout)
+		e.SetIndent("", "  ")
+		return e.Encode(c)
+	}
+	printCatalogue(c)
+	return nil
+}
+
+func isExecutable(path string) bool {
+	info, err := os.Stat(path)
+	return err == nil && !info.IsDir() && info.Mode()&0o111 != 0
+}
+
+// dryRunSpecs asks the suites binary which specs the label filter selects: Ginkgo's dry
+// run walks the specs without running any of them, BeforeSuite included.
+func dryRunSpecs(suites, labels string) ([]listedSpec, error) {
+	dir, err := os.MkdirTemp("", "hachaos-list-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	report := filepath.Join(dir, "report.json")
+	args := []string{"-test.run=^TestE2E$", "-ginkgo.dry-run", "-ginkgo.json-report=" + report}
+	if labels != "" {
+		args = append(args, "-ginkgo.label-filter="+labels)
+	}
+	cmd := exec.Command(suites, args...)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("list the suites' specs (%s): %v\n%s", suites, err, out)
+	}
+	rs, err := reports.ReadGinkgoJSON(report)
+	if err != nil {
+		return nil, err
+	}
+	var specs []listedSpec
+	for _, r := range rs {
+		for _, s := range r.SpecReports {
+			if s.LeafNodeType != types.NodeTypeIt || s.State == types.SpecStateSkipped {
+				continue
+			}
+			specs = append(specs, listedSpec{Name: s.FullText(), Labels: s.Labels()})
+		}
+	}
+	return specs, nil
+}
+
+func printCatalogue(c catalogue) {
+	fmt.Printf("Specs (%d; hachaos run --labels/--focus selects them):\n", len(c.Specs))
+	for _, s := range c.Specs {
+		fmt.Printf("  %s  [%s]\n", s.Name, strings.Join(s.Labels, ", "))
+	}
+	fmt.Printf("\nFault kinds (%d; hachaos faults lists those injected and not yet recovered):\n  %s\n", len(c.Faults), strings.Join(c.Faults, ", "))
+	fmt.Printf("\nGuarantees and their negative controls (%d):\n", len(c.Guarantees))
+	for _, g := range c.Guarantees {
+		control, runs := g.Control, g.RunsIn
+		if control == "" {
+			control, runs = "none yet", "—"
+		}
+		fmt.Printf("  %s\n      control: %s\n      runs in: %s; detected by %q\n", g.Guarantee, control, runs, g.Reason)
+	}
+}

@@ -1,0 +1,228 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hachaos/hachaos/reports"
+	"github.com/hachaos/hachaos/topology"
+)
+
+// The binaries make build writes beside hachaos: the suites compiled as a test binary
+// (go test -c -tags e2e ./suites) and the static probe the security suite copies into
+// the nodes. With them, hachaos run needs neither Go nor the source tree.
+const (
+	suitesBinaryName = "hachaos-suites"
+	probeBinaryName  = "hachaos-probe"
+)
+
+// maxTrials keeps a typo (--trials 1000) from occupying a machine for days.
+const maxTrials = 50
+
+// runOptions is what hachaos run was asked for, checked before anything runs.
+type runOptions struct {
+	config, artifacts, labels, focus string
+	trials                           int
+	timeout                          time.Duration
+	suites, probe                    string
+	browser                          bool
+}
+
+// runCmd runs the suites from the prebuilt test binary: trials times on the same
+// topology (brought up or reused by the suite), then the secrets scan and the reports,
+// written whatever the suites' outcome. The exit status is by the verdicts: 0 all
+// passed, 1 a promise broken, 3 only inconclusive verdicts, 2 a harness problem (a
+// secret in the artifacts, reports that could not be built).
+func runCmd(args []string) error {
+	o, err := parseRunArgs(args)
+	if err != nil {
+		return err
+	}
+	suitesFailed := false
+	for i := 1; i <= o.trials; i++ {
+		dir := o.artifacts
+		if o.trials > 1 {
+			dir = filepath.Join(o.artifacts, fmt.Sprintf("trial-%d", i))
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		progress("trial %d of %d: suites%s → %s", i, o.trials, describeSelection(o), dir)
+		ok, interrupted, err := runSuitesOnce(o, dir)
+		if err != nil {
+			return err
+		}
+		suitesFailed = suitesFailed || !ok
+		if interrupted {
+			progress("interrupted: no further trials; the reports cover what ran")
+			break
+		}
+	}
+	return finishRun(o, suitesFailed)
+}
+
+// parseRunArgs reads and checks run's flags, every problem at once.
+func parseRunArgs(args []string) (runOptions, error) {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	o := runOptions{}
+	fs.StringVar(&o.config, "config", "hachaos.yaml", "topology Spec file")
+	fs.StringVar(&o.artifacts, "artifacts", "", "where the run's artifacts and reports go (default _artifacts/<time>)")
+	fs.StringVar(&o.labels, "labels", "", "Ginkgo label filter, e.g. lb or 'etcd && !disruptive' (default: every spec)")
+	fs.StringVar(&o.focus, "focus", "", "run only the specs whose full text matches this regular expression")
+	fs.IntVar(&o.trials, "trials", 1, fmt.Sprintf("how many times every selected spec runs, on the same cluster (1–%d)", maxTrials))
+	fs.DurationVar(&o.timeout, "timeout", 120*time.Minute, "Ginkgo's timeout for each trial: a stuck suite still ends with its report")
+	fs.StringVar(&o.suites, "suites", "", "the suites' test binary (default: "+suitesBinaryName+" beside this hachaos; make build writes it)")
+	fs.BoolVar(&o.browser, "browser-check", true, "render report.html in headless Chromium and check it, as hachaos report does")
+	if _, err := parseArgs(fs, args, 0); err != nil {
+		return o, err
+	}
+	var problems []string
+	if o.trials < 1 || o.trials > maxTrials {
+		problems = append(problems, fmt.Sprintf("--trials: must be between 1 and %d, got %d", maxTrials, o.trials))
+	}
+	if o.timeout <= 0 {
+		problems = append(problems, fmt.Sprintf("--timeout: must be above 0, got %s", o.timeout))
+	}
+	if _, err := topology.Load(o.config); err != nil {
+		problems = append(problems, err.Error())
+	} else if abs, err := filepath.Abs(o.config); err == nil {
+		o.config = abs
+	}
+	problems = append(problems, o.findBinaries()...)
+	if o.artifacts == "" {
+		o.artifacts = filepath.Join("_artifacts", time.Now().Format("20060102-150405"))
+	}
+	if len(problems) > 0 {
+		return o, usageError{strings.Join(problems, "\n")}
+	}
+	abs, err := filepath.Abs(o.artifacts)
+	if err != nil {
+		return o, err
+	}
+	o.artifacts = abs
+	return o, os.MkdirAll(o.artifacts, 0o755)
+}
+
+// findBinaries locates the suites' test binary and the probe; what is missing is named
+// with the command that builds it.
+func (o *runOptions) findBinaries() []string {
+	self, err := os.Executable()
+	if err != nil {
+		return []string{fmt.Sprintf("find this hachaos binary: %v", err)}
+	}
+	dir := filepath.Dir(self)
+	if o.suites == "" {
+		o.suites = filepath.Join(dir, suitesBinaryName)
+	}
+	o.probe = filepath.Join(filepath.Dir(o.suites), probeBinaryName)
+	var problems []string
+	for _, b := range []struct{ flag, path string }{{"--suites", o.suites}, {"the probe (beside the suites)", o.probe}} {
+		if info, err := os.Stat(b.path); err != nil || info.IsDir() || info.Mode()&0o111 == 0 {
+			problems = append(problems, fmt.Sprintf("%s: %s is not an executable file (make build writes it)", b.flag, b.path))
+		}
+	}
+	return problems
+}
+
+func describeSelection(o runOptions) string {
+	var parts []string
+	if o.labels != "" {
+		parts = append(parts, fmt.Sprintf("labels '%s'", o.labels))
+	}
+	if o.focus != "" {
+		parts = append(parts, fmt.Sprintf("focus '%s'", o.focus))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " with " + strings.Join(parts, " and ")
+}
+
+// runSuitesOnce runs one trial of the suites into dir. It says whether the suites
+// passed and whether the run was interrupted. The suites run in a process group of
+// their own: Ctrl-C reaches hachaos only, which passes it on exactly once, so Ginkgo
+// sees one interrupt — stop the spec, recover its fault, write the report — and not
+// the terminal's plus a forwarded second one.
+func runSuitesOnce(o runOptions, dir string) (passed, interrupted bool, err error) {
+	cmd := exec.Command(o.suites, suitesArgs(o, dir)...)
+	cmd.Dir = filepath.Dir(o.suites)
+	cmd.Env = append(os.Environ(), "HACHAOS_CONFIG="+o.config, "ARTIFACTS="+dir, "HACHAOS_PROBE="+o.probe)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(signals)
+	if err := cmd.Start(); err != nil {
+		return false, false, fmt.Errorf("start the suites (%s): %w", o.suites, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	for {
+		select {
+		case s := <-signals:
+			interrupted = true
+			progress("%s: passing it to the suites, which stop the running spec, recover its fault and write the report", s)
+			_ = cmd.Process.Signal(s)
+		case err := <-done:
+			var exit *exec.ExitError
+			if err != nil && !errors.As(err, &exit) {
+				return false, interrupted, fmt.Errorf("run the suites: %w", err)
+			}
+			return err == nil, interrupted, nil
+		}
+	}
+}
+
+// suitesArgs are the test binary's arguments: only the Ginkgo suite (the package's unit
+// tests are make unit's), its timeout inside go's so Ginkgo writes its report first.
+func suitesArgs(o runOptions, dir string) []string {
+	args := []string{
+		"-test.run=^TestE2E$", "-test.v", fmt.Sprintf("-test.timeout=%s", o.timeout+5*time.Minute),
+		"-ginkgo.v", fmt.Sprintf("-ginkgo.timeout=%s", o.timeout), "-ginkgo.json-report=" + filepath.Join(dir, "report.json"),
+	}
+	if o.labels != "" {
+		args = append(args, "-ginkgo.label-filter="+o.labels)
+	}
+	if o.focus != "" {
+		args = append(args, "-ginkgo.focus="+o.focus)
+	}
+	return args
+}
+
+// finishRun scans the artifacts for secrets and builds the reports, then exits by the
+// verdicts, as scripts/chaos.sh documents: a secret or a report that could not be built
+// is a harness problem (2) whatever the verdicts; suites that failed without a failed
+// verdict in the results (a BeforeSuite, a panic) count as a broken run (1).
+func finishRun(o runOptions, suitesFailed bool) error {
+	var problems []string
+	if err := scanSecrets(o.artifacts); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if err := report(append(reportFlags(o.browser, o.config), o.artifacts)); err != nil {
+		problems = append(problems, "reports: "+err.Error())
+	}
+	progress("artifacts: %s (report.html, results.json, junit.xml, summary.md)", o.artifacts)
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "\n"))
+	}
+	res, err := reports.ReadResults(filepath.Join(o.artifacts, "results.json"))
+	if err != nil {
+		return err
+	}
+	status := res.ExitStatus()
+	if suitesFailed && status == exitOK {
+		return checkFailed{errors.New("the suites failed, but no spec's verdict says so: see the suites' output above")}
+	}
+	if status != exitOK {
+		os.Exit(status)
+	}
+	return nil
+}
