@@ -89,6 +89,8 @@ type htmlTrial struct {
 	Notes              []Note
 	Timeline           template.HTML
 	TimelinePath       string
+	Latency            template.HTML // LatencySVG: how slow the answered requests were
+	Requests           string        // requestsLine: the share of each series that failed
 	Diagnostics        []diagnostic
 }
 
@@ -160,6 +162,8 @@ func specSection(s Spec, dir string) (htmlSpec, error) {
 				continue
 			}
 			ht.Timeline = template.HTML(TimelineSVG(tl, hist)) // built from escaped text only
+			ht.Latency = template.HTML(LatencySVG(tl))         // likewise
+			ht.Requests = requestsLine(t.Requests)
 			if isFailed(t.Verdict) {
 				ht.Diagnostics = diagnose(tl, runDir(dir, t.Timeline))
 			}

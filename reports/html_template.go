@@ -70,6 +70,8 @@ at {{.Location}}</pre>{{end}}
 {{end}}</table>{{end}}
 {{if .Notes}}<details class="notes"><summary>{{len .Notes}} observations and evidence</summary><ul>{{range .Notes}}<li>{{.Name}}: {{.Value}}</li>{{end}}</ul></details>{{end}}
 {{if .Timeline}}<div class="timeline-box">{{.Timeline}}</div><p class="muted">timeline data: {{.TimelinePath}}</p>{{end}}
+{{if .Requests}}<p class="requests">requests: {{.Requests}}</p>{{end}}
+{{if .Latency}}<div class="latency-box">{{.Latency}}</div>{{end}}
 {{range .Diagnostics}}<details class="diagnostic"><summary>{{.Title}}</summary><pre>{{.Text}}</pre></details>{{end}}
 {{end}}
 </section>

@@ -143,7 +143,11 @@ func isFailed(v string) bool { return verdict.Verdict(v).Failed() }
 type Spec struct {
 	Name   string   `json:"name"`
 	Labels []string `json:"labels,omitempty"`
-	Trials []Trial  `json:"trials"`
+	// File and Line are where the spec (its It) is written, relative to the repository
+	// (suites/lb_test.go): what a CI annotation points at.
+	File   string  `json:"file,omitempty"`
+	Line   int     `json:"line,omitempty"`
+	Trials []Trial `json:"trials"`
 }
 
 // Trial is one run of a spec.
@@ -155,6 +159,9 @@ type Trial struct {
 	// Timeline is the path of the timeline JSON, relative to the results file.
 	Timeline     string        `json:"timeline,omitempty"`
 	Measurements []Measurement `json:"measurements,omitempty"`
+	// Requests are each request series' sent and failed requests over the recording
+	// (requests through the LB, to each API server, to each worker's NodePort).
+	Requests []SeriesRequests `json:"requests,omitempty"`
 	// Notes are the spec's other report entries ("measured: ..." in prose, e.g. a
 	// refused write's error).
 	Notes []Note `json:"notes,omitempty"`
@@ -214,30 +221,48 @@ func FromGinkgo(trials []types.Report, info RunInfo, dir string) (Results, error
 			if !ok {
 				i = len(res.Specs)
 				index[name] = i
-				res.Specs = append(res.Specs, Spec{Name: name, Labels: sr.Labels()})
+				res.Specs = append(res.Specs, Spec{Name: name, Labels: sr.Labels(),
+					File: repoRelative(sr.LeafNodeLocation.FileName), Line: sr.LeafNodeLocation.LineNumber})
 			}
 			t, err := trialOf(sr, dir)
 			if err != nil {
 				return Results{}, fmt.Errorf("spec %q: %w", name, err)
 			}
+			tl, ok := readTimeline(dir, t.Timeline)
+			if ok {
+				t.Requests = RequestCounts(tl)
+				res.WallTime.Faults += faultSeconds(tl)
+			}
 			res.Specs[i].Trials = append(res.Specs[i].Trials, t)
-			res.WallTime.Faults += faultSeconds(dir, t.Timeline)
 		}
 	}
 	res.WallTime.Harness = max(0, res.Duration-res.WallTime.BringUp-res.WallTime.Faults)
 	return res, nil
 }
 
-// faultSeconds is how long a spec's fault took, from the first injection to the last
-// event of its timeline (recovery, rejoin); 0 without a readable timeline.
-func faultSeconds(dir, timeline string) float64 {
-	if timeline == "" {
-		return 0
+// repoRelative is a spec file's path from the repository's root: the binary records
+// where it was compiled (/home/ci/hachaos/suites/lb_test.go), the reader wants
+// suites/lb_test.go wherever the repository sits.
+func repoRelative(path string) string {
+	if i := strings.LastIndex(path, "/suites/"); i >= 0 {
+		return path[i+1:]
 	}
+	return filepath.Base(path)
+}
+
+// readTimeline reads a trial's timeline (rel to dir); false when it has none or it
+// cannot be read (the HTML report says which).
+func readTimeline(dir, rel string) (probe.Timeline, bool) {
 	var tl probe.Timeline
-	if readJSON(filepath.Join(dir, timeline), &tl) != nil {
-		return 0
+	if rel == "" || readJSON(filepath.Join(dir, rel), &tl) != nil {
+		return tl, false
 	}
+	return tl, true
+}
+
+// faultSeconds is how long a spec's fault took, from the first injection to the last
+// event of its timeline (recovery, rejoin); 0 without one.
+func faultSeconds(tl probe.Timeline) float64 {
 	var first, last time.Duration = -1, 0
 	for _, e := range tl.Events {
 		if e.Kind == probe.EventInject && first < 0 {

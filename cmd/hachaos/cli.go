@@ -68,6 +68,8 @@ Reports:
   compare BASE.json CAND.json            compare two results.json; fail on a broken guarantee or a p95 regression
   merge --out DIR SHARD…                 one run's reports from its shards' (each SHARD/results.json, same Spec
                                          and build); exit status by the merged verdicts, as exit-status
+  annotate RESULTS                       GitHub Actions annotations (::error/::warning at the spec's file
+                                         and line) for every spec that did not pass
   exit-status RESULTS                    exit 0 all passed, 1 a broken promise, 3 only inconclusive verdicts
   derive-config --name N --kubernetes vX.Y.Z|IMAGE --out F
                                          the Spec with another name and Kubernetes version (certify)

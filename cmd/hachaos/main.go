@@ -109,6 +109,16 @@ func run(args []string) error {
 	if len(args) > 0 && args[0] == "merge" {
 		return merge(args[1:])
 	}
+	if len(args) == 2 && args[0] == "annotate" {
+		res, err := reports.ReadResults(args[1])
+		if err != nil {
+			return err
+		}
+		for _, a := range reports.GitHubAnnotations(res) {
+			fmt.Println(a)
+		}
+		return nil
+	}
 	if len(args) == 2 && args[0] == "scan-secrets" {
 		return scanSecrets(args[1])
 	}
