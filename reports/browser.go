@@ -64,11 +64,9 @@ func CheckInBrowser(ctx context.Context, htmlPath, pngPath string, res Results) 
 	// A timeline is as tall as its lanes (one per series: each worker's NodePort, each
 	// API server, … — counted, not assumed, or the screenshot cuts the last ones off).
 	lanes := strings.Count(string(dom), `<text class="lane"`)
-	// Each latency chart is a row per request series and a caption.
-	latencyCharts := strings.Count(string(dom), `<svg class="latency"`)
-	latencyRows := strings.Count(string(dom), `<text class="latency-label"`) - latencyCharts // less each caption
+	// The latency charts are collapsed (<details>), like the evidence: a line each.
 	height := 3000 + 60*strings.Count(string(dom), "<tr") + 250*len(res.Specs) + 200*check.Timelines + int(laneHeight+laneGap+2)*lanes + failureLines(res)*20 +
-		latencyCharts*80 + latencyRows*int(latencyRow+2)
+		30*strings.Count(string(dom), `<svg class="latency"`)
 	// The estimate can be short (a page of long notes): a screenshot whose last row is
 	// not blank cut the page off, and is taken again half as tall again (doubling a
 	// 60,000-pixel page overshot into a screenshot Chromium could not finish).

@@ -71,7 +71,7 @@ at {{.Location}}</pre>{{end}}
 {{if .Notes}}<details class="notes"><summary>{{len .Notes}} observations and evidence</summary><ul>{{range .Notes}}<li>{{.Name}}: {{.Value}}</li>{{end}}</ul></details>{{end}}
 {{if .Timeline}}<div class="timeline-box">{{.Timeline}}</div><p class="muted">timeline data: {{.TimelinePath}}</p>{{end}}
 {{if .Requests}}<p class="requests">requests: {{.Requests}}</p>{{end}}
-{{if .Latency}}<div class="latency-box">{{.Latency}}</div>{{end}}
+{{if .Latency}}<details class="latency-box"><summary>latency of the answered requests over time (p50 line, p50–p99 band; failed requests ticked)</summary>{{.Latency}}</details>{{end}}
 {{range .Diagnostics}}<details class="diagnostic"><summary>{{.Title}}</summary><pre>{{.Text}}</pre></details>{{end}}
 {{end}}
 </section>
