@@ -3,7 +3,8 @@ package topology
 import (
 	"encoding/json"
 	"reflect"
-	"strings"
+
+	"github.com/hachaos/hachaos/internal/jsonschema"
 )
 
 // SchemaID is where the Spec's JSON Schema is shipped in the repository; hachaos.yaml's
@@ -29,7 +30,11 @@ var schemaEnums = map[string][]string{
 // from the source and keeps the shipped file equal). The rules across fields (odd
 // member counts, lease > renew deadline, …) stay Validate's.
 func JSONSchema(docs map[string]string) ([]byte, error) {
-	root := schemaOf(reflect.TypeFor[Spec](), docs)
+	root := jsonschema.Of(reflect.TypeFor[Spec](), jsonschema.Options{
+		Docs:    docs,
+		Enums:   schemaEnums,
+		Special: map[reflect.Type]map[string]any{reflect.TypeFor[Duration](): {"type": "string", "pattern": durationPattern}},
+	})
 	root["$schema"] = "https://json-schema.org/draft/2020-12/schema"
 	root["$id"] = "https://hachaos.dev/" + SchemaID
 	root["title"] = "hachaos topology Spec (" + APIVersion + ", kind " + KindTopology + ")"
@@ -38,40 +43,4 @@ func JSONSchema(docs map[string]string) ([]byte, error) {
 		return nil, err
 	}
 	return append(out, '\n'), nil
-}
-
-// schemaOf is the schema of one Go type of the Spec.
-func schemaOf(t reflect.Type, docs map[string]string) map[string]any {
-	if t == reflect.TypeFor[Duration]() {
-		return map[string]any{"type": "string", "pattern": durationPattern}
-	}
-	switch t.Kind() {
-	case reflect.Struct:
-		props := map[string]any{}
-		for f := range t.Fields() {
-			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-			if name == "" || name == "-" || !f.IsExported() {
-				continue
-			}
-			p := schemaOf(f.Type, docs)
-			key := t.Name() + "." + f.Name
-			if d := docs[key]; d != "" {
-				p["description"] = d
-			}
-			if values := schemaEnums[key]; values != nil {
-				p["enum"] = values
-			}
-			props[name] = p
-		}
-		return map[string]any{"type": "object", "properties": props, "additionalProperties": false}
-	case reflect.String:
-		return map[string]any{"type": "string"}
-	case reflect.Bool:
-		return map[string]any{"type": "boolean"}
-	case reflect.Int, reflect.Int32, reflect.Int64:
-		return map[string]any{"type": "integer"}
-	case reflect.Float32, reflect.Float64:
-		return map[string]any{"type": "number"}
-	}
-	panic("topology: no JSON Schema for the Spec field type " + t.String())
 }

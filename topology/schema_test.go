@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
+	hjsonschema "github.com/hachaos/hachaos/internal/jsonschema"
 	"sigs.k8s.io/yaml"
 )
 
@@ -82,15 +82,7 @@ func TestSpecsValidateAgainstTheSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource("topology.schema.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	schema, err := c.Compile("topology.schema.json")
+	schema, err := hjsonschema.Compile("topology.schema.json", data)
 	if err != nil {
 		t.Fatal(err)
 	}
