@@ -2,11 +2,16 @@ package reports
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/base64"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 
 	"k8s.io/client-go/tools/clientcmd"
 )
@@ -20,16 +25,36 @@ type Finding struct {
 
 func (f Finding) String() string { return fmt.Sprintf("%s:%d: %s", f.Path, f.Line, f.Kind) }
 
-// secretPatterns are what must never reach an artifacts folder: private keys, bearer
-// tokens (service-account JWTs included) and kubeconfig credentials.
+// secretPatterns are what must never reach an artifacts folder: private keys (as PEM,
+// or base64-encoded PEM as kubeconfigs and Secrets hold them), bearer tokens
+// (service-account JWTs included), credentials in YAML or JSON fields, and tokens on
+// command lines (kubeadm join --token, kubectl --token).
 var secretPatterns = []struct {
 	kind string
 	re   *regexp.Regexp
 }{
 	{"PEM private key", regexp.MustCompile(`-----BEGIN [A-Z ]*PRIVATE KEY-----`)},
+	{"base64-encoded PEM private key", base64PrivateKeyPattern()},
 	{"bearer token", regexp.MustCompile(`(?i)\bbearer\s+[A-Za-z0-9._~+/-]{20,}`)},
 	{"JSON web token", regexp.MustCompile(`eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}`)},
 	{"kubeconfig credential", regexp.MustCompile(`\b(client-key-data|token|password):\s*["']?[A-Za-z0-9+/=._-]{16,}`)},
+	{"credential field", regexp.MustCompile(`"(client-key-data|token|password|bearerToken|access_token)"\s*:\s*"[A-Za-z0-9+/=._-]{16,}"`)},
+	{"token argument", regexp.MustCompile(`--(token|bootstrap-token|discovery-token)(=|\s+)["']?[A-Za-z0-9._-]{16,}`)},
+}
+
+// base64PrivateKeyPattern matches the base64 text of a PEM private key's first line, of
+// every kind Kubernetes and etcd use: the encoding of the whole 3-byte groups of
+// "-----BEGIN <kind> PRIVATE KEY-----", so it matches at the start of the data, where
+// kubeconfigs and Secrets put it. A certificate's line encodes otherwise and does not
+// match: certificate-authority-data is public.
+func base64PrivateKeyPattern() *regexp.Regexp {
+	var alternatives []string
+	for _, kind := range []string{"", "RSA ", "EC ", "ENCRYPTED ", "OPENSSH "} {
+		line := "-----BEGIN " + kind + "PRIVATE KEY-----"
+		encoded := base64.StdEncoding.EncodeToString([]byte(line))
+		alternatives = append(alternatives, regexp.QuoteMeta(encoded[:len(line)/3*4]))
+	}
+	return regexp.MustCompile(strings.Join(alternatives, "|"))
 }
 
 // ScanSecrets reads every file below dir and reports each line that holds a secret.
@@ -49,14 +74,29 @@ func ScanSecrets(dir string) ([]Finding, error) {
 	return findings, nil
 }
 
+// scanFile scans a file's lines, a gzip-compressed one's decompressed lines (by its
+// magic bytes, whatever its name: a compressed log is no place to hide a key).
 func scanFile(path string) ([]Finding, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	r := bufio.NewReader(f)
+	if magic, _ := r.Peek(2); bytes.Equal(magic, []byte{0x1f, 0x8b}) {
+		z, err := gzip.NewReader(r)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		defer z.Close()
+		return scanLines(path+" (decompressed)", z)
+	}
+	return scanLines(path, r)
+}
+
+func scanLines(path string, r io.Reader) ([]Finding, error) {
 	var findings []Finding
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 16*1024*1024) // log lines can be long
 	for line := 1; sc.Scan(); line++ {
 		for _, p := range secretPatterns {

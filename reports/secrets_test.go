@@ -1,6 +1,8 @@
 package reports
 
 import (
+	"bytes"
+	"compress/gzip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +17,10 @@ func TestScanSecretsFindsEachKind(t *testing.T) {
 		"logs/kubelet.log": `I1125 request headers: Authorization: Bearer abcdefghijklmnopqrstuvwxyz0123` + "\n",
 		"sa.json":          `{"token":"eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJrdWJlcm5ldGVzIn0.c2lnbmF0dXJlc2lnbmF0dXJl"}`,
 		"kubeconfig":       "users:\n- name: admin\n  user:\n    client-key-data: LS0tLS1CRUdJTiBFQyBQUklWQVRFIEtFWS0tLS0t\n",
+		"secret.json":      `{"data":{"tls.key":"LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQo="}}`,
+		"user.json":        `{"user":{"token": "abcdefghijklmnop0123"}}`,
+		"join.log":         "running kubeadm join 10.0.0.1:6443 --token abcdef.0123456789abcdef\n",
+		"ca.json":          `{"certificate-authority-data":"LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUM="}`,
 	}
 	for name, content := range files {
 		path := filepath.Join(dir, name)
@@ -25,6 +31,13 @@ func TestScanSecretsFindsEachKind(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	var gz bytes.Buffer // a compressed log, named as if it were not
+	z := gzip.NewWriter(&gz)
+	_, _ = z.Write([]byte("boot\n-----BEGIN PRIVATE KEY-----\n"))
+	_ = z.Close()
+	if err := os.WriteFile(filepath.Join(dir, "node.log.gz"), gz.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	findings, err := ScanSecrets(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -32,11 +45,13 @@ func TestScanSecretsFindsEachKind(t *testing.T) {
 	got := map[string]bool{}
 	for _, f := range findings {
 		got[filepath.Base(f.Path)+" "+f.Kind] = true
-		if strings.HasSuffix(f.Path, "clean.log") {
+		if strings.HasSuffix(f.Path, "clean.log") || strings.HasSuffix(f.Path, "ca.json") {
 			t.Errorf("false positive: %s", f)
 		}
 	}
-	for _, want := range []string{"key.pem PEM private key", "kubelet.log bearer token", "sa.json JSON web token", "kubeconfig kubeconfig credential"} {
+	for _, want := range []string{"key.pem PEM private key", "kubelet.log bearer token", "sa.json JSON web token", "kubeconfig kubeconfig credential",
+		"kubeconfig base64-encoded PEM private key", "secret.json base64-encoded PEM private key", "user.json credential field", "join.log token argument",
+		"node.log.gz (decompressed) PEM private key"} {
 		if !got[want] {
 			t.Errorf("missed %q; found %v", want, findings)
 		}
