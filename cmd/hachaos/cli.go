@@ -32,7 +32,7 @@ Topology (each takes --config FILE, default hachaos.yaml):
   recover             undo faults an interrupted or killed run left behind
   faults              list the faults injected and not yet recovered
   validate            check the Spec and print the resolved timeouts
-  explain             every timing bound the Spec implies, with its value and formula (creates nothing)
+  explain [-o json]   every timing bound the Spec implies, with its value and formula (creates nothing)
   kubernetes-version  print the Spec's Kubernetes version (for make images)
   cluster-name        print the Spec's topology name (for scripts)
 

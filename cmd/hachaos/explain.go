@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -18,8 +19,12 @@ import (
 func explain(args []string) error {
 	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
 	config := fs.String("config", "hachaos.yaml", "topology Spec file")
+	output := fs.String("o", "text", "output format: text or json (each bound's value in seconds, formula and inputs)")
 	if _, err := parseArgs(fs, args, 0); err != nil {
 		return err
+	}
+	if *output != "text" && *output != "json" {
+		return usageError{fmt.Sprintf("-o: must be text or json, got %q", *output)}
 	}
 	spec, err := topology.Load(*config)
 	if err != nil {
@@ -27,26 +32,14 @@ func explain(args []string) error {
 	}
 	b := topology.NewBounds(spec, topology.DefaultComponentTimings())
 	t := spec.ResolvedTimeouts()
+	rows := explainedBounds(b, t)
+	if *output == "json" {
+		return explainJSON(spec, rows)
+	}
 	fmt.Printf("%s: %d control planes, %d workers, %s etcd (%d members), profile %s\n", *config, spec.ControlPlanes, spec.Workers, spec.Etcd.Mode, spec.Etcd.Members, spec.Profile)
 	fmt.Println("Bounds (etcd's, kube-apiserver's, kube-controller-manager's and kube-proxy's own timings at their defaults here; the suites read them from the running components):")
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	for _, row := range []struct {
-		guarantee string
-		bound     topology.Bound
-	}{
-		{"LB: API server marked DOWN, clients fail at most (frozen, killed, stopped)", b.LBDetection()},
-		{"LB: a recovered API server back in rotation after it answers /readyz", b.LBRise()},
-		{"etcd: a new leader after the leader crashed", b.EtcdElection()},
-		{"etcd: a stopped member's process gone after SIGTERM", b.EtcdGracefulStop()},
-		{"etcd: longest time without an acknowledged write (a minority down)", b.EtcdWriteGap(monitor.KVOpTimeout)},
-		{"partition: clients through the LB stop failing", b.APIServerEtcdUnready().Plus(b.LBDetection())},
-		{"leader: kube-scheduler Lease taken over", b.LeaseTakeover("scheduler", t.Scheduler)},
-		{"leader: kube-controller-manager Lease taken over", b.LeaseTakeover("controllerManager", t.ControllerManager)},
-		{"partition inbound: the scheduler Lease on the majority side", b.LeaseTakeover("scheduler", t.Scheduler).Plus(b.EtcdElection())},
-		{"worker lost: the workload Ready elsewhere", b.WorkerLossReschedule()},
-		{"worker lost: data-plane requests routed away from its Pods", b.WorkerLossRouting(topology.DefaultRoutingTimings(), monitor.SampleTimeout)},
-		{"drain (2 Pods on the worker): the workload Ready elsewhere", b.DrainReschedule(2, fault.EvictRetryDelay)},
-	} {
+	for _, row := range rows {
 		fmt.Fprintf(w, "  %s\t≤ %s\t%s\n", row.guarantee, row.bound.Value, row.bound.FormulaText())
 	}
 	if err := w.Flush(); err != nil {
@@ -59,4 +52,50 @@ func explain(args []string) error {
 	}
 	fmt.Printf("Recovery: each component back within waits.componentRestart %s, the readiness gate within waits.clusterReady %s, else \"did not recover\"\n", spec.Waits.ComponentRestart, spec.Waits.ClusterReady)
 	return nil
+}
+
+// explainedBound is one guarantee's bound as explain lists it.
+type explainedBound struct {
+	guarantee string
+	bound     topology.Bound
+}
+
+// explainedBounds are the bounds the suites derive, at the components' default timings.
+func explainedBounds(b topology.Bounds, t topology.Timeouts) []explainedBound {
+	return []explainedBound{
+		{"LB: API server marked DOWN, clients fail at most (frozen, killed, stopped)", b.LBDetection()},
+		{"LB: a recovered API server back in rotation after it answers /readyz", b.LBRise()},
+		{"etcd: a new leader after the leader crashed", b.EtcdElection()},
+		{"etcd: a stopped member's process gone after SIGTERM", b.EtcdGracefulStop()},
+		{"etcd: longest time without an acknowledged write (a minority down)", b.EtcdWriteGap(monitor.KVOpTimeout)},
+		{"partition: clients through the LB stop failing", b.APIServerEtcdUnready().Plus(b.LBDetection())},
+		{"leader: kube-scheduler Lease taken over", b.LeaseTakeover("scheduler", t.Scheduler)},
+		{"leader: kube-controller-manager Lease taken over", b.LeaseTakeover("controllerManager", t.ControllerManager)},
+		{"partition inbound: the scheduler Lease on the majority side", b.LeaseTakeover("scheduler", t.Scheduler).Plus(b.EtcdElection())},
+		{"worker lost: the workload Ready elsewhere", b.WorkerLossReschedule()},
+		{"worker lost: data-plane requests routed away from its Pods", b.WorkerLossRouting(topology.DefaultRoutingTimings(), monitor.SampleTimeout)},
+		{"drain (2 Pods on the worker): the workload Ready elsewhere", b.DrainReschedule(2, fault.EvictRetryDelay)},
+	}
+}
+
+// explainJSON prints the bounds as data: what a script or a dashboard reads.
+func explainJSON(spec topology.Spec, rows []explainedBound) error {
+	type bound struct {
+		Guarantee string                `json:"guarantee"`
+		Seconds   float64               `json:"seconds"`
+		Formula   string                `json:"formula"`
+		Inputs    []topology.BoundInput `json:"inputs,omitempty"`
+	}
+	out := struct {
+		Spec             string  `json:"spec"`
+		Bounds           []bound `json:"bounds"`
+		ComponentRestart float64 `json:"componentRestartSeconds"`
+		ClusterReady     float64 `json:"clusterReadySeconds"`
+	}{Spec: spec.Name, ComponentRestart: spec.Waits.ComponentRestart.Seconds(), ClusterReady: spec.Waits.ClusterReady.Seconds()}
+	for _, r := range rows {
+		out.Bounds = append(out.Bounds, bound{r.guarantee, r.bound.Value.Seconds(), r.bound.Formula, r.bound.Inputs})
+	}
+	e := json.NewEncoder(os.Stdout)
+	e.SetIndent("", "  ")
+	return e.Encode(out)
 }
