@@ -2,6 +2,8 @@ package reports
 
 import (
 	"fmt"
+	"slices"
+	"sort"
 	"strings"
 	"time"
 )
@@ -125,7 +127,11 @@ func (c *Comparison) compareSpec(bs, cs Spec) {
 // the topology's name (hachaos-from-control-plane2), which differs between the sides of
 // a certification.
 func (c *Comparison) key(name string) string {
-	for _, topo := range c.topologies {
+	// the longer name first: "hachaos-ext-" holds "hachaos-", and stripping the shorter
+	// first would leave "ext-control-plane2"
+	topologies := slices.Clone(c.topologies)
+	sort.Slice(topologies, func(i, j int) bool { return len(topologies[i]) > len(topologies[j]) })
+	for _, topo := range topologies {
 		if topo != "" {
 			name = strings.ReplaceAll(name, topo+"-", "")
 		}

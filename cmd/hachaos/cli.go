@@ -66,6 +66,8 @@ Seeded random faults (a nemesis) under the disruption monitor:
 Reports:
   report [--baseline results.json] DIR   results.json, junit.xml, report.html, summary.md from DIR's Ginkgo report(s)
   compare BASE.json CAND.json            compare two results.json; fail on a broken guarantee or a p95 regression
+  compare --side-by-side A.json B.json   judge nothing: both runs' p50 / p95 per guarantee, and the etcd layouts'
+                                         reason where they differ (make compare-topologies)
   merge --out DIR SHARD…                 one run's reports from its shards' (each SHARD/results.json, same Spec
                                          and build); exit status by the merged verdicts, as exit-status
   annotate RESULTS                       GitHub Actions annotations (::error/::warning at the spec's file

@@ -223,6 +223,7 @@ func merge(args []string) error {
 func compare(args []string) error {
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
 	config := fs.String("config", "hachaos.yaml", "topology Spec file (for the regression budget)")
+	sideBySide := fs.Bool("side-by-side", false, "judge nothing: a Markdown table of both runs' p50 / p95 per guarantee, with the layouts' reason where they differ (stacked vs external etcd)")
 	positional, err := parseArgs(fs, args, 2)
 	if err != nil {
 		return err
@@ -230,6 +231,14 @@ func compare(args []string) error {
 	cand, err := reports.ReadResults(positional[1])
 	if err != nil {
 		return err
+	}
+	if *sideBySide {
+		base, err := reports.ReadResults(positional[0])
+		if err != nil {
+			return err
+		}
+		fmt.Print(reports.CompareSideBySide(base, cand, sideLabel(base), sideLabel(cand)).Markdown())
+		return nil
 	}
 	c, err := compareWith(positional[0], cand, *config)
 	if err != nil {
@@ -253,6 +262,11 @@ func compareWith(baselinePath string, cand reports.Results, config string) (repo
 	}
 	budget := reports.Budget{Relative: spec.Certification.P95Regression, Absolute: spec.Certification.P95Slack.Duration}
 	return reports.Compare(base, cand, runLabel(base), runLabel(cand), budget), nil
+}
+
+// sideLabel names a run by its etcd layout and Kubernetes version.
+func sideLabel(r reports.Results) string {
+	return fmt.Sprintf("%s etcd (%s, %d trials)", r.Run.Topology.Etcd, r.Run.Versions.Kubernetes, r.Run.Trials)
 }
 
 // runLabel names a run by its Kubernetes version, with its start time when both sides
