@@ -1,6 +1,10 @@
 package topology
 
-import "time"
+import (
+	"reflect"
+	"strings"
+	"time"
+)
 
 // SecuritySpec holds the thresholds of the security guarantees.
 type SecuritySpec struct {
@@ -64,5 +68,19 @@ const maxCertExpiryWindow = 365 * 24 * time.Hour
 func (s SecuritySpec) validate(v *violations) {
 	if w := s.CertExpiryWindow; w.Duration <= 0 || w.Duration > maxCertExpiryWindow {
 		v.add("security.certExpiryWindow", "must be positive and at most %s, got %s", maxCertExpiryWindow, w)
+	}
+}
+
+// refuseInFile adds a violation for every switch a Spec file sets: a sabotage is applied
+// by hachaos itself, to a running topology (HACHAOS_SABOTAGE, make
+// chaos-negative-running), where every report marks the run as not a real one. Set in a
+// file, it would build a broken cluster whose results nothing flags.
+func (s Sabotage) refuseInFile(v *violations) {
+	t := reflect.ValueOf(s)
+	for i := range t.NumField() {
+		if f := t.Field(i); f.Kind() == reflect.Bool && f.Bool() {
+			name, _, _ := strings.Cut(t.Type().Field(i).Tag.Get("json"), ",")
+			v.add("sabotage."+name, "a negative control's switch, never set in a Spec file: hachaos applies it to a running topology (HACHAOS_SABOTAGE=%s, make chaos-negative-running), and every report then says the run is not a real one", name)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"os"
 	"reflect"
 	"regexp"
@@ -373,20 +374,25 @@ func Load(path string) (Spec, error) {
 // Parse reads a topology spec from YAML and validates it. Keys that are absent keep their
 // defaults (Default); a key that is present replaces the default even with a zero value,
 // so "workers: 0" is read as 0 and then rejected. Unknown keys (matched case-sensitively),
-// duplicate keys, malformed YAML and values of the wrong type are errors; they are
-// reported first, and the rules of Validate are checked once the document decodes.
+// values of the wrong type or form, sabotage switches (a negative control's, never a
+// file's) and the rules of Validate are reported together, every one at once: a field
+// the document check refused keeps its default for the rules, so it adds no second
+// error. Only an empty file, several documents and malformed YAML stop at once.
 func Parse(data []byte) (Spec, error) {
 	if err := checkOneDocument(data); err != nil {
 		return Spec{}, err
 	}
-	if err := checkDocument(data); err != nil {
+	v, err := checkDocument(data)
+	if err != nil {
 		return Spec{}, err
 	}
 	s := Default()
-	if err := yaml.UnmarshalStrict(data, &s); err != nil {
-		return Spec{}, decodeError(err)
+	if err := yaml.Unmarshal(data, &s); err != nil && len(v) == 0 {
+		return Spec{}, decodeError(err) // a decoding error the document check did not foresee
 	}
-	if err := s.Validate(); err != nil {
+	s.validateInto(&v)
+	s.Sabotage.refuseInFile(&v)
+	if err := v.err(); err != nil {
 		return Spec{}, err
 	}
 	return s, nil
@@ -422,14 +428,14 @@ func checkOneDocument(data []byte) error {
 // checkDocument checks the YAML before it is decoded into a Spec, so that unknown keys and
 // bad durations are reported with their full path (encoding/json names only the key, and
 // matches keys case-insensitively).
-func checkDocument(data []byte) error {
+func checkDocument(data []byte) (violations, error) {
 	var raw any
 	if err := yaml.UnmarshalStrict(data, &raw); err != nil {
-		return fmt.Errorf("invalid topology spec: malformed YAML: %w", err)
+		return nil, fmt.Errorf("invalid topology spec: malformed YAML: %w", err)
 	}
 	var v violations
 	checkSection(&v, "", raw, reflect.TypeFor[Spec]())
-	return v.err()
+	return v, nil
 }
 
 var durationType = reflect.TypeFor[Duration]()
@@ -456,8 +462,62 @@ func checkSection(v *violations, path string, raw any, t reflect.Type) {
 			checkDuration(v, joinPath(path, key), value)
 		case ft.Kind() == reflect.Struct:
 			checkSection(v, joinPath(path, key), value, ft)
+		default:
+			checkScalar(v, joinPath(path, key), value, ft)
 		}
 	}
+}
+
+// checkScalar checks that raw (as YAML decodes to JSON: numbers are float64) fits a
+// field of type t; null keeps the default.
+func checkScalar(v *violations, path string, raw any, t reflect.Type) {
+	if raw == nil {
+		return
+	}
+	got := reflect.TypeOf(raw).Kind()
+	switch t.Kind() {
+	case reflect.Int, reflect.Int32, reflect.Int64:
+		if f, ok := raw.(float64); ok && f == math.Trunc(f) {
+			return
+		}
+	case reflect.Float32, reflect.Float64:
+		if got == reflect.Float64 {
+			return
+		}
+	case reflect.Bool, reflect.String:
+		if got == t.Kind() {
+			return
+		}
+	default:
+		return // a type the rules check
+	}
+	v.add(path, "want %s, got %s %s", t.Kind(), jsonKind(raw), quoteValue(raw))
+}
+
+// jsonKind names a decoded YAML value's type as a reader of the file sees it.
+func jsonKind(raw any) string {
+	switch raw.(type) {
+	case float64:
+		return "number"
+	case bool:
+		return "bool"
+	case string:
+		return "string"
+	case []any:
+		return "list"
+	case map[string]any:
+		return "mapping"
+	}
+	return fmt.Sprintf("%T", raw)
+}
+
+// quoteValue shows a value in an error, at most 40 characters of it.
+func quoteValue(raw any) string {
+	s := fmt.Sprintf("%q", fmt.Sprint(raw))
+	if len(s) > 42 {
+		s = s[:40] + "…\""
+	}
+	return s
 }
 
 // checkDuration checks that raw is a Go duration string (or empty, which keeps the default).
@@ -503,16 +563,21 @@ func decodeError(err error) error {
 // naming the field path as written in YAML, or nil if the spec is valid.
 func (s Spec) Validate() error {
 	var v violations
-	s.validateShape(&v)
-	s.Etcd.validate(&v, s.ControlPlanes)
-	s.Kubernetes.validate(&v)
-	s.LoadBalancer.validate(&v)
-	s.validateTimeouts(&v)
-	s.Waits.validate(&v)
-	s.Security.validate(&v)
-	s.Certification.validate(&v)
-	s.Disruption.validate(&v)
+	s.validateInto(&v)
 	return v.err()
+}
+
+// validateInto adds every rule's violation to v.
+func (s Spec) validateInto(v *violations) {
+	s.validateShape(v)
+	s.Etcd.validate(v, s.ControlPlanes)
+	s.Kubernetes.validate(v)
+	s.LoadBalancer.validate(v)
+	s.validateTimeouts(v)
+	s.Waits.validate(v)
+	s.Security.validate(v)
+	s.Certification.validate(v)
+	s.Disruption.validate(v)
 }
 
 var dnsLabel = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)

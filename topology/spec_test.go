@@ -373,3 +373,26 @@ func TestKubernetesImage(t *testing.T) {
 		t.Errorf("Image() = %q, want my/node:x", got)
 	}
 }
+
+// A type error, an unknown key, a rule and a sabotage switch are reported together:
+// the first kind no longer hides the others.
+func TestParseReportsEveryKindOfErrorAtOnce(t *testing.T) {
+	_, err := Parse([]byte("apiVersion: hachaos.dev/v1alpha1\nkind: Topology\nname: Demo_Cluster!\ncontrolPlanes: three\nworkers: -1\nwrokers: 2\nsabotage: {workloadPinned: true}\n"))
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{
+		`controlPlanes: want int, got string "three"`,
+		"wrokers: unknown key",
+		"name: ",
+		"workers: ",
+		"sabotage.workloadPinned: a negative control's switch",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "controlPlanes: must") {
+		t.Errorf("a mistyped field also failed a rule (it keeps its default for the rules):\n%v", err)
+	}
+}
