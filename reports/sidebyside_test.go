@@ -27,7 +27,7 @@ func TestSideBySideMatchesGuaranteesAndExplainsOnlyDifferences(t *testing.T) {
 	right := sideRun("hachaos-ext", "external", map[string]float64{
 		"etcd stopped follower hachaos-ext-control-plane2 rejoined": 0.9,
 		"etcd longest time without an acknowledged write":           0.12,
-		"Lease taken over":                                          7.9,
+		"Lease taken over": 7.9,
 	})
 	sb := CompareSideBySide(left, right, "stacked", "external")
 	rows := map[string]SideBySideRow{}
