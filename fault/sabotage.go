@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -127,8 +128,20 @@ func restoreManifest(ctx context.Context, t Topology, node, component string) er
 }
 
 // InEffect implements Observable: the running component's command line has every flag
-// with its sabotaged value.
+// with its sabotaged value, and so does its mirror Pod, running and ready.
 func (f ManifestFlags) InEffect(ctx context.Context, _ time.Time) error {
+	if err := f.processRunsFlags(ctx); err != nil {
+		return err
+	}
+	client, err := clientOf(ctx, f.topo)
+	if err != nil {
+		return err
+	}
+	return f.mirrorPodShowsFlags(ctx, client)
+}
+
+// processRunsFlags: the running component's command line has every flag.
+func (f ManifestFlags) processRunsFlags(ctx context.Context) error {
 	out, err := f.topo.Exec(ctx, f.Node, nil, "sh", "-c", fmt.Sprintf(`pid=$(pgrep -n -f '^%s( |$)') && tr '\0' ' ' </proc/$pid/cmdline`, f.Component))
 	if err != nil {
 		return fmt.Errorf("read %s's command line on %s: %w", f.Component, f.Node, err)
@@ -137,6 +150,23 @@ func (f ManifestFlags) InEffect(ctx context.Context, _ time.Time) error {
 	for flag, value := range merged(f.Flags, f.Added) {
 		if !strings.Contains(line, " --"+flag+"="+value+" ") {
 			return fmt.Errorf("%s on %s does not run with --%s=%s yet", f.Component, f.Node, flag, value)
+		}
+	}
+	return nil
+}
+
+// mirrorPodShowsFlags: the API shows the sabotage too. Specs read a component's flags
+// from its mirror Pod, which the kubelet replaces after the process (CI read the new
+// etcd's mirror Pod as "not found" after the readiness gate had passed on the old one).
+func (f ManifestFlags) mirrorPodShowsFlags(ctx context.Context, client kubernetes.Interface) error {
+	pod, err := runningMirrorPod(ctx, client, f.Component, f.Node)
+	if err != nil {
+		return err
+	}
+	command := " " + strings.Join(slices.Concat(pod.Spec.Containers[0].Command, pod.Spec.Containers[0].Args), " ") + " "
+	for flag, value := range merged(f.Flags, f.Added) {
+		if !strings.Contains(command, " --"+flag+"="+value+" ") {
+			return fmt.Errorf("the mirror Pod %s does not show --%s=%s yet", pod.Name, flag, value)
 		}
 	}
 	return nil
@@ -226,29 +256,46 @@ func (f StaticPodNoRestart) Recover(ctx context.Context) error {
 // InEffect implements Observable: the component's mirror Pod — the kubelet's copy of
 // the static Pod it runs — has restartPolicy Never, and its container runs and is ready.
 func (f StaticPodNoRestart) InEffect(ctx context.Context, _ time.Time) error {
-	cfg, err := f.topo.RESTConfig(ctx)
+	client, err := clientOf(ctx, f.topo)
 	if err != nil {
 		return err
 	}
-	client, err := kubernetes.NewForConfig(cfg)
+	pod, err := runningMirrorPod(ctx, client, f.Component, f.Node)
 	if err != nil {
 		return err
-	}
-	name := f.Component + "-" + f.Node
-	pod, err := client.CoreV1().Pods(metav1.NamespaceSystem).Get(ctx, name, metav1.GetOptions{})
-	if err != nil {
-		return fmt.Errorf("read the mirror Pod %s: %w", name, err)
 	}
 	if pod.Spec.RestartPolicy != corev1.RestartPolicyNever {
-		return fmt.Errorf("%s runs with restartPolicy %s, not Never", name, pod.Spec.RestartPolicy)
+		return fmt.Errorf("%s runs with restartPolicy %s, not Never", pod.Name, pod.Spec.RestartPolicy)
+	}
+	return nil
+}
+
+// clientOf is a Kubernetes client of topo's API.
+func clientOf(ctx context.Context, topo Topology) (kubernetes.Interface, error) {
+	cfg, err := topo.RESTConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return kubernetes.NewForConfig(cfg)
+}
+
+// runningMirrorPod is component's mirror Pod on node — the kubelet's copy, in the API,
+// of the static Pod it runs — once its containers run and are ready. After a manifest
+// changes, the kubelet deletes the old mirror Pod and creates the new one on a sync of
+// its own: until then the API shows the old Pod, or none.
+func runningMirrorPod(ctx context.Context, client kubernetes.Interface, component, node string) (*corev1.Pod, error) {
+	name := component + "-" + node
+	pod, err := client.CoreV1().Pods(metav1.NamespaceSystem).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("read the mirror Pod %s: %w", name, err)
 	}
 	if len(pod.Status.ContainerStatuses) == 0 {
-		return fmt.Errorf("%s has no container status yet", name)
+		return nil, fmt.Errorf("%s has no container status yet", name)
 	}
 	for _, c := range pod.Status.ContainerStatuses {
 		if c.State.Running == nil || !c.Ready {
-			return fmt.Errorf("%s: container %s is not running and ready", name, c.Name)
+			return nil, fmt.Errorf("%s: container %s is not running and ready", name, c.Name)
 		}
 	}
-	return nil
+	return pod, nil
 }

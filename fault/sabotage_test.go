@@ -6,7 +6,10 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
-	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
 )
 
 func TestManifestFlagsEditsAManifestBesideAndPutsItBack(t *testing.T) {
@@ -42,12 +45,40 @@ func TestManifestFlagsEditsAManifestBesideAndPutsItBack(t *testing.T) {
 func TestManifestFlagsIsInEffectOnlyWithEveryFlagRunning(t *testing.T) {
 	f := ManifestFlags{Node: "cp3", Component: ProcessScheduler, Flags: map[string]string{"leader-elect": "false"}}
 	f.topo = &fakeTopology{outputs: map[string]string{"cmdline": "kube-scheduler --leader-elect=true --bind-address=127.0.0.1"}}
-	if err := f.InEffect(context.Background(), time.Now()); err == nil {
+	if err := f.processRunsFlags(context.Background()); err == nil {
 		t.Fatal("a scheduler still electing counted as sabotaged")
 	}
 	f.topo = &fakeTopology{outputs: map[string]string{"cmdline": "kube-scheduler --leader-elect=false --bind-address=127.0.0.1"}}
-	if err := f.InEffect(context.Background(), time.Now()); err != nil {
+	if err := f.processRunsFlags(context.Background()); err != nil {
 		t.Fatalf("sabotaged scheduler not seen: %v", err)
+	}
+}
+
+// The sabotage is in effect only once the API shows it too: no mirror Pod (the kubelet
+// between deleting the old and creating the new), the old one, or a new one not yet
+// ready are all "not yet".
+func TestManifestFlagsWaitsForTheMirrorPodToShowTheFlags(t *testing.T) {
+	f := ManifestFlags{Node: "cp3", Component: ProcessEtcd, Flags: map[string]string{"listen-client-urls": "https://a,http://0.0.0.0:2381"}}
+	mirror := func(command string, ready bool) *corev1.Pod {
+		return &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "etcd-cp3", Namespace: "kube-system"},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "etcd", Command: strings.Fields(command)}}},
+			Status: corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{{Name: "etcd", Ready: ready,
+				State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}},
+		}
+	}
+	ctx := context.Background()
+	if err := f.mirrorPodShowsFlags(ctx, fake.NewClientset()); err == nil {
+		t.Error("no mirror Pod counted as sabotaged")
+	}
+	if err := f.mirrorPodShowsFlags(ctx, fake.NewClientset(mirror("etcd --listen-client-urls=https://a", true))); err == nil {
+		t.Error("the old mirror Pod counted as sabotaged")
+	}
+	if err := f.mirrorPodShowsFlags(ctx, fake.NewClientset(mirror("etcd --listen-client-urls=https://a,http://0.0.0.0:2381", false))); err == nil {
+		t.Error("a new mirror Pod not ready counted as sabotaged")
+	}
+	if err := f.mirrorPodShowsFlags(ctx, fake.NewClientset(mirror("etcd --listen-client-urls=https://a,http://0.0.0.0:2381", true))); err != nil {
+		t.Errorf("the new mirror Pod, ready, not seen: %v", err)
 	}
 }
 
