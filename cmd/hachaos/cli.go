@@ -42,8 +42,8 @@ The suites (from the test binary make build writes beside hachaos: no Go, no sou
                       exit by the verdicts (below). Ctrl-C stops the running spec, recovers its fault and
                       still writes the reports
   list [--labels L] [-o text|json]
-                      the specs the suites hold (text, labels, the faults they inject) and every
-                      guarantee's negative control (creates nothing)
+                      the specs a label filter selects (a Ginkgo dry run), the fault kinds, and every
+                      guarantee with its negative control (creates nothing)
 
 Clusters hachaos did not create (read only, so far):
   discover [--kubeconfig K] [--context C]
