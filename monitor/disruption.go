@@ -39,12 +39,24 @@ func (d Disruption) Broken() bool {
 
 // Measurements are the disruption as report measurements: failed requests and seconds
 // failing, each against its budget (unbounded when the budget only records).
+// Requests HAProxy cut as it marked their server DOWN, where the Spec allows that, are
+// counted apart — as Broken does — so no value reads "bound broken" beside a passed
+// verdict (a rolling restart here: 1 cut request shown against a budget of 0, passed).
 func (d Disruption) Measurements(what string) []reports.Measurement {
 	name := what + ": " + d.Backend
-	count := reports.Measurement{Name: name + ": failed requests", Value: float64(d.Failed), Unit: "requests",
-		Bound: float64(d.Budget.FailedRequests), Formula: fmt.Sprintf("Spec disruption budget (%d requests sent)", d.Requests)}
-	secs := reports.Measurement{Name: name + ": seconds failing", Value: d.Seconds.Seconds(), Unit: "s",
-		Bound: d.Budget.Seconds.Seconds(), Formula: "Spec disruption budget"}
+	failed, seconds, apart := d.Failed, d.Seconds, ""
+	if d.CutAllowed && d.Cut > 0 {
+		failed -= d.Cut
+		apart = fmt.Sprintf("; %d more cut by the LB as it marked their server DOWN, allowed by loadBalancer.shutdownSessionsOnDown", d.Cut)
+		if failed == 0 {
+			seconds = 0 // every failure was a cut one: Broken holds no seconds against the budget either
+			apart += fmt.Sprintf(", failing %.2f s", d.Seconds.Seconds())
+		}
+	}
+	count := reports.Measurement{Name: name + ": failed requests", Value: float64(failed), Unit: "requests",
+		Bound: float64(d.Budget.FailedRequests), Formula: fmt.Sprintf("Spec disruption budget (%d requests sent%s)", d.Requests, apart)}
+	secs := reports.Measurement{Name: name + ": seconds failing", Value: seconds.Seconds(), Unit: "s",
+		Bound: d.Budget.Seconds.Seconds(), Formula: "Spec disruption budget" + apart}
 	if d.Budget.RecordOnly {
 		count.Unbounded, secs.Unbounded = true, true
 		count.Formula, secs.Formula = fmt.Sprintf("recorded only (Spec disruption budget; %d requests sent)", d.Requests), "recorded only (Spec disruption budget)"

@@ -92,3 +92,22 @@ func TestJudgeDisruptionCountsSessionsTheLBCutApart(t *testing.T) {
 		t.Errorf("an early failure counted as cut: %v", all[0])
 	}
 }
+
+// The measurements agree with the verdict: a request HAProxy cut at mark-down, allowed
+// by the Spec, is counted apart in the value too; not allowed, it counts.
+func TestDisruptionMeasurementsAgreeWithBroken(t *testing.T) {
+	budget := topology.DisruptionBudget{FailedRequests: 0}
+	for _, d := range []Disruption{
+		{Backend: "LB new connections", Requests: 3581, Failed: 1, Cut: 1, CutAllowed: true, Seconds: 100 * time.Millisecond, Budget: budget},
+		{Backend: "LB new connections", Requests: 3581, Failed: 1, Cut: 1, CutAllowed: false, Seconds: 100 * time.Millisecond, Budget: budget},
+		{Backend: "LB new connections", Requests: 3581, Failed: 2, Cut: 1, CutAllowed: true, Seconds: 200 * time.Millisecond, Budget: budget},
+	} {
+		within := true
+		for _, m := range d.Measurements("whole run") {
+			within = within && m.Within()
+		}
+		if within == d.Broken() {
+			t.Errorf("%s: measurements within their bounds = %t, but Broken() = %t: %+v", d, within, d.Broken(), d.Measurements("whole run"))
+		}
+	}
+}
