@@ -38,20 +38,7 @@ func requestSeriesNames(tl probe.Timeline) []string {
 			names = append(names, n)
 		}
 	}
-	rank := func(n string) int {
-		for i, p := range []string{"lb", "lb-keepalive", "apiserver/", "dataplane/"} {
-			if n == p || strings.HasSuffix(p, "/") && strings.HasPrefix(n, p) {
-				return i
-			}
-		}
-		return 9
-	}
-	sort.Slice(names, func(i, j int) bool {
-		if rank(names[i]) != rank(names[j]) {
-			return rank(names[i]) < rank(names[j])
-		}
-		return names[i] < names[j]
-	})
+	sortSeries(names, "lb", "lb-keepalive", "apiserver/", "dataplane/")
 	return names
 }
 

@@ -100,15 +100,9 @@ func layoutReason(r SideBySideRow) string {
 	return "no known reason in the layouts: look at both timelines"
 }
 
+// boundText is g's bound as the reports render every bound.
 func boundText(g Guarantee) string {
-	if g.Unbounded {
-		return "no bound"
-	}
-	op := "≤"
-	if g.AtLeast {
-		op = "≥"
-	}
-	return fmt.Sprintf("%s %s %s", op, num(g.Bound), g.Unit)
+	return Measurement{Bound: g.Bound, AtLeast: g.AtLeast, Unbounded: g.Unbounded, Unit: g.Unit}.BoundText()
 }
 
 // Markdown renders the table: a row per guarantee, p50 / p95 on each side.

@@ -170,20 +170,7 @@ func timelineLanes(tl probe.Timeline, history *probe.KVHistory) []lane {
 	for n := range tl.Series {
 		names = append(names, n)
 	}
-	rank := func(n string) int {
-		for i, p := range []string{"lb", "lb-keepalive", "apiserver/", "backend/", "lease/", "etcd/", "workload"} {
-			if n == p || strings.HasPrefix(n, p) && strings.HasSuffix(p, "/") {
-				return i
-			}
-		}
-		return 99
-	}
-	sort.Slice(names, func(i, j int) bool {
-		if rank(names[i]) != rank(names[j]) {
-			return rank(names[i]) < rank(names[j])
-		}
-		return names[i] < names[j]
-	})
+	sortSeries(names, "lb", "lb-keepalive", "apiserver/", "backend/", "lease/", "etcd/", "workload")
 	holders := holderPalette(tl)
 	var lanes []lane
 	for _, n := range names {
@@ -210,6 +197,25 @@ func timelineLanes(tl probe.Timeline, history *probe.KVHistory) []lane {
 		lanes = append(lanes, writesLane(history, timelineEnd(tl)))
 	}
 	return lanes
+}
+
+// sortSeries orders series names by the first of order each matches (a name, or a
+// prefix ending in "/"), then by name; unmatched names go last.
+func sortSeries(names []string, order ...string) {
+	rank := func(n string) int {
+		for i, p := range order {
+			if n == p || strings.HasSuffix(p, "/") && strings.HasPrefix(n, p) {
+				return i
+			}
+		}
+		return len(order)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		if rank(names[i]) != rank(names[j]) {
+			return rank(names[i]) < rank(names[j])
+		}
+		return names[i] < names[j]
+	})
 }
 
 func lastEtcd(names []string) string {
