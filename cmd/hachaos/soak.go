@@ -90,7 +90,7 @@ func soakCmd(args []string) error {
 		return nil
 	}
 	status, err := runSoak(spec, *config, *artifacts, s, budget)
-	if err != nil || status == exitOK || *shrink <= 0 {
+	if err != nil || !worthShrinking(status) || *shrink <= 0 {
 		return soakExit(status, err)
 	}
 	return shrinkSoak(spec, *config, *artifacts, s, *duration, *shrink)
@@ -192,6 +192,13 @@ func runSoak(spec topology.Spec, config, dir string, s nemesis.Schedule, budget 
 	return status, nil
 }
 
+// worthShrinking says whether a soak's exit status is a broken promise (a guarantee
+// broken, or not healthy again in time), the only outcome a shorter schedule can
+// reproduce. An inconclusive run (interrupted, not ready, a fault not in effect) proves
+// nothing, so shrinking it would hunt for a failure that never was: neither the first
+// run nor a replay counts as failing then.
+func worthShrinking(status int) bool { return status == exitFailed }
+
 func soakExit(status int, err error) error {
 	if err != nil {
 		return err
@@ -223,7 +230,7 @@ func shrinkSoak(spec topology.Spec, config, dir string, s nemesis.Schedule, d ti
 		}
 		progress("shrink: replay %d of at most %d, steps %v", run, maxRuns, keep)
 		status, err := runSoak(spec, config, filepath.Join(dir, fmt.Sprintf("shrink-%02d", run)), sub, budget)
-		return status != exitOK, err
+		return worthShrinking(status), err
 	})
 	if err != nil {
 		return err
