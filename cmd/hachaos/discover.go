@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -10,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -17,21 +17,32 @@ import (
 	"github.com/hachaos/hachaos/topology/existing"
 )
 
+// discoverOptions are discover's flags.
+type discoverOptions struct{ config, kubeconfig, kubeContext string }
+
+func newDiscoverCommand() *cobra.Command {
+	var o discoverOptions
+	c := &cobra.Command{
+		Use:     "discover",
+		Short:   "the topology as the cluster's API shows it, checked against the Spec's expectations",
+		GroupID: "existing",
+		Args:    noArgs,
+		RunE:    func(*cobra.Command, []string) error { return discover(o) },
+	}
+	addConfigFlag(c.Flags(), &o.config, "topology Spec file: what the cluster is expected to be")
+	c.Flags().StringVar(&o.kubeconfig, "kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig of the cluster (default $KUBECONFIG)")
+	c.Flags().StringVar(&o.kubeContext, "context", "", "context in the kubeconfig (default its current context)")
+	return c
+}
+
 // discover reads an existing cluster's topology through a kubeconfig (package existing)
 // and checks it against the Spec's expectations; it changes nothing in the cluster.
-func discover(args []string) error {
-	fs := flag.NewFlagSet("discover", flag.ContinueOnError)
-	config := fs.String("config", "hachaos.yaml", "topology Spec file: what the cluster is expected to be")
-	kubeconfig := fs.String("kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig of the cluster (default $KUBECONFIG)")
-	kubeContext := fs.String("context", "", "context in the kubeconfig (default its current context)")
-	if _, err := parseArgs(fs, args, 0); err != nil {
-		return err
-	}
+func discover(o discoverOptions) error {
 	var problems []string
-	if *kubeconfig == "" {
+	if o.kubeconfig == "" {
 		problems = append(problems, "--kubeconfig: required (or set KUBECONFIG)")
 	}
-	spec, err := topology.Load(*config)
+	spec, err := topology.Load(o.config)
 	if err != nil {
 		problems = append(problems, err.Error())
 	}
@@ -39,10 +50,10 @@ func discover(args []string) error {
 		return usageError{strings.Join(problems, "; ")}
 	}
 	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
-		&clientcmd.ClientConfigLoadingRules{ExplicitPath: *kubeconfig},
-		&clientcmd.ConfigOverrides{CurrentContext: *kubeContext}).ClientConfig()
+		&clientcmd.ClientConfigLoadingRules{ExplicitPath: o.kubeconfig},
+		&clientcmd.ConfigOverrides{CurrentContext: o.kubeContext}).ClientConfig()
 	if err != nil {
-		return fmt.Errorf("kubeconfig %s: %w", *kubeconfig, err)
+		return fmt.Errorf("kubeconfig %s: %w", o.kubeconfig, err)
 	}
 	cfg.Timeout = 30 * time.Second
 	client, err := kubernetes.NewForConfig(cfg)
@@ -57,8 +68,8 @@ func discover(args []string) error {
 	}
 	fmt.Print(found)
 	if diffs := found.Check(spec); len(diffs) > 0 {
-		return checkFailed{fmt.Errorf("the cluster is not what %s expects:\n  - %s", *config, strings.Join(diffs, "\n  - "))}
+		return checkFailed{fmt.Errorf("the cluster is not what %s expects:\n  - %s", o.config, strings.Join(diffs, "\n  - "))}
 	}
-	fmt.Printf("the cluster is what %s expects\n", *config)
+	fmt.Printf("the cluster is what %s expects\n", o.config)
 	return nil
 }

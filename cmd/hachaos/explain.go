@@ -2,41 +2,50 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"text/tabwriter"
+
+	"github.com/spf13/cobra"
 
 	"github.com/hachaos/hachaos/fault"
 	"github.com/hachaos/hachaos/monitor"
 	"github.com/hachaos/hachaos/topology"
 )
 
+func newExplainCommand() *cobra.Command {
+	var config, output string
+	c := &cobra.Command{
+		Use:     "explain",
+		Short:   "every timing bound the Spec implies, with its value and formula (a dry run: creates nothing)",
+		GroupID: "topology",
+		Args:    noArgs,
+		RunE:    func(*cobra.Command, []string) error { return explain(config, output) },
+	}
+	addConfigFlag(c.Flags(), &config, "topology Spec file")
+	addOutputFlag(c.Flags(), &output, "each bound's value in seconds, formula and inputs")
+	return c
+}
+
 // explain prints every timing bound the Spec implies, with its value and formula — a
 // dry run that creates nothing. The suites derive the same bounds (topology.Bounds) from
 // the Spec and from the flags the running components were started with; here, where
 // nothing runs, the components' defaults stand in for those flags, and the output says so.
-func explain(args []string) error {
-	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
-	config := fs.String("config", "hachaos.yaml", "topology Spec file")
-	output := fs.String("o", "text", "output format: text or json (each bound's value in seconds, formula and inputs)")
-	if _, err := parseArgs(fs, args, 0); err != nil {
+func explain(config, output string) error {
+	if err := checkOutput(output); err != nil {
 		return err
 	}
-	if *output != "text" && *output != "json" {
-		return usageError{fmt.Sprintf("-o: must be text or json, got %q", *output)}
-	}
-	spec, err := topology.Load(*config)
+	spec, err := topology.Load(config)
 	if err != nil {
 		return err
 	}
 	b := topology.NewBounds(spec, topology.DefaultComponentTimings())
 	t := spec.ResolvedTimeouts()
 	rows := explainedBounds(b, t)
-	if *output == "json" {
+	if output == "json" {
 		return explainJSON(spec, rows)
 	}
-	fmt.Printf("%s: %d control planes, %d workers, %s etcd (%d members), profile %s\n", *config, spec.ControlPlanes, spec.Workers, spec.Etcd.Mode, spec.Etcd.Members, spec.Profile)
+	fmt.Printf("%s: %d control planes, %d workers, %s etcd (%d members), profile %s\n", config, spec.ControlPlanes, spec.Workers, spec.Etcd.Mode, spec.Etcd.Members, spec.Profile)
 	fmt.Println("Bounds (etcd's, kube-apiserver's, kube-controller-manager's and kube-proxy's own timings at their defaults here; the suites read them from the running components):")
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	for _, row := range rows {

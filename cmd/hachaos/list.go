@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/onsi/ginkgo/v2/types"
+	"github.com/spf13/cobra"
 
 	"github.com/hachaos/hachaos/fault"
 	"github.com/hachaos/hachaos/guarantees"
@@ -29,30 +29,41 @@ type listedSpec struct {
 	Labels []string `json:"labels"`
 }
 
+// listOptions are list's flags.
+type listOptions struct{ labels, output, suites string }
+
+func newListCommand() *cobra.Command {
+	var o listOptions
+	c := &cobra.Command{
+		Use:     "list",
+		Short:   "the specs a label filter selects (a Ginkgo dry run), the fault kinds, and every guarantee with its negative control (creates nothing)",
+		GroupID: "suites",
+		Args:    noArgs,
+		RunE:    func(*cobra.Command, []string) error { return listCmd(o) },
+	}
+	c.Flags().StringVar(&o.labels, "labels", "", "only the specs this Ginkgo label filter selects, e.g. lb or 'etcd && !disruptive'")
+	addOutputFlag(c.Flags(), &o.output, "the same catalogue as one object")
+	c.Flags().StringVar(&o.suites, "suites", "", "the suites' test binary (default: "+suitesBinaryName+" beside this hachaos; make build writes it)")
+	return c
+}
+
 // listCmd prints the specs the suites hold (a Ginkgo dry run of the prebuilt test
 // binary: nothing runs, no cluster is touched), the fault kinds, and every guarantee
 // with its negative control.
-func listCmd(args []string) error {
-	fs := flag.NewFlagSet("list", flag.ContinueOnError)
-	labels := fs.String("labels", "", "only the specs this Ginkgo label filter selects, e.g. lb or 'etcd && !disruptive'")
-	output := fs.String("o", "text", "output format: text or json")
-	suites := fs.String("suites", "", "the suites' test binary (default: "+suitesBinaryName+" beside this hachaos; make build writes it)")
-	if _, err := parseArgs(fs, args, 0); err != nil {
+func listCmd(lo listOptions) error {
+	if err := checkOutput(lo.output); err != nil {
 		return err
 	}
-	if *output != "text" && *output != "json" {
-		return usageError{fmt.Sprintf("-o: must be text or json, got %q", *output)}
-	}
-	o := runOptions{suites: *suites}
+	o := runOptions{suites: lo.suites}
 	if problems := o.findBinaries(); len(problems) > 0 && !isExecutable(o.suites) {
 		return usageError{problems[0]}
 	}
-	specs, err := dryRunSpecs(o.suites, *labels)
+	specs, err := dryRunSpecs(o.suites, lo.labels)
 	if err != nil {
 		return err
 	}
 	c := catalogue{Specs: specs, Faults: fault.Kinds(), Guarantees: guarantees.NegativeControls}
-	if *output == "json" {
+	if lo.output == "json" {
 		e := json.NewEncoder(os.Stdout)
 		e.SetIndent("", "  ")
 		return e.Encode(c)

@@ -1,6 +1,7 @@
 // Command hachaos brings an HA Kubernetes topology up and down from a Spec file, runs
 // planned events under the disruption monitor, and builds and compares the reports.
-// "hachaos help" lists the commands (usage, in cli.go) and the exit statuses.
+// "hachaos --help" lists the commands (commands.go) and the exit statuses; COMMAND
+// --help lists a command's flags.
 //
 // The Spec is checked before anything is created; Ctrl-C cancels cleanly.
 package main
@@ -8,13 +9,10 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/hachaos/hachaos/fault"
@@ -29,122 +27,7 @@ import (
 )
 
 func main() {
-	os.Exit(exitStatus(run(os.Args[1:]), os.Stderr))
-}
-
-var commands = map[string]func(ctx context.Context, spec topology.Spec) error{
-	"up":       up,
-	"down":     down,
-	"status":   status,
-	"recover":  recoverLeftovers,
-	"faults":   listFaults,
-	"validate": validate,
-	"kubernetes-version": func(_ context.Context, spec topology.Spec) error {
-		fmt.Println(spec.Kubernetes.Version)
-		return nil
-	},
-	"cluster-name": func(_ context.Context, spec topology.Spec) error {
-		fmt.Println(spec.Name)
-		return nil
-	},
-}
-
-func run(args []string) error {
-	if isHelp(args) {
-		fmt.Print(usage)
-		return nil
-	}
-	if len(args) > 0 && args[0] == "expect-detected" {
-		return expectDetected(args[1:])
-	}
-	if len(args) > 0 && args[0] == "report" {
-		return report(args[1:])
-	}
-	if len(args) == 2 && args[0] == "exit-status" {
-		res, err := reports.ReadResults(args[1])
-		if err != nil {
-			return err
-		}
-		os.Exit(res.ExitStatus())
-	}
-	if len(args) == 3 && args[0] == "expect-not-in-effect" && args[1] == "--report" {
-		return expectNotInEffect(args[2])
-	}
-	if len(args) > 0 && args[0] == "rolling-restart" {
-		return rollingRestartCmd(args[1:])
-	}
-	if len(args) > 0 && args[0] == "upgrade" {
-		return upgradeCmd(args[1:])
-	}
-	if len(args) > 0 && args[0] == "run" {
-		return runCmd(args[1:])
-	}
-	if len(args) > 0 && args[0] == "list" {
-		return listCmd(args[1:])
-	}
-	if len(args) > 0 && args[0] == "monitor" {
-		return monitorCmd(args[1:])
-	}
-	if len(args) > 0 && args[0] == "soak" {
-		return soakCmd(args[1:])
-	}
-	if len(args) > 0 && args[0] == "nemesis" {
-		return nemesisCmd(args[1:])
-	}
-	if len(args) > 0 && args[0] == "derive-config" {
-		return deriveConfig(args[1:])
-	}
-	if len(args) == 1 && args[0] == "version" {
-		return version()
-	}
-	if len(args) > 0 && args[0] == "explain" {
-		return explain(args[1:])
-	}
-	if len(args) > 0 && args[0] == "discover" {
-		return discover(args[1:])
-	}
-	if len(args) > 0 && args[0] == "compare" {
-		return compare(args[1:])
-	}
-	if len(args) > 0 && args[0] == "merge" {
-		return merge(args[1:])
-	}
-	if len(args) == 2 && args[0] == "annotate" {
-		res, err := reports.ReadResults(args[1])
-		if err != nil {
-			return err
-		}
-		for _, a := range reports.GitHubAnnotations(res) {
-			fmt.Println(a)
-		}
-		return nil
-	}
-	if len(args) == 2 && args[0] == "scan-secrets" {
-		return scanSecrets(args[1])
-	}
-	if len(args) == 0 {
-		fmt.Fprint(os.Stderr, usage)
-		return usageError{"no command given"}
-	}
-	if commands[args[0]] == nil {
-		return usageError{fmt.Sprintf("unknown command %q, or wrong arguments for it", args[0])}
-	}
-	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
-	config := fs.String("config", "hachaos.yaml", "topology Spec file")
-	if _, err := parseArgs(fs, args[1:], 0); err != nil {
-		return err
-	}
-	spec, err := topology.Load(*config)
-	if err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return commands[args[0]](ctx, spec)
-}
-
-func progress(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "%s %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+	os.Exit(exitStatus(newRootCommand().Execute(), os.Stderr))
 }
 
 func up(ctx context.Context, spec topology.Spec) error {
@@ -302,26 +185,22 @@ func validate(_ context.Context, spec topology.Spec) error {
 	return nil
 }
 
+// expectDetectedOptions are expect-detected's flags.
+type expectDetectedOptions struct{ report, spec, reason string }
+
 // expectDetected is the verdict of a negative control (see reports.ExpectDetected).
-func expectDetected(args []string) error {
-	fs := flag.NewFlagSet("expect-detected", flag.ContinueOnError)
-	report := fs.String("report", "", "Ginkgo JSON report of the sabotaged run")
-	spec := fs.String("spec", "", "text of the spec that must fail")
-	reason := fs.String("reason", "", "text its failure message must contain")
-	if _, err := parseArgs(fs, args, 0); err != nil {
+func expectDetected(o expectDetectedOptions) error {
+	if err := requireFlags("expect-detected", map[string]string{"--report": o.report, "--spec": o.spec, "--reason": o.reason}); err != nil {
 		return err
 	}
-	if *report == "" || *spec == "" || *reason == "" {
-		return usageError{"expect-detected needs --report, --spec and --reason"}
-	}
-	r, err := reports.ReadGinkgoJSON(*report)
+	r, err := reports.ReadGinkgoJSON(o.report)
 	if err != nil {
 		return err
 	}
-	if err := reports.ExpectDetected(r, *spec, *reason); err != nil {
+	if err := reports.ExpectDetected(r, o.spec, o.reason); err != nil {
 		return checkFailed{err}
 	}
-	fmt.Printf("detected: %q failed mentioning %q\n", *spec, *reason)
+	fmt.Printf("detected: %q failed mentioning %q\n", o.spec, o.reason)
 	return nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/hachaos/hachaos/dataplane"
@@ -28,55 +28,66 @@ import (
 	"github.com/hachaos/hachaos/verdict"
 )
 
+// monitorOptions are monitor's flags.
+type monitorOptions struct {
+	config, artifacts, name string
+	traffic, browser        bool
+}
+
+func newMonitorCommand() *cobra.Command {
+	var o monitorOptions
+	c := &cobra.Command{
+		Use:   "monitor --artifacts DIR [--name N] [--traffic=false] -- COMMAND…",
+		Short: "record the disruption monitor around COMMAND and judge it against the Spec's budgets",
+		Long: `Record the disruption monitor around COMMAND (a user's upgrade script, a certificate
+rotation, hachaos rolling-restart …) and judge it against the Spec's disruption budgets:
+the readiness gate, the observation and traffic while COMMAND runs, the gate again after
+it. Ctrl-C stops COMMAND and still writes the reports. Exit status as exit-status's.
+Everything after the first argument is COMMAND's, flags included.`,
+		GroupID: "events",
+		Args:    minArgs(1),
+		RunE:    func(_ *cobra.Command, args []string) error { return monitorCmd(o, args) },
+	}
+	c.Flags().SetInterspersed(false) // COMMAND's own flags are COMMAND's
+	addConfigFlag(c.Flags(), &o.config, "topology Spec file (the disruption budgets)")
+	c.Flags().StringVar(&o.artifacts, "artifacts", "", "folder for the timeline, history, command log and reports (required)")
+	c.Flags().StringVar(&o.name, "name", "", "what the command does, for the reports (default: the command line)")
+	c.Flags().BoolVar(&o.traffic, "traffic", true, "run etcd traffic and Kubernetes API traffic through the LB and check them (etcd: no acknowledged write lost, linearizable, write gap; API: linearizable per object, resourceVersions in order, consistent reads, watches complete)")
+	c.Flags().BoolVar(&o.browser, "browser-check", true, "render report.html in headless Chromium and check it, as `hachaos report` does")
+	return c
+}
+
 // monitorCmd runs a command under the disruption monitor: the readiness gate, then the
 // standard observation (and etcd and API traffic) while the command runs, the gate again after
 // it, and the judgement against the Spec's disruption budgets, written as the usual
 // reports. Ctrl-C stops the command and still writes them. The exit status is
 // `hachaos exit-status`'s: 0 passed, 1 a broken budget or guarantee, 3 inconclusive.
-func monitorCmd(args []string) error {
-	fs := flag.NewFlagSet("monitor", flag.ContinueOnError)
-	config := fs.String("config", "hachaos.yaml", "topology Spec file (the disruption budgets)")
-	artifacts := fs.String("artifacts", "", "folder for the timeline, history, command log and reports (required)")
-	name := fs.String("name", "", "what the command does, for the reports (default: the command line)")
-	traffic := fs.Bool("traffic", true, "run etcd traffic and Kubernetes API traffic through the LB and check them (etcd: no acknowledged write lost, linearizable, write gap; API: linearizable per object, resourceVersions in order, consistent reads, watches complete)")
-	browser := fs.Bool("browser-check", true, "render report.html in headless Chromium and check it, as `hachaos report` does")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	command := fs.Args()
+func monitorCmd(o monitorOptions, command []string) error {
 	var problems []string
-	if *artifacts == "" {
+	if o.artifacts == "" {
 		problems = append(problems, "--artifacts: required (where the reports go)")
 	}
-	if len(command) == 0 {
-		problems = append(problems, "the command: required after the flags, e.g. hachaos monitor --artifacts DIR -- ./my-upgrade.sh")
-	}
-	spec, err := topology.Load(*config)
+	spec, err := topology.Load(o.config)
 	if err != nil {
 		problems = append(problems, err.Error())
 	}
 	if len(problems) > 0 {
-		return errors.New(strings.Join(problems, "\n"))
+		return usageError{strings.Join(problems, "\n")}
 	}
-	if *name == "" {
-		*name = "monitor: " + strings.Join(command, " ")
+	if o.name == "" {
+		o.name = "monitor: " + strings.Join(command, " ")
 	}
-	if err := os.MkdirAll(*artifacts, 0o755); err != nil {
+	if err := os.MkdirAll(o.artifacts, 0o755); err != nil {
 		return err
 	}
-	status, err := runMonitored(spec, *artifacts, *name, command, *traffic)
+	status, err := runMonitored(spec, o.artifacts, o.name, command, o.traffic)
 	if err != nil {
 		return err
 	}
-	if err := report(append(reportFlags(*browser, *config), *artifacts)); err != nil {
+	if err := report(reportOptions{config: o.config, browser: o.browser}, o.artifacts); err != nil {
 		return err
 	}
-	os.Exit(status)
-	return nil
-}
-
-func reportFlags(browser bool, config string) []string {
-	return []string{fmt.Sprintf("--browser-check=%t", browser), "--config", config}
+	return byVerdicts(status)
 }
 
 // runMonitored records around the command and writes the Ginkgo-shaped report; it
@@ -290,46 +301,59 @@ func markSteps(rec *probe.Recorder, path string) error {
 	return err
 }
 
-// rollingRestartCmd restarts every control-plane node in turn (package rolling).
-func rollingRestartCmd(args []string) error {
-	fs := flag.NewFlagSet("rolling-restart", flag.ContinueOnError)
-	config := fs.String("config", "hachaos.yaml", "topology Spec file")
-	components := fs.String("components", "", "what to restart on each node, comma-separated, in this order: "+strings.Join(rolling.Components, ",")+" (default all; etcd only when stacked)")
-	if _, err := parseArgs(fs, args, 0); err != nil {
-		return err
+func newRollingRestartCommand() *cobra.Command {
+	var config string
+	var components []string
+	c := &cobra.Command{
+		Use:     "rolling-restart [--components etcd,kube-apiserver,…,kubelet]",
+		Short:   "restart every control plane in turn, as an upgrade rolls (run it under hachaos monitor)",
+		GroupID: "events",
+		Args:    noArgs,
+		RunE:    func(*cobra.Command, []string) error { return rollingRestartCmd(config, components) },
 	}
-	spec, err := topology.Load(*config)
+	addConfigFlag(c.Flags(), &config, "topology Spec file")
+	c.Flags().StringSliceVar(&components, "components", nil, "what to restart on each node, comma-separated, in this order: "+strings.Join(rolling.Components, ",")+" (default all; etcd only when stacked)")
+	return c
+}
+
+// rollingRestartCmd restarts every control-plane node in turn (package rolling).
+func rollingRestartCmd(config string, only []string) error {
+	spec, err := topology.Load(config)
 	if err != nil {
 		return err
-	}
-	var only []string
-	if *components != "" {
-		only = strings.Split(*components, ",")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return withSteps(spec, func(in rolling.Input) error { return rolling.RestartControlPlane(ctx, in, only) }, "rolling restart of every control plane")
 }
 
+func newUpgradeCommand() *cobra.Command {
+	var config, to string
+	c := &cobra.Command{
+		Use:     "upgrade --to vX.Y.Z",
+		Short:   "roll the running topology to another Kubernetes version, one node at a time (run it under hachaos monitor)",
+		GroupID: "events",
+		Args:    noArgs,
+		RunE:    func(*cobra.Command, []string) error { return upgradeCmd(config, to) },
+	}
+	addConfigFlag(c.Flags(), &config, "topology Spec file of the running (FROM) topology")
+	c.Flags().StringVar(&to, "to", "", "the Kubernetes version to upgrade to, e.g. v1.37.2 (its images built: scripts/build-images.sh) (required)")
+	return c
+}
+
 // upgradeCmd rolls the running topology to another Kubernetes version in place
 // (rolling.Upgrade), writing its steps for the monitor.
-func upgradeCmd(args []string) error {
-	fs := flag.NewFlagSet("upgrade", flag.ContinueOnError)
-	config := fs.String("config", "hachaos.yaml", "topology Spec file of the running (FROM) topology")
-	to := fs.String("to", "", "the Kubernetes version to upgrade to, e.g. v1.37.2 (its images built: scripts/build-images.sh)")
-	if _, err := parseArgs(fs, args, 0); err != nil {
+func upgradeCmd(config, to string) error {
+	if err := requireFlags("upgrade", map[string]string{"--to": to}); err != nil {
 		return err
 	}
-	if *to == "" {
-		return usageError{"upgrade needs --to vX.Y.Z"}
-	}
-	spec, err := topology.Load(*config)
+	spec, err := topology.Load(config)
 	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return withSteps(spec, func(in rolling.Input) error { return rolling.Upgrade(ctx, in, *to) }, "upgrade to "+*to)
+	return withSteps(spec, func(in rolling.Input) error { return rolling.Upgrade(ctx, in, to) }, "upgrade to "+to)
 }
 
 // withSteps runs a rolling operation on the topology's provider with the monitor's

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,24 +12,37 @@ import (
 	"strings"
 
 	"github.com/onsi/ginkgo/v2/types"
+	"github.com/spf13/cobra"
 
 	"github.com/hachaos/hachaos/reports"
 	"github.com/hachaos/hachaos/topology"
 )
 
+// reportOptions are report's flags; monitor, run and soak build their reports with them.
+type reportOptions struct {
+	baseline, config string
+	browser          bool
+}
+
+func newReportCommand() *cobra.Command {
+	var o reportOptions
+	c := &cobra.Command{
+		Use:     "report DIR",
+		Short:   "results.json, junit.xml, report.html, summary.md from DIR's Ginkgo report(s)",
+		GroupID: "reports",
+		Args:    exactArgs(1),
+		RunE:    func(_ *cobra.Command, args []string) error { return report(o, args[0]) },
+	}
+	c.Flags().StringVar(&o.baseline, "baseline", "", "results.json of an earlier run to compare with (adds a comparison; fails on a regression)")
+	addConfigFlag(c.Flags(), &o.config, "topology Spec file (for the regression budget)")
+	c.Flags().BoolVar(&o.browser, "browser-check", true, "render report.html in headless Chromium, keep screenshot.png and fail unless the summary and every timeline show")
+	return c
+}
+
 // report builds a run's results.json, junit.xml, report.html and summary.md from the
 // Ginkgo JSON report(s) in an artifacts folder: DIR/report.json for one trial, or
 // DIR/trial-N/report.json for several (TRIALS=N).
-func report(args []string) error {
-	fs := flag.NewFlagSet("report", flag.ContinueOnError)
-	baseline := fs.String("baseline", "", "results.json of an earlier run to compare with (adds a comparison; fails on a regression)")
-	config := fs.String("config", "hachaos.yaml", "topology Spec file (for the regression budget)")
-	browser := fs.Bool("browser-check", true, "render report.html in headless Chromium, keep screenshot.png and fail unless the summary and every timeline show")
-	positional, err := parseArgs(fs, args, 1)
-	if err != nil {
-		return err
-	}
-	dir := positional[0]
+func report(o reportOptions, dir string) error {
 	trialDirs, err := findTrials(dir)
 	if err != nil {
 		return err
@@ -52,8 +64,8 @@ func report(args []string) error {
 		return err
 	}
 	var cmp *reports.Comparison
-	if *baseline != "" {
-		c, err := compareWith(*baseline, res, *config)
+	if o.baseline != "" {
+		c, err := compareWith(o.baseline, res, o.config)
 		if err != nil {
 			return err
 		}
@@ -69,7 +81,7 @@ func report(args []string) error {
 			problems = append(problems, errors.New("comparison failed"))
 		}
 	}
-	if *browser {
+	if o.browser {
 		abs, err := filepath.Abs(dir)
 		if err != nil {
 			return err
@@ -177,36 +189,43 @@ func readJSONFile(path string, v any) error {
 	return nil
 }
 
+func newMergeCommand() *cobra.Command {
+	var out string
+	c := &cobra.Command{
+		Use:     "merge --out DIR SHARD…",
+		Short:   "one run's reports from its shards' (each SHARD/results.json, same Spec and build); exit status by the merged verdicts",
+		GroupID: "reports",
+		Args:    minArgs(1),
+		RunE:    func(_ *cobra.Command, args []string) error { return merge(out, args) },
+	}
+	c.Flags().StringVar(&out, "out", "", "folder for the merged reports (required)")
+	return c
+}
+
 // merge writes one run's reports (results.json, junit.xml, report.html, summary.md) into
 // --out from the reports of the shards it ran as (the nightly workflow's jobs, one per
 // label group), and exits by the merged verdicts: 0 passed, 1 a broken promise, 3 only
 // inconclusive ones.
-func merge(args []string) error {
-	fs := flag.NewFlagSet("merge", flag.ContinueOnError)
-	out := fs.String("out", "", "folder for the merged reports")
-	positional, err := parseArgs(fs, args, -1)
-	if err != nil {
+func merge(outDir string, shardDirs []string) error {
+	if err := requireFlags("merge", map[string]string{"--out": outDir}); err != nil {
 		return err
 	}
-	if *out == "" || len(positional) == 0 {
-		return usageError{"merge needs --out DIR and at least one shard folder"}
-	}
 	var shards []reports.Shard
-	for _, dir := range positional {
+	for _, dir := range shardDirs {
 		res, err := reports.ReadResults(filepath.Join(dir, "results.json"))
 		if err != nil {
 			return err
 		}
 		shards = append(shards, reports.Shard{Dir: dir, Results: res})
 	}
-	merged, err := reports.Merge(shards, *out)
+	merged, err := reports.Merge(shards, outDir)
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return err
 	}
-	if err := writeReports(*out, merged, nil); err != nil {
+	if err := writeReports(outDir, merged, nil); err != nil {
 		return err
 	}
 	switch merged.ExitStatus() {
@@ -218,29 +237,45 @@ func merge(args []string) error {
 	return nil
 }
 
+// compareOptions are compare's flags.
+type compareOptions struct {
+	config     string
+	sideBySide bool
+}
+
+func newCompareCommand() *cobra.Command {
+	var o compareOptions
+	c := &cobra.Command{
+		Use:   "compare BASE.json CAND.json",
+		Short: "compare two results.json; fail on a broken guarantee or a p95 regression (--side-by-side: judge nothing, both runs' p50 / p95 per guarantee)",
+		Long: `Compare two results.json: fail on a broken guarantee or a p95 regression beyond the
+Spec's certification budget. With --side-by-side, judge nothing: print both runs' p50 / p95
+per guarantee, and the etcd layouts' reason where they differ (make compare-topologies).`,
+		GroupID: "reports",
+		Args:    exactArgs(2),
+		RunE:    func(_ *cobra.Command, args []string) error { return compare(o, args[0], args[1]) },
+	}
+	addConfigFlag(c.Flags(), &o.config, "topology Spec file (for the regression budget)")
+	c.Flags().BoolVar(&o.sideBySide, "side-by-side", false, "judge nothing: a Markdown table of both runs' p50 / p95 per guarantee, with the layouts' reason where they differ (stacked vs external etcd)")
+	return c
+}
+
 // compare compares two saved results.json (e.g. tonight's with last week's) and fails
 // on a broken guarantee or a regression beyond the Spec's certification budget.
-func compare(args []string) error {
-	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
-	config := fs.String("config", "hachaos.yaml", "topology Spec file (for the regression budget)")
-	sideBySide := fs.Bool("side-by-side", false, "judge nothing: a Markdown table of both runs' p50 / p95 per guarantee, with the layouts' reason where they differ (stacked vs external etcd)")
-	positional, err := parseArgs(fs, args, 2)
+func compare(o compareOptions, basePath, candPath string) error {
+	cand, err := reports.ReadResults(candPath)
 	if err != nil {
 		return err
 	}
-	cand, err := reports.ReadResults(positional[1])
-	if err != nil {
-		return err
-	}
-	if *sideBySide {
-		base, err := reports.ReadResults(positional[0])
+	if o.sideBySide {
+		base, err := reports.ReadResults(basePath)
 		if err != nil {
 			return err
 		}
 		fmt.Print(reports.CompareSideBySide(base, cand, sideLabel(base), sideLabel(cand)).Markdown())
 		return nil
 	}
-	c, err := compareWith(positional[0], cand, *config)
+	c, err := compareWith(basePath, cand, o.config)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,6 +10,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/hachaos/hachaos/reports"
 	"github.com/hachaos/hachaos/topology"
@@ -36,16 +38,47 @@ type runOptions struct {
 	browser                          bool
 }
 
+func newRunCommand() *cobra.Command {
+	var o runOptions
+	c := &cobra.Command{
+		Use:   "run",
+		Short: "bring the topology up or reuse it, run the selected specs N times, write the reports; exit by the verdicts",
+		Long: `Bring the topology up or reuse it, run the selected specs --trials times on it from the
+prebuilt suites (no Go, no source needed), then scan the artifacts for secrets and write
+report.html, results.json, junit.xml and summary.md. Ctrl-C stops the running spec,
+recovers its fault and still writes the reports.
+` + exitStatusHelp,
+		GroupID: "suites",
+		Args:    noArgs,
+		RunE: func(*cobra.Command, []string) error {
+			if err := o.check(); err != nil {
+				return err
+			}
+			return runCmd(o)
+		},
+	}
+	o.addFlags(c.Flags())
+	return c
+}
+
+// addFlags binds run's flags to o.
+func (o *runOptions) addFlags(fs *pflag.FlagSet) {
+	addConfigFlag(fs, &o.config, "topology Spec file")
+	fs.StringVar(&o.artifacts, "artifacts", "", "where the run's artifacts and reports go (default _artifacts/<time>)")
+	fs.StringVar(&o.labels, "labels", "", "Ginkgo label filter, e.g. lb or 'etcd && !disruptive' (default: every spec)")
+	fs.StringVar(&o.focus, "focus", "", "run only the specs whose full text matches this regular expression")
+	fs.IntVar(&o.trials, "trials", 1, fmt.Sprintf("how many times every selected spec runs, on the same cluster (1–%d)", maxTrials))
+	fs.DurationVar(&o.timeout, "timeout", 120*time.Minute, "Ginkgo's timeout for each trial: a stuck suite still ends with its report")
+	fs.StringVar(&o.suites, "suites", "", "the suites' test binary (default: "+suitesBinaryName+" beside this hachaos; make build writes it)")
+	fs.BoolVar(&o.browser, "browser-check", true, "render report.html in headless Chromium and check it, as hachaos report does")
+}
+
 // runCmd runs the suites from the prebuilt test binary: trials times on the same
 // topology (brought up or reused by the suite), then the secrets scan and the reports,
 // written whatever the suites' outcome. The exit status is by the verdicts: 0 all
 // passed, 1 a promise broken, 3 only inconclusive verdicts, 2 a harness problem (a
 // secret in the artifacts, reports that could not be built).
-func runCmd(args []string) error {
-	o, err := parseRunArgs(args)
-	if err != nil {
-		return err
-	}
+func runCmd(o runOptions) error {
 	suitesFailed := false
 	for i := 1; i <= o.trials; i++ {
 		dir := o.artifacts
@@ -69,21 +102,9 @@ func runCmd(args []string) error {
 	return finishRun(o, suitesFailed)
 }
 
-// parseRunArgs reads and checks run's flags, every problem at once.
-func parseRunArgs(args []string) (runOptions, error) {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	o := runOptions{}
-	fs.StringVar(&o.config, "config", "hachaos.yaml", "topology Spec file")
-	fs.StringVar(&o.artifacts, "artifacts", "", "where the run's artifacts and reports go (default _artifacts/<time>)")
-	fs.StringVar(&o.labels, "labels", "", "Ginkgo label filter, e.g. lb or 'etcd && !disruptive' (default: every spec)")
-	fs.StringVar(&o.focus, "focus", "", "run only the specs whose full text matches this regular expression")
-	fs.IntVar(&o.trials, "trials", 1, fmt.Sprintf("how many times every selected spec runs, on the same cluster (1–%d)", maxTrials))
-	fs.DurationVar(&o.timeout, "timeout", 120*time.Minute, "Ginkgo's timeout for each trial: a stuck suite still ends with its report")
-	fs.StringVar(&o.suites, "suites", "", "the suites' test binary (default: "+suitesBinaryName+" beside this hachaos; make build writes it)")
-	fs.BoolVar(&o.browser, "browser-check", true, "render report.html in headless Chromium and check it, as hachaos report does")
-	if _, err := parseArgs(fs, args, 0); err != nil {
-		return o, err
-	}
+// check checks run's flags, every problem at once, and makes the paths absolute (the
+// suites run in another folder).
+func (o *runOptions) check() error {
 	var problems []string
 	if o.trials < 1 || o.trials > maxTrials {
 		problems = append(problems, fmt.Sprintf("--trials: must be between 1 and %d, got %d", maxTrials, o.trials))
@@ -101,14 +122,14 @@ func parseRunArgs(args []string) (runOptions, error) {
 		o.artifacts = filepath.Join("_artifacts", time.Now().Format("20060102-150405"))
 	}
 	if len(problems) > 0 {
-		return o, usageError{strings.Join(problems, "\n")}
+		return usageError{strings.Join(problems, "\n")}
 	}
 	abs, err := filepath.Abs(o.artifacts)
 	if err != nil {
-		return o, err
+		return err
 	}
 	o.artifacts = abs
-	return o, os.MkdirAll(o.artifacts, 0o755)
+	return os.MkdirAll(o.artifacts, 0o755)
 }
 
 // findBinaries locates the suites' test binary and the probe; what is missing is named
@@ -186,8 +207,9 @@ func runSuitesOnce(o runOptions, dir string) (passed, interrupted bool, err erro
 func suitesArgs(o runOptions, dir string) []string {
 	args := []string{
 		"-test.run=^TestE2E$", "-test.v", fmt.Sprintf("-test.timeout=%s", o.timeout+5*time.Minute),
-		"-ginkgo.v", fmt.Sprintf("-ginkgo.timeout=%s", o.timeout), "-ginkgo.json-report=" + filepath.Join(dir, "report.json"),
+		fmt.Sprintf("-ginkgo.timeout=%s", o.timeout), "-ginkgo.json-report=" + filepath.Join(dir, "report.json"),
 	}
+	args = append(args, ginkgoVerbosity()...)
 	if o.labels != "" {
 		args = append(args, "-ginkgo.label-filter="+o.labels)
 	}
@@ -195,6 +217,19 @@ func suitesArgs(o runOptions, dir string) []string {
 		args = append(args, "-ginkgo.focus="+o.focus)
 	}
 	return args
+}
+
+// ginkgoVerbosity is Ginkgo's output for hachaos' -q (a line per spec), the default
+// (each spec's steps as it runs: -ginkgo.v) and -v (also every By and the timeline as
+// recorded: -ginkgo.vv).
+func ginkgoVerbosity() []string {
+	switch verbosity {
+	case verbosityQuiet:
+		return []string{"-ginkgo.succinct"}
+	case verbosityVerbose:
+		return []string{"-ginkgo.vv"}
+	}
+	return []string{"-ginkgo.v"}
 }
 
 // finishRun scans the artifacts for secrets and builds the reports, then exits by the
@@ -206,7 +241,7 @@ func finishRun(o runOptions, suitesFailed bool) error {
 	if err := scanSecrets(o.artifacts); err != nil {
 		problems = append(problems, err.Error())
 	}
-	if err := report(append(reportFlags(o.browser, o.config), o.artifacts)); err != nil {
+	if err := report(reportOptions{config: o.config, browser: o.browser}, o.artifacts); err != nil {
 		problems = append(problems, "reports: "+err.Error())
 	}
 	progress("artifacts: %s (report.html, results.json, junit.xml, summary.md)", o.artifacts)
@@ -221,8 +256,5 @@ func finishRun(o runOptions, suitesFailed bool) error {
 	if suitesFailed && status == exitOK {
 		return checkFailed{errors.New("the suites failed, but no spec's verdict says so: see the suites' output above")}
 	}
-	if status != exitOK {
-		os.Exit(status)
-	}
-	return nil
+	return byVerdicts(status)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -16,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/hachaos/hachaos/fault"
@@ -33,47 +33,68 @@ import (
 // after a round: the monitor then reports "did not recover", not an incomplete command.
 const exitDidNotRecover = 4
 
+// soakOptions are soak's flags.
+type soakOptions struct {
+	config, artifacts, only string
+	seed                    uint64
+	duration                time.Duration
+	dryRun                  bool
+	shrink                  int
+}
+
+func newSoakCommand() *cobra.Command {
+	var o soakOptions
+	c := &cobra.Command{
+		Use:   "soak --artifacts DIR [--seed S] [--duration D] [--only I,J] [--dry-run] [--shrink N]",
+		Short: "draw a seeded fault schedule (a nemesis), run it round by round under the monitor, judge every guarantee over the whole run",
+		Long: `Draw a fault schedule from the seed (printed, with the command that replays it), run it
+round by round under the disruption monitor, and judge every guarantee over the whole run.
+With --shrink N, a run that broke a promise is replayed on sub-schedules (at most N runs)
+and the smallest that still breaks it is printed; an inconclusive run is not shrunk.`,
+		GroupID: "events",
+		Args:    noArgs,
+		RunE:    func(*cobra.Command, []string) error { return soakCmd(o) },
+	}
+	addConfigFlag(c.Flags(), &o.config, "topology Spec file")
+	c.Flags().Uint64Var(&o.seed, "seed", 0, "the schedule's seed (default: drawn from the clock, and printed)")
+	c.Flags().DurationVar(&o.duration, "duration", 20*time.Minute, "how long the schedule's rounds fill (the run takes longer: each round waits for the cluster to be healthy again)")
+	c.Flags().StringVar(&o.artifacts, "artifacts", "", "folder for the schedule, timeline, histories and reports (required)")
+	c.Flags().StringVar(&o.only, "only", "", "replay only these steps of the schedule (indexes, comma-separated)")
+	c.Flags().BoolVar(&o.dryRun, "dry-run", false, "print the schedule and its budget; inject nothing")
+	c.Flags().IntVar(&o.shrink, "shrink", 0, "when the run broke a promise, replay sub-schedules (at most this many runs) and report the smallest that still breaks it")
+	return c
+}
+
 // soakCmd draws the seeded schedule and runs it under the disruption monitor:
 // `hachaos monitor` around `hachaos nemesis`, with a budget from the schedule's steps.
-func soakCmd(args []string) error {
-	fs := flag.NewFlagSet("soak", flag.ContinueOnError)
-	config := fs.String("config", "hachaos.yaml", "topology Spec file")
-	seed := fs.Uint64("seed", 0, "the schedule's seed (default: drawn from the clock, and printed)")
-	duration := fs.Duration("duration", 20*time.Minute, "how long the schedule's rounds fill (the run takes longer: each round waits for the cluster to be healthy again)")
-	artifacts := fs.String("artifacts", "", "folder for the schedule, timeline, histories and reports (required)")
-	only := fs.String("only", "", "replay only these steps of the schedule (indexes, comma-separated)")
-	dryRun := fs.Bool("dry-run", false, "print the schedule and its budget; inject nothing")
-	shrink := fs.Int("shrink", 0, "when the run fails, replay sub-schedules (at most this many runs) and report the smallest that still fails")
-	if _, err := parseArgs(fs, args, 0); err != nil {
-		return err
-	}
-	spec, err := topology.Load(*config)
-	if err != nil {
-		return err
-	}
+func soakCmd(o soakOptions) error {
 	var problems []string
-	if *artifacts == "" && !*dryRun {
+	spec, err := topology.Load(o.config)
+	if err != nil {
+		problems = append(problems, err.Error())
+	}
+	if o.artifacts == "" && !o.dryRun {
 		problems = append(problems, "--artifacts: required (where the reports go)")
 	}
-	if *duration <= 0 || *duration > topology.MaxDuration {
-		problems = append(problems, fmt.Sprintf("--duration %s: must be positive and at most %s", *duration, topology.MaxDuration))
+	if o.duration <= 0 || o.duration > topology.MaxDuration {
+		problems = append(problems, fmt.Sprintf("--duration %s: must be positive and at most %s", o.duration, topology.MaxDuration))
 	}
-	keep, err := parseIndexes(*only)
+	keep, err := parseIndexes(o.only)
 	if err != nil {
 		problems = append(problems, err.Error())
 	}
 	if len(problems) > 0 {
-		return usageError{strings.Join(problems, "; ")}
+		return usageError{strings.Join(problems, "\n")}
 	}
-	if *seed == 0 {
-		*seed = uint64(time.Now().UnixNano())
+	if o.seed == 0 {
+		o.seed = uint64(time.Now().UnixNano())
 	}
 	ctx := context.Background()
 	p, err := kind.New(spec, kind.WithProgress(progress))
 	if err != nil {
 		return err
 	}
-	s, err := drawFor(ctx, spec, p, *seed, *duration)
+	s, err := drawFor(ctx, spec, p, o.seed, o.duration)
 	if err != nil {
 		return err
 	}
@@ -85,15 +106,15 @@ func soakCmd(args []string) error {
 		return err
 	}
 	fmt.Print(s)
-	fmt.Printf("budget: %s\nreplay: %s\n", why, replayCommand(*config, s, *duration, keep))
-	if *dryRun {
+	fmt.Printf("budget: %s\nreplay: %s\n", why, replayCommand(o.config, s, o.duration, keep))
+	if o.dryRun {
 		return nil
 	}
-	status, err := runSoak(spec, *config, *artifacts, s, budget)
-	if err != nil || !worthShrinking(status) || *shrink <= 0 {
+	status, err := runSoak(spec, o.config, o.artifacts, s, budget)
+	if err != nil || !worthShrinking(status) || o.shrink <= 0 {
 		return soakExit(status, err)
 	}
-	return shrinkSoak(spec, *config, *artifacts, s, *duration, *shrink)
+	return shrinkSoak(spec, o.config, o.artifacts, s, o.duration, o.shrink)
 }
 
 // drawFor draws the schedule on the topology's nodes.
@@ -182,11 +203,12 @@ func runSoak(spec topology.Spec, config, dir string, s nemesis.Schedule, budget 
 	}
 	spec.Disruption = budget
 	name := fmt.Sprintf("soak: seed %d, %d steps in %d rounds", s.Seed, len(s.Steps()), len(s.Rounds))
-	status, err := runMonitored(spec, dir, name, []string{self, "nemesis", "--config", config, "--schedule", file}, true)
+	nemesis := append(append([]string{self}, verbosityFlags()...), "nemesis", "--config", config, "--schedule", file)
+	status, err := runMonitored(spec, dir, name, nemesis, true)
 	if err != nil {
 		return 0, err
 	}
-	if err := report(append(reportFlags(true, config), dir)); err != nil {
+	if err := report(reportOptions{config: config, browser: true}, dir); err != nil {
 		return 0, err
 	}
 	return status, nil
@@ -203,10 +225,7 @@ func soakExit(status int, err error) error {
 	if err != nil {
 		return err
 	}
-	if status != exitOK {
-		os.Exit(status)
-	}
-	return nil
+	return byVerdicts(status)
 }
 
 // shrinkSoak replays sub-schedules of a failed soak (nemesis.Shrink), each a monitored
@@ -248,28 +267,39 @@ func indexSetOf(keep []int) map[int]bool {
 	return m
 }
 
+func newNemesisCommand() *cobra.Command {
+	var config, file string
+	c := &cobra.Command{
+		Use:     "nemesis --schedule F",
+		Short:   "run a drawn schedule (what soak runs under the monitor; exit 4: not healthy after a round)",
+		GroupID: "events",
+		Args:    noArgs,
+		RunE:    func(*cobra.Command, []string) error { return nemesisCmd(config, file) },
+	}
+	addConfigFlag(c.Flags(), &config, "topology Spec file")
+	c.Flags().StringVar(&file, "schedule", "", "the schedule (schedule.json of hachaos soak) (required)")
+	return c
+}
+
 // nemesisCmd runs a schedule (what `hachaos soak` runs under the monitor): round after
 // round, each step through the fault ledger — injected, shown in effect, held,
 // recovered — then the readiness gate, then the round's quiet gap. Ctrl-C recovers what
 // is injected and stops; a run killed outright is recovered by the next one.
-func nemesisCmd(args []string) error {
-	fs := flag.NewFlagSet("nemesis", flag.ContinueOnError)
-	config := fs.String("config", "hachaos.yaml", "topology Spec file")
-	file := fs.String("schedule", "", "the schedule (schedule.json of hachaos soak)")
-	if _, err := parseArgs(fs, args, 0); err != nil {
+func nemesisCmd(config, file string) error {
+	if err := requireFlags("nemesis", map[string]string{"--schedule": file}); err != nil {
 		return err
 	}
-	spec, err := topology.Load(*config)
+	spec, err := topology.Load(config)
 	if err != nil {
 		return err
 	}
-	data, err := os.ReadFile(*file)
+	data, err := os.ReadFile(file)
 	if err != nil {
 		return usageError{fmt.Sprintf("--schedule: %v", err)}
 	}
 	var s nemesis.Schedule
 	if err := json.Unmarshal(data, &s); err != nil {
-		return usageError{fmt.Sprintf("--schedule %s: %v", *file, err)}
+		return usageError{fmt.Sprintf("--schedule %s: %v", file, err)}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -281,7 +311,7 @@ func nemesisCmd(args []string) error {
 		var unhealthy roundUnhealthy
 		if errors.As(err, &unhealthy) {
 			fmt.Fprintf(os.Stderr, "hachaos: %v\n", err)
-			os.Exit(exitDidNotRecover)
+			return exitByVerdicts{exitDidNotRecover}
 		}
 		return err
 	})

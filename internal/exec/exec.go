@@ -12,8 +12,24 @@ import (
 	"io"
 	osexec "os/exec"
 	"strings"
+	"sync/atomic"
 	"time"
 )
+
+// Trace is told about every command run: its command line, how long it took and its
+// error (nil on success). hachaos -v prints these.
+type Trace func(command string, took time.Duration, err error)
+
+var trace atomic.Pointer[Trace]
+
+// SetTrace makes t see every command run from now on (nil: none).
+func SetTrace(t Trace) {
+	if t == nil {
+		trace.Store(nil)
+		return
+	}
+	trace.Store(&t)
+}
 
 // DefaultTimeout bounds a command whose context carries no earlier deadline.
 const DefaultTimeout = 2 * time.Minute
@@ -71,7 +87,9 @@ func (c *Cmd) Output(ctx context.Context) ([]byte, error) {
 	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	started := time.Now()
 	err := cmd.Run()
+	defer c.traced(started, err)
 	if err != nil {
 		if ctx.Err() == context.DeadlineExceeded {
 			err = fmt.Errorf("timed out after %s: %w", timeout, err)
@@ -79,6 +97,13 @@ func (c *Cmd) Output(ctx context.Context) ([]byte, error) {
 		return stdout.Bytes(), &RunError{Command: c.String(), Stdout: stdout.String(), Stderr: stderr.String(), Inner: err}
 	}
 	return stdout.Bytes(), nil
+}
+
+// traced tells the trace, if any, that the command ran.
+func (c *Cmd) traced(started time.Time, err error) {
+	if t := trace.Load(); t != nil {
+		(*t)(c.String(), time.Since(started), err)
+	}
 }
 
 // Run runs the command and discards its output unless it fails.

@@ -3,6 +3,7 @@ package exec
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -42,5 +43,18 @@ func TestTailKeepsTheEnd(t *testing.T) {
 	got := tail("a\nb\nc\nd", 2)
 	if got != "[… 2 lines]\nc\nd" {
 		t.Fatalf("tail = %q", got)
+	}
+}
+
+func TestTraceSeesEveryCommandWithItsOutcome(t *testing.T) {
+	var seen []string
+	SetTrace(func(command string, _ time.Duration, err error) {
+		seen = append(seen, fmt.Sprintf("%s → %t", command, err == nil))
+	})
+	defer SetTrace(nil)
+	_ = Command("true").Run(context.Background())
+	_ = Command("false").Run(context.Background())
+	if want := []string{"true → true", "false → false"}; fmt.Sprint(seen) != fmt.Sprint(want) {
+		t.Errorf("traced %q, want %q", seen, want)
 	}
 }
