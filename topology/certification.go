@@ -22,9 +22,9 @@ func defaultCertification() CertificationSpec {
 
 func (c CertificationSpec) validate(v *violations) {
 	if c.P95Regression < 0 || c.P95Regression > 10 {
-		v.add("certification.p95Regression", "must be a fraction from 0 to 10 (0.5 = 50 %%), got %g", c.P95Regression)
+		v.invalid("certification.p95Regression", c.P95Regression, "must be a fraction from 0 to 10 (0.5 = 50 %%)")
 	}
 	if c.P95Slack.Duration < 0 {
-		v.add("certification.p95Slack", "must not be negative, got %s", c.P95Slack)
+		v.invalid("certification.p95Slack", c.P95Slack, "must not be negative")
 	}
 }

@@ -67,7 +67,7 @@ func (d DisruptionSpec) validate(v *violations) {
 		checkAtLeast(v, path+".failedRequests", b.FailedRequests, 0)
 		checkNotNegative(v, path+".seconds", b.Seconds)
 		if b.RecordOnly && (b.FailedRequests != 0 || b.Seconds.Duration != 0) {
-			v.add(path, "recordOnly judges nothing: leave failedRequests and seconds at 0 with it, got %d and %s", b.FailedRequests, b.Seconds)
+			v.invalid(path+".recordOnly", true, "judges nothing: leave failedRequests and seconds at 0 with it, got %d and %s", b.FailedRequests, b.Seconds)
 		}
 	}
 }

@@ -222,7 +222,7 @@ func pick[T comparable](base, override T) T {
 func (s Spec) validateTimeouts(v *violations) {
 	_, profileErr := Profile(s.Profile)
 	if profileErr != nil {
-		v.add("profile", "unknown %q (want %s or %s)", s.Profile, ProfileFast, ProfileUpstream)
+		v.notSupported("profile", s.Profile, ProfileFast, ProfileUpstream)
 	}
 	o := s.Timeouts
 	o.Scheduler.validateOverride(v, "timeouts.scheduler")
@@ -256,18 +256,18 @@ func (s Spec) validateShutdownDelay(v *violations, delay time.Duration) {
 	}
 	const path = "timeouts.apiServerShutdownDelay"
 	if delay >= StaticPodTerminationGrace {
-		v.add(path, "must be shorter than the static Pod's termination grace period %s (the kubelet kills the server while it still serves), got %s (profile value or override)", StaticPodTerminationGrace, delay)
+		v.invalid(path, delay, "must be shorter than the static Pod's termination grace period %s (the kubelet kills the server while it still serves; profile value or override)", StaticPodTerminationGrace)
 	}
 	if s.LoadBalancer.Type != LBHAProxy {
 		return
 	}
 	l := s.LoadBalancer
 	if l.HealthCheckPath == "/healthz" || l.HealthCheckPath == "/livez" {
-		v.add("loadBalancer.healthCheckPath", "must be /readyz with timeouts.apiServerShutdownDelay %s: %s stays 200 during the delay, so the LB keeps sending to a stopping server; got %q", delay, l.HealthCheckPath, l.HealthCheckPath)
+		v.invalid("loadBalancer.healthCheckPath", l.HealthCheckPath, "must be /readyz with timeouts.apiServerShutdownDelay %s: %s stays 200 during the delay, so the LB keeps sending to a stopping server", delay, l.HealthCheckPath)
 	}
 	if w := l.DetectionWindow(); delay <= w {
-		v.add(path, "must exceed the load balancer's detection window %s = inter %s + fall %d × (min(connect %s, inter) + check %s) + (fall − 1) × fastinter %s, or the server stops serving while the LB still sends to it; got %s (profile value or override), or set 0 to promise no graceful stop",
-			w, l.CheckInterval, l.Fall, l.ConnectTimeout, l.CheckTimeout, l.FastInterval, delay)
+		v.invalid(path, delay, "must exceed the load balancer's detection window %s = inter %s + fall %d × (min(connect %s, inter) + check %s) + (fall − 1) × fastinter %s, or the server stops serving while the LB still sends to it (profile value or override); or set 0 to promise no graceful stop",
+			w, l.CheckInterval, l.Fall, l.ConnectTimeout, l.CheckTimeout, l.FastInterval)
 	}
 }
 
@@ -284,10 +284,10 @@ const jitterFactor = 1.2
 // validateResolved checks client-go's rules on resolved (profile + overrides) values.
 func (l LeaderElection) validateResolved(v *violations, path string) {
 	if l.LeaseDuration.Duration <= l.RenewDeadline.Duration {
-		v.add(path+".leaseDuration", "must be greater than renewDeadline (%s), got %s (profile value or override)", l.RenewDeadline, l.LeaseDuration)
+		v.invalid(path+".leaseDuration", l.LeaseDuration, "must be greater than renewDeadline %s (profile value or override)", l.RenewDeadline)
 	}
 	limit := time.Duration(jitterFactor * float64(l.RetryPeriod.Duration))
 	if l.RenewDeadline.Duration <= limit {
-		v.add(path+".renewDeadline", "must be greater than 1.2 × retryPeriod (%s, client-go's JitterFactor), got %s (profile value or override)", limit, l.RenewDeadline)
+		v.invalid(path+".renewDeadline", l.RenewDeadline, "must be greater than 1.2 × retryPeriod = %s (client-go's JitterFactor; profile value or override)", limit)
 	}
 }

@@ -67,7 +67,7 @@ const maxCertExpiryWindow = 365 * 24 * time.Hour
 
 func (s SecuritySpec) validate(v *violations) {
 	if w := s.CertExpiryWindow; w.Duration <= 0 || w.Duration > maxCertExpiryWindow {
-		v.add("security.certExpiryWindow", "must be positive and at most %s, got %s", maxCertExpiryWindow, w)
+		v.invalid("security.certExpiryWindow", w, "must be positive and at most %s", maxCertExpiryWindow)
 	}
 }
 
@@ -80,7 +80,7 @@ func (s Sabotage) refuseInFile(v *violations) {
 	for i := range t.NumField() {
 		if f := t.Field(i); f.Kind() == reflect.Bool && f.Bool() {
 			name, _, _ := strings.Cut(t.Type().Field(i).Tag.Get("json"), ",")
-			v.add("sabotage."+name, "a negative control's switch, never set in a Spec file: hachaos applies it to a running topology (HACHAOS_SABOTAGE=%s, make chaos-negative-running), and every report then says the run is not a real one", name)
+			v.forbidden("sabotage."+name, "a negative control's switch, never set in a Spec file: hachaos applies it to a running topology (HACHAOS_SABOTAGE=%s, make chaos-negative-running), and every report then says the run is not a real one", name)
 		}
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 )
 
@@ -387,7 +389,7 @@ func Parse(data []byte) (Spec, error) {
 		return Spec{}, err
 	}
 	s := Default()
-	if err := yaml.Unmarshal(data, &s); err != nil && len(v) == 0 {
+	if err := decodeStrict(data, &s); err != nil && len(v) == 0 {
 		return Spec{}, decodeError(err) // a decoding error the document check did not foresee
 	}
 	s.validateInto(&v)
@@ -396,6 +398,23 @@ func Parse(data []byte) (Spec, error) {
 		return Spec{}, err
 	}
 	return s, nil
+}
+
+// decodeStrict decodes the YAML into s as Kubernetes decodes its objects: through JSON,
+// with sigs.k8s.io/json's strict mode — keys matched case-sensitively (encoding/json
+// would read "Workers" as workers), unknown and duplicate keys errors. checkDocument has
+// already named every such key with its path; this is the decoder that cannot drift
+// from it.
+func decodeStrict(data []byte, s *Spec) error {
+	j, err := yaml.YAMLToJSON(data)
+	if err != nil {
+		return err
+	}
+	strict, err := sigsjson.UnmarshalStrict(j, s, sigsjson.DisallowDuplicateFields, sigsjson.DisallowUnknownFields)
+	if err != nil {
+		return err
+	}
+	return errors.Join(strict...)
 }
 
 // checkOneDocument refuses a file with no YAML document (an empty Spec would silently
@@ -448,7 +467,7 @@ func checkSection(v *violations, path string, raw any, t reflect.Type) {
 	}
 	m, ok := raw.(map[string]any)
 	if !ok {
-		v.add(orTop(path), "must be a mapping, got %v", raw)
+		v.typeInvalid(orTop(path), raw, "must be a mapping")
 		return
 	}
 	names, types := jsonFields(t)
@@ -457,7 +476,7 @@ func checkSection(v *violations, path string, raw any, t reflect.Type) {
 		value := m[key]
 		switch {
 		case !known:
-			v.add(joinPath(path, key), "unknown key (want one of: %s)", strings.Join(names, ", "))
+			v.forbidden(joinPath(path, key), "unknown key (want one of: %s)", strings.Join(names, ", "))
 		case ft == durationType:
 			checkDuration(v, joinPath(path, key), value)
 		case ft.Kind() == reflect.Struct:
@@ -491,7 +510,7 @@ func checkScalar(v *violations, path string, raw any, t reflect.Type) {
 	default:
 		return // a type the rules check
 	}
-	v.add(path, "want %s, got %s %s", t.Kind(), jsonKind(raw), quoteValue(raw))
+	v.typeInvalid(path, raw, "want %s, got %s", t.Kind(), jsonKind(raw))
 }
 
 // jsonKind names a decoded YAML value's type as a reader of the file sees it.
@@ -511,15 +530,6 @@ func jsonKind(raw any) string {
 	return fmt.Sprintf("%T", raw)
 }
 
-// quoteValue shows a value in an error, at most 40 characters of it.
-func quoteValue(raw any) string {
-	s := fmt.Sprintf("%q", fmt.Sprint(raw))
-	if len(s) > 42 {
-		s = s[:40] + "…\""
-	}
-	return s
-}
-
 // checkDuration checks that raw is a Go duration string (or empty, which keeps the default).
 func checkDuration(v *violations, path string, raw any) {
 	if raw == nil {
@@ -527,11 +537,11 @@ func checkDuration(v *violations, path string, raw any) {
 	}
 	s, ok := raw.(string)
 	if !ok {
-		v.add(path, "want a duration string such as \"1.5s\", got %v", raw)
+		v.typeInvalid(path, raw, "want a duration string such as \"1.5s\"")
 		return
 	}
 	if _, err := parseDuration(s); err != nil {
-		v.add(path, "%v", err)
+		v.invalid(path, s, "want a Go duration such as \"1.5s\" or \"250ms\"")
 	}
 }
 
@@ -548,14 +558,9 @@ func jsonFields(t reflect.Type) ([]string, map[string]reflect.Type) {
 	return names, types
 }
 
-// decodeError turns a decoding error into one that names the field path.
+// decodeError is a decoding error checkDocument did not foresee (it checks every key
+// and scalar type first, with paths); sigs.k8s.io/json's own message names the field.
 func decodeError(err error) error {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) && te.Field != "" {
-		var v violations
-		v.add(te.Field, "want %s, got %s", te.Type, te.Value)
-		return v.err()
-	}
 	return fmt.Errorf("invalid topology spec: %w", err)
 }
 
@@ -590,20 +595,20 @@ const (
 
 func (s Spec) validateShape(v *violations) {
 	if s.APIVersion != APIVersion {
-		v.add("apiVersion", "must be %q, got %q", APIVersion, s.APIVersion)
+		v.notSupported("apiVersion", s.APIVersion, APIVersion)
 	}
 	if s.Kind != KindTopology {
-		v.add("kind", "must be %q, got %q", KindTopology, s.Kind)
+		v.notSupported("kind", s.Kind, KindTopology)
 	}
 	if !dnsLabel.MatchString(s.Name) || len(s.Name) > 40 {
-		v.add("name", "must be a DNS label (lowercase letters, digits and '-', starting and ending with a letter or digit) of at most 40 characters, got %q", s.Name)
+		v.invalid("name", s.Name, "must be a DNS label (lowercase letters, digits and '-', starting and ending with a letter or digit) of at most 40 characters")
 	}
 	checkOddCount(v, "controlPlanes", s.ControlPlanes)
 	checkRange(v, "workers", s.Workers, 1, 10)
 	if s.IsolatedNodeCPUs < 0 || s.IsolatedNodeCPUs > 64 {
-		v.add("isolatedNodeCPUs", "must be 0 (no limit) or a number of cores up to 64, got %g", s.IsolatedNodeCPUs)
+		v.invalid("isolatedNodeCPUs", s.IsolatedNodeCPUs, "must be 0 (no limit) or a number of cores up to 64")
 	} else if s.IsolatedNodeCPUs > 0 && s.IsolatedNodeCPUs < 0.1 {
-		v.add("isolatedNodeCPUs", "must be at least 0.1 of a core (or 0 for no limit), got %g", s.IsolatedNodeCPUs)
+		v.invalid("isolatedNodeCPUs", s.IsolatedNodeCPUs, "must be at least 0.1 of a core (or 0 for no limit)")
 	}
 }
 
@@ -611,11 +616,11 @@ func (e EtcdSpec) validate(v *violations, controlPlanes int) {
 	switch e.Mode {
 	case EtcdStacked:
 		if e.Members != controlPlanes {
-			v.add("etcd.members", "must equal controlPlanes (%d) in stacked mode (one member per control-plane node), got %d", controlPlanes, e.Members)
+			v.invalid("etcd.members", e.Members, "must equal controlPlanes (%d) in stacked mode (one member per control-plane node)", controlPlanes)
 		}
 	case EtcdExternal:
 	default:
-		v.add("etcd.mode", "unknown %q (want %s or %s)", e.Mode, EtcdStacked, EtcdExternal)
+		v.notSupported("etcd.mode", string(e.Mode), string(EtcdStacked), string(EtcdExternal))
 	}
 	checkOddCount(v, "etcd.members", e.Members)
 	checkNotEmpty(v, "etcd.image", e.Image)
@@ -625,17 +630,17 @@ var k8sVersion = regexp.MustCompile(`^v\d+\.\d+\.\d+$`)
 
 func (k KubernetesSpec) validate(v *violations) {
 	if !k8sVersion.MatchString(k.Version) {
-		v.add("kubernetes.version", "must look like v1.37.2, got %q", k.Version)
+		v.invalid("kubernetes.version", k.Version, "must look like v1.37.2")
 	}
 }
 
 func (l LoadBalancerSpec) validate(v *violations) {
 	if l.Type != LBHAProxy && l.Type != LBKind {
-		v.add("loadBalancer.type", "unknown %q (want %s or %s)", l.Type, LBHAProxy, LBKind)
+		v.notSupported("loadBalancer.type", string(l.Type), string(LBHAProxy), string(LBKind))
 	}
 	checkNotEmpty(v, "loadBalancer.image", l.Image)
 	if !strings.HasPrefix(l.HealthCheckPath, "/") {
-		v.add("loadBalancer.healthCheckPath", "must start with \"/\", got %q", l.HealthCheckPath)
+		v.invalid("loadBalancer.healthCheckPath", l.HealthCheckPath, "must start with \"/\"")
 	}
 	checkPositive(v, "loadBalancer.checkInterval", l.CheckInterval)
 	checkPositive(v, "loadBalancer.fastInterval", l.FastInterval)
@@ -661,22 +666,22 @@ func checkOddCount(v *violations, path string, n int) {
 	if n < 1 || n > 7 {
 		checkRange(v, path, n, 1, 7)
 	} else if n%2 == 0 {
-		v.add(path, "must be odd (1, 3, 5 or 7), got %d", n)
+		v.invalid(path, n, "must be odd (1, 3, 5 or 7)")
 	}
 }
 
 func checkRange(v *violations, path string, n, lo, hi int) {
 	checkAtLeast(v, path, n, lo)
 	if n > hi {
-		v.add(path, "must be at most %d, got %d", hi, n)
+		v.invalid(path, n, "must be at most %d", hi)
 	}
 }
 
 func checkAtLeast(v *violations, path string, n, lo int) {
 	if n < lo {
-		v.add(path, "must be at least %d, got %d", lo, n)
+		v.invalid(path, n, "must be at least %d", lo)
 	} else if n > MaxCount {
-		v.add(path, "must be at most %d, got %d", MaxCount, n)
+		v.invalid(path, n, "must be at most %d", MaxCount)
 	}
 }
 
@@ -690,35 +695,85 @@ const MaxCount = 100000
 
 func checkPositive(v *violations, path string, d Duration) {
 	if d.Duration <= 0 {
-		v.add(path, "must be positive, got %s", d)
+		v.invalid(path, d, "must be positive")
 	}
 	checkAtMost(v, path, d)
 }
 
 func checkNotNegative(v *violations, path string, d Duration) {
 	if d.Duration < 0 {
-		v.add(path, "must not be negative, got %s", d)
+		v.invalid(path, d, "must not be negative")
 	}
 	checkAtMost(v, path, d)
 }
 
 func checkAtMost(v *violations, path string, d Duration) {
 	if d.Duration > MaxDuration {
-		v.add(path, "must be at most %s, got %s", MaxDuration, d)
+		v.invalid(path, d, "must be at most %s", MaxDuration)
 	}
 }
 
 func checkNotEmpty(v *violations, path, s string) {
 	if s == "" {
-		v.add(path, "must not be empty")
+		v.required(path, "must not be empty")
 	}
 }
 
-// violations collects broken rules, one line each ("path: rule, got value").
-type violations []string
+// violations collects every broken rule as apimachinery's field.ErrorList, so a Spec's
+// errors read as kubectl's: `etcd.members: Invalid value: 4: must be odd (1, 3, 5 or 7)`.
+// Values are shown cut to maxValueChars.
+type violations field.ErrorList
 
-func (v *violations) add(path, format string, args ...any) {
-	*v = append(*v, path+": "+fmt.Sprintf(format, args...))
+// invalid: the value at path breaks the rule the detail states.
+func (v *violations) invalid(path string, value any, format string, args ...any) {
+	*v = append(*v, field.Invalid(fieldPath(path), shownValue(value), fmt.Sprintf(format, args...)))
+}
+
+// typeInvalid: the value at path is of the wrong type or form.
+func (v *violations) typeInvalid(path string, value any, format string, args ...any) {
+	*v = append(*v, field.TypeInvalid(fieldPath(path), shownValue(value), fmt.Sprintf(format, args...)))
+}
+
+// notSupported: the value at path is none of the values listed.
+func (v *violations) notSupported(path, value string, supported ...string) {
+	*v = append(*v, field.NotSupported(fieldPath(path), shownValue(value), supported))
+}
+
+// forbidden: the key at path may not be set (unknown, or never in a file).
+func (v *violations) forbidden(path, format string, args ...any) {
+	*v = append(*v, field.Forbidden(fieldPath(path), fmt.Sprintf(format, args...)))
+}
+
+// required: the key at path must be set.
+func (v *violations) required(path, detail string) {
+	*v = append(*v, field.Required(fieldPath(path), detail))
+}
+
+// fieldPath is a dotted YAML path ("etcd.members") as a field.Path.
+func fieldPath(dotted string) *field.Path {
+	names := strings.Split(dotted, ".")
+	return field.NewPath(names[0], names[1:]...)
+}
+
+// maxValueChars is how much of a value an error shows: a 10,000-character string in
+// the wrong place needs naming, not repeating.
+const maxValueChars = 40
+
+// shownValue is value as an error shows it: a Duration as written ("1.5s"), anything
+// longer than maxValueChars cut there with "…".
+func shownValue(value any) any {
+	switch x := value.(type) {
+	case Duration:
+		value = x.String()
+	case time.Duration:
+		value = x.String()
+	case map[string]any, []any:
+		value = fmt.Sprint(x)
+	}
+	if s, ok := value.(string); ok && len(s) > maxValueChars {
+		return s[:maxValueChars] + "…"
+	}
+	return value
 }
 
 // maxListed is how many violations an error lists before "and N more": enough for any
@@ -731,9 +786,12 @@ func (v violations) err() error {
 	if len(v) == 0 {
 		return nil
 	}
-	listed := v
+	var listed []string
+	for _, e := range v[:min(len(v), maxListed)] {
+		listed = append(listed, e.Error())
+	}
 	if len(v) > maxListed {
-		listed = append(v[:maxListed:maxListed], fmt.Sprintf("and %d more", len(v)-maxListed))
+		listed = append(listed, fmt.Sprintf("and %d more", len(v)-maxListed))
 	}
 	return errors.New("invalid topology spec:\n  - " + strings.Join(listed, "\n  - "))
 }
