@@ -64,6 +64,11 @@ type Timeouts struct {
 	// no client request fails (a graceful stop, as a rolling restart or upgrade does).
 	// 0 = stop serving at once. With HAProxy it must exceed the LB's detection window.
 	APIServerShutdownDelay Duration `json:"apiServerShutdownDelay"`
+	// MaxContainerRestartPeriod is the kubelet's crashLoopBackOff.maxContainerRestartPeriod
+	// (KEP-4603, beta and on by default since v1.35): the longest the kubelet waits
+	// before restarting a container that exited again, its crash-loop back-off's cap
+	// (1s to 300s).
+	MaxContainerRestartPeriod Duration `json:"maxContainerRestartPeriod"`
 }
 
 // Profile returns the complete timeouts of a named profile: "fast" or "upstream".
@@ -107,6 +112,9 @@ func upstreamTimeouts() Timeouts {
 		// staging/src/k8s.io/apiserver/pkg/server/options/server_run_options.go:
 		// ShutdownDelayDuration defaults to 0 (kind and kubeadm set none).
 		APIServerShutdownDelay: dur(0),
+		// pkg/kubelet/kubelet.go, MaxContainerBackOff: 300s (the back-off doubles from
+		// 10s: 10, 20, 40, 80, 160, 300).
+		MaxContainerRestartPeriod: dur(300 * time.Second),
 	}
 }
 
@@ -178,6 +186,16 @@ func fastTimeouts() Timeouts {
 		// stop of an API server (rolling restart, upgrade, the stop faults) takes only
 		// 5s longer.
 		APIServerShutdownDelay: dur(5 * time.Second),
+		// 10s, the back-off's first step: every fault that kills a component (a Lease
+		// holder, an etcd member, a partitioned node's controllers) makes the kubelet
+		// count a crash, and the count is forgotten only after 10 minutes of running. A
+		// soak or repeated trials kill the same components again and again, so with the
+		// 300s cap a component came back up to 5 minutes after a fault that lasted
+		// seconds, and the readiness gate measured the kubelet's back-off, not the HA
+		// failover (a 20-minute soak spent 4 minutes at a time waiting for one
+		// scheduler). A real crash loop still shows: a component that exits again is
+		// restarted every 10s, not at once.
+		MaxContainerRestartPeriod: dur(10 * time.Second),
 	}
 }
 
@@ -197,6 +215,7 @@ func (s Spec) ResolvedTimeouts() Timeouts {
 		NotReadyTolerationSeconds:    pick(base.NotReadyTolerationSeconds, o.NotReadyTolerationSeconds),
 		UnreachableTolerationSeconds: pick(base.UnreachableTolerationSeconds, o.UnreachableTolerationSeconds),
 		APIServerShutdownDelay:       pick(base.APIServerShutdownDelay, o.APIServerShutdownDelay),
+		MaxContainerRestartPeriod:    pick(base.MaxContainerRestartPeriod, o.MaxContainerRestartPeriod),
 	}
 }
 
@@ -234,6 +253,9 @@ func (s Spec) validateTimeouts(v *violations) {
 	checkAtLeast(v, "timeouts.notReadyTolerationSeconds", o.NotReadyTolerationSeconds, 0)
 	checkAtLeast(v, "timeouts.unreachableTolerationSeconds", o.UnreachableTolerationSeconds, 0)
 	checkNotNegative(v, "timeouts.apiServerShutdownDelay", o.APIServerShutdownDelay)
+	if d := o.MaxContainerRestartPeriod.Duration; d != 0 && (d < time.Second || d > 300*time.Second) {
+		v.invalid("timeouts.maxContainerRestartPeriod", o.MaxContainerRestartPeriod, "must be 0 (the profile's) or from 1s to 300s, the kubelet's own range")
+	}
 	if profileErr != nil {
 		return // nothing to resolve against
 	}

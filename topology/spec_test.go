@@ -111,6 +111,8 @@ func TestParseRejects(t *testing.T) {
 			[]string{`loadBalancer.checkInterval: Invalid value: "2562047h0m0s": must be at most 24h0m0s`}},
 		{"a count past the cap", "loadBalancer: {fall: 1000000}",
 			[]string{"loadBalancer.fall: Invalid value: 1000000: must be at most 100000"}},
+		{"a crash-loop back-off cap beyond the kubelet's range", "timeouts: {maxContainerRestartPeriod: 301s}",
+			[]string{`timeouts.maxContainerRestartPeriod: Invalid value: "5m1s": must be 0 (the profile's) or from 1s to 300s`}},
 		{"a certificate window past a year", "security: {certExpiryWindow: 9000h}",
 			[]string{`security.certExpiryWindow: Invalid value: "9000h0m0s": must be positive and at most 8760h0m0s`}},
 		{"every violation at once", "workers: 0\nprofile: slow\nloadBalancer: {type: nginx}",

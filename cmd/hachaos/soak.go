@@ -393,6 +393,9 @@ func runStep(ctx context.Context, spec topology.Spec, p *kind.Provider, injector
 		return fmt.Errorf("inject %s: %w", name, err)
 	}
 	if err := awaitStepEffect(ctx, spec, f, begin); err != nil {
+		if ctx.Err() != nil { // Ctrl-C while waiting: nothing was shown either way
+			return fmt.Errorf("%s: interrupted before it was seen in effect: %w", name, ctx.Err())
+		}
 		return fmt.Errorf("%s: %s: %w", verdict.FaultNotInEffect, name, err)
 	}
 	if err := sleepCtx(ctx, st.Hold-time.Since(begin)); err != nil { // the fault's hold, a duration

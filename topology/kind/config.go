@@ -53,15 +53,17 @@ func kindConfig(spec topology.Spec, externalEndpoints []string, pkiDir string) (
 	return cfg, nil
 }
 
-// kubeletPatch sets the kubelet's side of node-failure detection. failCgroupV1=false lets
-// Kubernetes >= 1.35 run on cgroup v1 hosts (it refuses them otherwise); on cgroup v2 it
-// changes nothing.
+// kubeletPatch sets the kubelet's side of node-failure detection and its crash-loop
+// back-off cap. failCgroupV1=false lets Kubernetes >= 1.35 run on cgroup v1 hosts (it
+// refuses them otherwise); on cgroup v2 it changes nothing.
 func kubeletPatch(t topology.Timeouts) string {
 	return fmt.Sprintf(`kind: KubeletConfiguration
 failCgroupV1: false
 nodeStatusUpdateFrequency: %s
 nodeLeaseDurationSeconds: %d
-`, t.NodeStatusUpdateFrequency.Duration, t.NodeLeaseDurationSeconds)
+crashLoopBackOff:
+  maxContainerRestartPeriod: %s
+`, t.NodeStatusUpdateFrequency.Duration, t.NodeLeaseDurationSeconds, t.MaxContainerRestartPeriod.Duration)
 }
 
 // extraArgsPatches adds flags to kubeadm's extraArgs lists with JSON 6902 patches: a

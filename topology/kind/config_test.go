@@ -58,8 +58,10 @@ func TestKindConfigHasTheSpecsNodesAndTimeouts(t *testing.T) {
 			t.Errorf("%s = %q, want %q", k, got[k], v)
 		}
 	}
-	if !strings.Contains(cfg.KubeadmConfigPatches[0], "failCgroupV1: false") {
-		t.Errorf("kubelet patch lacks failCgroupV1: %s", cfg.KubeadmConfigPatches[0])
+	for _, want := range []string{"failCgroupV1: false", "crashLoopBackOff:\n  maxContainerRestartPeriod: " + timeouts.MaxContainerRestartPeriod.Duration.String()} {
+		if !strings.Contains(cfg.KubeadmConfigPatches[0], want) {
+			t.Errorf("kubelet patch lacks %q: %s", want, cfg.KubeadmConfigPatches[0])
+		}
 	}
 }
 
