@@ -3,6 +3,8 @@ package topology
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -396,5 +398,32 @@ func TestParseReportsEveryKindOfErrorAtOnce(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "controlPlanes: must") {
 		t.Errorf("a mistyped field also failed a rule (it keeps its default for the rules):\n%v", err)
+	}
+}
+
+// The invalid Specs in testdata/invalid are refused with exactly the errors in their
+// .err files: every problem at once, each naming its field and rule (regenerate with
+// HACHAOS_UPDATE_GOLDEN=1 after a deliberate change of wording, and read the diff).
+func TestInvalidSpecsAreRefusedWithEveryProblemNamed(t *testing.T) {
+	files, err := filepath.Glob("testdata/invalid/*.yaml")
+	if err != nil || len(files) < 10 {
+		t.Fatalf("%d invalid Specs (%v), want at least 10", len(files), err)
+	}
+	for _, f := range files {
+		_, err := Load(f)
+		if err == nil {
+			t.Errorf("%s: accepted", f)
+			continue
+		}
+		golden := strings.TrimSuffix(f, ".yaml") + ".err"
+		if os.Getenv("HACHAOS_UPDATE_GOLDEN") == "1" {
+			if err := os.WriteFile(golden, []byte(err.Error()+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, rerr := os.ReadFile(golden)
+		if rerr != nil || err.Error()+"\n" != string(want) {
+			t.Errorf("%s: error\n%v\nwant (%s)\n%s", f, err, golden, want)
+		}
 	}
 }
