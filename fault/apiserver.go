@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"path"
+
+	"github.com/hachaos/hachaos/topology"
 )
 
 // Where the kubelet reads the API server's static Pod, and where a stopped one is parked.
@@ -38,6 +40,11 @@ func NewAPIServerStop(nodes Topology, node string) APIServerStop {
 
 // Record implements Fault.
 func (f APIServerStop) Record() Record { return Record{Kind: KindAPIServerStop, Target: f.Node} }
+
+// Needs implements Fault: the kubelet's static Pod manifest taken away in the node.
+func (f APIServerStop) Needs() []topology.Capability {
+	return []topology.Capability{topology.CapabilityNodeCommands}
+}
 
 // Inject implements Fault.
 func (f APIServerStop) Inject(ctx context.Context) error {
@@ -77,6 +84,11 @@ func NewAPIServerFreeze(nodes Topology, node string) APIServerFreeze {
 
 // Record implements Fault.
 func (f APIServerFreeze) Record() Record { return Record{Kind: KindAPIServerFreeze, Target: f.Node} }
+
+// Needs implements Fault: SIGSTOP in the node.
+func (f APIServerFreeze) Needs() []topology.Capability {
+	return []topology.Capability{topology.CapabilityNodeCommands}
+}
 
 // Inject implements Fault.
 func (f APIServerFreeze) Inject(ctx context.Context) error {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/hachaos/hachaos/topology"
 )
 
 func init() {
@@ -42,6 +44,11 @@ func NewCPULimit(t Topology, node string, cpus float64) (CPULimit, error) {
 // Record implements Fault.
 func (f CPULimit) Record() Record {
 	return Record{Kind: KindCPULimit, Target: f.Node, Params: map[string]string{"cpus": strconv.FormatFloat(f.CPUs, 'g', -1, 64)}}
+}
+
+// Needs implements Fault: the node machine's CPU cap.
+func (f CPULimit) Needs() []topology.Capability {
+	return []topology.Capability{topology.CapabilityCPULimits}
 }
 
 // Inject implements Fault.

@@ -62,6 +62,11 @@ func (f EtcdMemberStop) Record() Record {
 	return Record{Kind: KindEtcdMemberStop, Target: f.Node, Params: map[string]string{"mode": string(f.Mode)}}
 }
 
+// Needs implements Fault: an external member's machine, a stacked member's process.
+func (f EtcdMemberStop) Needs() []topology.Capability {
+	return etcdMemberNeeds(f.Mode)
+}
+
 // Inject implements Fault. The kubelet is paused first, so it cannot restart the member
 // between its exit and the pause.
 func (f EtcdMemberStop) Inject(ctx context.Context) error {
@@ -107,6 +112,11 @@ func (f EtcdMemberCrash) Record() Record {
 	return Record{Kind: KindEtcdMemberCrash, Target: f.Node, Params: map[string]string{"mode": string(f.Mode)}}
 }
 
+// Needs implements Fault: an external member's machine, a stacked member's process.
+func (f EtcdMemberCrash) Needs() []topology.Capability {
+	return etcdMemberNeeds(f.Mode)
+}
+
 // Inject implements Fault.
 func (f EtcdMemberCrash) Inject(ctx context.Context) error {
 	if f.Mode == topology.EtcdExternal {
@@ -132,4 +142,13 @@ func checkEtcdTarget(node string, mode topology.EtcdMode) error {
 		return fmt.Errorf("etcd mode %q is not %s or %s", mode, topology.EtcdStacked, topology.EtcdExternal)
 	}
 	return nil
+}
+
+// etcdMemberNeeds: an external member is a machine of its own, stopped or crashed as a
+// whole; a stacked one is a process signalled in its control plane.
+func etcdMemberNeeds(mode topology.EtcdMode) []topology.Capability {
+	if mode == topology.EtcdExternal {
+		return []topology.Capability{topology.CapabilityNodeMachines}
+	}
+	return []topology.Capability{topology.CapabilityNodeCommands}
 }

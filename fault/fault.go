@@ -20,6 +20,10 @@ type Fault interface {
 	Inject(ctx context.Context) error
 	// Recover undoes Inject; it succeeds when there is nothing (left) to undo.
 	Recover(ctx context.Context) error
+	// Needs names what Inject and its effect check need of the provider beyond the
+	// Kubernetes API; a provider that lacks one cannot run the fault (the spec is
+	// skipped with the reason).
+	Needs() []topology.Capability
 }
 
 // Record is a fault as the ledger stores it.

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hachaos/hachaos/topology"
 )
 
 func init() {
@@ -53,6 +55,11 @@ func (f LBCheckPath) Record() Record {
 	return Record{Kind: KindLBCheckPath, Target: f.LB, Params: map[string]string{"path": f.Path}}
 }
 
+// Needs implements Fault: HAProxy's configuration rewritten.
+func (f LBCheckPath) Needs() []topology.Capability {
+	return []topology.Capability{topology.CapabilityLBConfig}
+}
+
 // Inject implements Fault.
 func (f LBCheckPath) Inject(ctx context.Context) error {
 	return editHAProxyConfig(ctx, f.topo, f.LB, fmt.Sprintf(`-e 's|^\( *option httpchk GET \).*|\1%s|'`, f.Path), fmt.Sprintf(`grep -q 'option httpchk GET %s$'`, f.Path), f.reloaded)
@@ -95,6 +102,11 @@ func NewLBNoChecks(t Topology, lb string) (LBNoChecks, error) {
 
 // Record implements Fault.
 func (f LBNoChecks) Record() Record { return Record{Kind: KindLBNoChecks, Target: f.LB} }
+
+// Needs implements Fault: HAProxy's configuration rewritten.
+func (f LBNoChecks) Needs() []topology.Capability {
+	return []topology.Capability{topology.CapabilityLBConfig}
+}
 
 // serverChecked matches a server line that still has a health check.
 const serverChecked = `'^ *server .* check'`
@@ -144,6 +156,11 @@ func NewLBRise(t Topology, lb string, rise int) (LBRise, error) {
 // Record implements Fault.
 func (f LBRise) Record() Record {
 	return Record{Kind: KindLBRise, Target: f.LB, Params: map[string]string{"rise": strconv.Itoa(f.Rise)}}
+}
+
+// Needs implements Fault: HAProxy's configuration rewritten.
+func (f LBRise) Needs() []topology.Capability {
+	return []topology.Capability{topology.CapabilityLBConfig}
 }
 
 // riseSet matches the default-server line with the sabotaged rise.

@@ -111,6 +111,11 @@ func (f Partition) Record() Record {
 	}}
 }
 
+// Needs implements Fault: iptables rules in the node.
+func (f Partition) Needs() []topology.Capability {
+	return []topology.Capability{topology.CapabilityNodeCommands}
+}
+
 // Inject implements Fault. Injecting again converges on the same rules: the chain is
 // rebuilt and each jump is added only if missing.
 func (f Partition) Inject(ctx context.Context) error {

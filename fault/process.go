@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/hachaos/hachaos/topology"
 )
 
 func init() {
@@ -82,6 +84,11 @@ func NewProcessKill(t Topology, node, process string) (ProcessKill, error) {
 // Record implements Fault.
 func (f ProcessKill) Record() Record {
 	return Record{Kind: KindProcessKill, Target: f.Node, Params: map[string]string{"process": f.Process}}
+}
+
+// Needs implements Fault: a signal in the node.
+func (f ProcessKill) Needs() []topology.Capability {
+	return []topology.Capability{topology.CapabilityNodeCommands}
 }
 
 // Inject implements Fault. pkill matches the start of the full command line up to the

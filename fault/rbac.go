@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/hachaos/hachaos/topology"
 )
 
 func init() {
@@ -39,6 +41,11 @@ func NewAnonymousAdmin(t Topology, node string) (AnonymousAdmin, error) {
 
 // Record implements Fault.
 func (f AnonymousAdmin) Record() Record { return Record{Kind: KindAnonymousAdmin, Target: f.Node} }
+
+// Needs implements Fault: a flag in the node's API server manifest.
+func (f AnonymousAdmin) Needs() []topology.Capability {
+	return []topology.Capability{topology.CapabilityNodeCommands}
+}
 
 // Inject implements Fault; a binding already there (an earlier, killed run) is kept.
 func (f AnonymousAdmin) Inject(ctx context.Context) error {

@@ -11,6 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/hachaos/hachaos/topology"
 )
 
 // Sabotages break a property on purpose on the running topology, for negative controls:
@@ -69,6 +71,11 @@ func (f ManifestFlags) Record() Record {
 		r.Params["added"] = joinFlags(f.Added)
 	}
 	return r
+}
+
+// Needs implements Fault: flags in the node's static Pod manifest.
+func (f ManifestFlags) Needs() []topology.Capability {
+	return []topology.Capability{topology.CapabilityNodeCommands}
 }
 
 func (f ManifestFlags) paths() (manifest, original string) { return manifestPaths(f.Component) }
@@ -229,6 +236,11 @@ func NewStaticPodNoRestart(t Topology, node, component string) (StaticPodNoResta
 // Record implements Fault.
 func (f StaticPodNoRestart) Record() Record {
 	return Record{Kind: KindStaticPodNoRestart, Target: f.Node, Params: map[string]string{"component": f.Component}}
+}
+
+// Needs implements Fault: the node's static Pod manifest.
+func (f StaticPodNoRestart) Needs() []topology.Capability {
+	return []topology.Capability{topology.CapabilityNodeCommands}
 }
 
 // Inject implements Fault: the Pod's own restartPolicy (two spaces in, under "spec:")

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/hachaos/hachaos/topology"
 )
 
 func init() {
@@ -44,6 +46,11 @@ func NewSeparateEtcd(t Topology, node string) (SeparateEtcd, error) {
 
 // Record implements Fault.
 func (f SeparateEtcd) Record() Record { return Record{Kind: KindSeparateEtcd, Target: f.Node} }
+
+// Needs implements Fault: a second etcd as a static Pod in the node.
+func (f SeparateEtcd) Needs() []topology.Capability {
+	return []topology.Capability{topology.CapabilityNodeCommands}
+}
 
 // separateEtcdPod is the static Pod; $image is filled in by the shell from the node's
 // etcd manifest.

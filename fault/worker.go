@@ -90,6 +90,11 @@ func (f WorkerLoss) Record() Record {
 	return Record{Kind: KindWorkerLoss, Target: f.Node, Params: map[string]string{"mode": string(f.Mode)}}
 }
 
+// Needs implements Fault: the worker's whole machine stopped or paused.
+func (f WorkerLoss) Needs() []topology.Capability {
+	return []topology.Capability{topology.CapabilityNodeMachines}
+}
+
 // Inject implements Fault.
 func (f WorkerLoss) Inject(ctx context.Context) error {
 	action, _, err := f.actions()
@@ -154,6 +159,9 @@ func (f WorkerDrain) validate() error {
 func (f WorkerDrain) Record() Record {
 	return Record{Kind: KindWorkerDrain, Target: f.Node, Params: map[string]string{"timeout": f.Timeout.String()}}
 }
+
+// Needs implements Fault: nothing beyond the Kubernetes API (cordon, evictions).
+func (f WorkerDrain) Needs() []topology.Capability { return nil }
 
 // Inject implements Fault.
 func (f WorkerDrain) Inject(ctx context.Context) error {

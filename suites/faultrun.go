@@ -114,6 +114,7 @@ func (r *faultRun) inject(faults ...fault.Fault) {
 // injectAside injects f like inject but leaves it out of recover(): the caller recovers
 // it when its moment comes (a CPU limit kept until a member rejoined).
 func (r *faultRun) injectAside(f fault.Fault) *fault.Injected {
+	skipUnlessProviderCan(r.env.Provider.Capabilities(), f)
 	stage(verdict.FaultNotInEffect)
 	injected, err := r.env.Injector.Prepare(f)
 	Expect(err).NotTo(HaveOccurred())
@@ -129,6 +130,23 @@ func (r *faultRun) injectAside(f fault.Fault) *fault.Injected {
 		r.observed = append(r.observed, o)
 	}
 	return injected
+}
+
+// skipUnlessProviderCan skips the spec when the provider lacks what f needs, saying
+// which and why: the spec is listed as skipped, with that reason, in every report.
+func skipUnlessProviderCan(c topology.Capabilities, f fault.Fault) {
+	if why := cannotInject(c, f); why != "" {
+		Skip(why)
+	}
+}
+
+// cannotInject is why the provider cannot inject f, or "" when it can.
+func cannotInject(c topology.Capabilities, f fault.Fault) string {
+	missing := c.Missing(f.Needs())
+	if len(missing) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("not applicable: the %s provider cannot inject %s, it lacks %s", c.Provider, f.Record().Kind, strings.Join(missing, ", "))
 }
 
 // awaitEffect waits up to bound after the last Inject returned for every observable

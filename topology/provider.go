@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"fmt"
 	"time"
 )
 
@@ -68,4 +69,42 @@ func StepTimer(p Progress, name string) func(err *error) {
 		}
 		p("✔ %s (%s)", name, time.Since(start).Round(100*time.Millisecond))
 	}
+}
+
+// Capability is a way of acting on a cluster beyond its Kubernetes API. A fault names
+// the ones it needs; a provider may lack some (a cluster hachaos did not create has no
+// machines hachaos can pause), and a spec whose fault needs one it lacks is skipped with
+// the reason, never silently left out.
+type Capability string
+
+// The capabilities faults need.
+const (
+	// CapabilityNodeCommands: root commands in a node (signals, static Pod manifests,
+	// iptables rules in the harness's own chain).
+	CapabilityNodeCommands Capability = "node-commands"
+	// CapabilityNodeMachines: stop, start, pause and crash a node's whole machine.
+	CapabilityNodeMachines Capability = "node-machines"
+	// CapabilityCPULimits: cap a node machine's CPUs.
+	CapabilityCPULimits Capability = "cpu-limits"
+	// CapabilityLBConfig: change the load balancer's configuration (its health checks).
+	CapabilityLBConfig Capability = "lb-config"
+)
+
+// Capabilities says what a provider can do: everything but what Lacking names, each
+// with the reason.
+type Capabilities struct {
+	Provider string                // the provider's name, as the Spec names it ("kind")
+	Lacking  map[Capability]string // a capability it lacks → why
+}
+
+// Missing lists the needed capabilities the provider lacks, each with its reason, in
+// the order needed; nil when it has them all.
+func (c Capabilities) Missing(needs []Capability) []string {
+	var missing []string
+	for _, n := range needs {
+		if why, lacks := c.Lacking[n]; lacks {
+			missing = append(missing, fmt.Sprintf("%s (%s)", n, why))
+		}
+	}
+	return missing
 }

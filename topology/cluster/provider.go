@@ -123,6 +123,9 @@ type Provider interface {
 	NodeState(ctx context.Context, node string) (topology.NodeState, error)
 	// CollectLogs writes node, component and container logs below dir.
 	CollectLogs(ctx context.Context, dir string) error
+	// Capabilities says what the provider can do beyond the Kubernetes API, and why not
+	// the rest; a fault that needs what it lacks is skipped with that reason.
+	Capabilities() topology.Capabilities
 	// Recorded is the Spec the existing cluster was created from, if hachaos created it.
 	Recorded() (topology.Spec, bool)
 }

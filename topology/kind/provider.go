@@ -274,6 +274,12 @@ func (p *Provider) Delete(ctx context.Context) (err error) {
 	return os.RemoveAll(p.stateDir)
 }
 
+// Capabilities implements cluster.Provider: kind's nodes are containers hachaos runs,
+// so it can do everything a fault needs.
+func (p *Provider) Capabilities() topology.Capabilities {
+	return topology.Capabilities{Provider: "kind"}
+}
+
 // Recorded returns the Spec this cluster was created from, if it was created by hachaos.
 func (p *Provider) Recorded() (topology.Spec, bool) {
 	data, err := os.ReadFile(filepath.Join(p.stateDir, "spec.json"))
