@@ -64,6 +64,16 @@ func Kinds() []string {
 	return kinds
 }
 
+// NeedsOf is what a fault of kind needs of a provider on a topology whose etcd runs in
+// mode (an etcd member's fault acts on a machine when external, a process when stacked).
+func NeedsOf(kind string, mode topology.EtcdMode) ([]topology.Capability, error) {
+	f, err := Rebuild(nil, Record{Kind: kind, Params: map[string]string{"mode": string(mode)}})
+	if err != nil {
+		return nil, err
+	}
+	return f.Needs(), nil
+}
+
 // Rebuild turns a ledger record back into its fault.
 func Rebuild(t Topology, r Record) (Fault, error) {
 	b, ok := registry[r.Kind]

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/onsi/ginkgo/v2/types"
@@ -14,12 +15,13 @@ import (
 	"github.com/hachaos/hachaos/fault"
 	"github.com/hachaos/hachaos/guarantees"
 	"github.com/hachaos/hachaos/reports"
+	"github.com/hachaos/hachaos/topology"
 )
 
 // catalogue is what hachaos list prints: what the suites can run, creating nothing.
 type catalogue struct {
 	Specs      []listedSpec                 `json:"specs"`
-	Faults     []string                     `json:"faults"`
+	Faults     []listedFault                `json:"faults"`
 	Guarantees []guarantees.NegativeControl `json:"guarantees"`
 }
 
@@ -27,6 +29,44 @@ type catalogue struct {
 type listedSpec struct {
 	Name   string   `json:"name"`
 	Labels []string `json:"labels"`
+}
+
+// listedFault is a fault kind and what it needs of a provider beyond the Kubernetes API,
+// with stacked and with external etcd (they differ for an etcd member's faults).
+type listedFault struct {
+	Kind          string                `json:"kind"`
+	NeedsStacked  []topology.Capability `json:"needsStacked"`
+	NeedsExternal []topology.Capability `json:"needsExternal"`
+}
+
+// listedFaults are every registered fault kind with its needs.
+func listedFaults() ([]listedFault, error) {
+	var out []listedFault
+	for _, kind := range fault.Kinds() {
+		stacked, err := fault.NeedsOf(kind, topology.EtcdStacked)
+		if err != nil {
+			return nil, err
+		}
+		external, err := fault.NeedsOf(kind, topology.EtcdExternal)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, listedFault{Kind: kind, NeedsStacked: stacked, NeedsExternal: external})
+	}
+	return out, nil
+}
+
+func (f listedFault) String() string {
+	needs := func(c []topology.Capability) string {
+		if len(c) == 0 {
+			return "the Kubernetes API only"
+		}
+		return fmt.Sprint(c)
+	}
+	if slices.Equal(f.NeedsStacked, f.NeedsExternal) {
+		return fmt.Sprintf("%s: %s", f.Kind, needs(f.NeedsStacked))
+	}
+	return fmt.Sprintf("%s: %s stacked, %s external", f.Kind, needs(f.NeedsStacked), needs(f.NeedsExternal))
 }
 
 // listOptions are list's flags.
@@ -62,7 +102,11 @@ func listCmd(lo listOptions) error {
 	if err != nil {
 		return err
 	}
-	c := catalogue{Specs: specs, Faults: fault.Kinds(), Guarantees: guarantees.NegativeControls}
+	faults, err := listedFaults()
+	if err != nil {
+		return err
+	}
+	c := catalogue{Specs: specs, Faults: faults, Guarantees: guarantees.NegativeControls}
 	if lo.output == "json" {
 		e := json.NewEncoder(os.Stdout)
 		e.SetIndent("", "  ")
@@ -116,7 +160,10 @@ func printCatalogue(c catalogue) {
 	for _, s := range c.Specs {
 		fmt.Printf("  %s  [%s]\n", s.Name, strings.Join(s.Labels, ", "))
 	}
-	fmt.Printf("\nFault kinds (%d; hachaos faults lists those injected and not yet recovered):\n  %s\n", len(c.Faults), strings.Join(c.Faults, ", "))
+	fmt.Printf("\nFault kinds (%d) and what each needs of a provider beyond the Kubernetes API (a spec whose fault\nneeds what the provider lacks is skipped with the reason; hachaos faults lists those injected and not yet recovered):\n", len(c.Faults))
+	for _, f := range c.Faults {
+		fmt.Printf("  %s\n", f)
+	}
 	fmt.Printf("\nGuarantees and their negative controls (%d):\n", len(c.Guarantees))
 	for _, g := range c.Guarantees {
 		control, runs := g.Control, g.RunsIn

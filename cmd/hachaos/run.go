@@ -143,6 +143,9 @@ func (o *runOptions) findBinaries() []string {
 	if o.suites == "" {
 		o.suites = filepath.Join(dir, suitesBinaryName)
 	}
+	if abs, err := filepath.Abs(o.suites); err == nil {
+		o.suites = abs // the suites run in another folder: a relative path would miss
+	}
 	o.probe = filepath.Join(filepath.Dir(o.suites), probeBinaryName)
 	var problems []string
 	for _, b := range []struct{ flag, path string }{{"--suites", o.suites}, {"the probe (beside the suites)", o.probe}} {
