@@ -138,7 +138,8 @@ func summaryRows(s Spec) []summaryRow {
 	// requests counted after a window): a row of its own says so, so no measured value
 	// within its bound is shown as failed.
 	if v := s.Verdict(); isFailed(v) {
-		failure := firstLine(cleanText(firstFailure(s)))
+		// a failure that already starts with its verdict (the monitor's) says it once
+		failure := strings.TrimPrefix(firstLine(cleanText(firstFailure(s))), v+": ")
 		rows = append([]summaryRow{{Anchor: anchor(s.Name), Spec: s.Name, Guarantee: v + ": " + shorten(failure, 200), Verdict: v,
 			Measured: "—", Bound: "—", First: true}}, rows...)
 		rows[1].First = false

@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"github.com/hachaos/hachaos/verdict"
 	"image"
 	"image/color"
 	"os"
@@ -133,5 +134,15 @@ func TestDistributionDotsOfFailedTrialsAreRed(t *testing.T) {
 	svg := distributionSVG(g)
 	if strings.Count(svg, `fill="`+colorFailed+`"`) != 1 || strings.Count(svg, `fill="`+colorOK+`"`) != 2 || !strings.Contains(svg, "trial 2: 5.1 (past the bound)") {
 		t.Errorf("want one red dot (trial 2) and two green:\n%s", svg)
+	}
+}
+
+// A failure message that starts with its verdict (as the monitor's do) names it once in
+// the summary row: "guarantee broken: guarantee broken: …" was printed.
+func TestSummaryRowNamesTheVerdictOnce(t *testing.T) {
+	s := Spec{Name: "monitor: docker restart", Trials: []Trial{{Verdict: string(verdict.GuaranteeBroken), Failure: "guarantee broken: 54 of 100 requests to the data-plane workload failed"}}}
+	rows := summaryRows(s)
+	if got := rows[0].Guarantee; got != "guarantee broken: 54 of 100 requests to the data-plane workload failed" {
+		t.Errorf("summary row %q", got)
 	}
 }
