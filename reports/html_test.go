@@ -140,7 +140,8 @@ func TestDistributionDotsOfFailedTrialsAreRed(t *testing.T) {
 // A failure message that starts with its verdict (as the monitor's do) names it once in
 // the summary row: "guarantee broken: guarantee broken: …" was printed.
 func TestSummaryRowNamesTheVerdictOnce(t *testing.T) {
-	s := Spec{Name: "monitor: docker restart", Trials: []Trial{{Verdict: string(verdict.GuaranteeBroken), Failure: "guarantee broken: 54 of 100 requests to the data-plane workload failed"}}}
+	s := Spec{Name: "monitor: docker restart", Trials: []Trial{{Verdict: string(verdict.GuaranteeBroken), Failure: "guarantee broken: 54 of 100 requests to the data-plane workload failed",
+		Measurements: []Measurement{{Name: "data plane: failed requests", Value: 54, Unit: "requests"}}}}}
 	rows := summaryRows(s)
 	if got := rows[0].Guarantee; got != "guarantee broken: 54 of 100 requests to the data-plane workload failed" {
 		t.Errorf("summary row %q", got)
