@@ -67,16 +67,20 @@ func CheckInBrowser(ctx context.Context, htmlPath, pngPath string, res Results) 
 	// The latency charts are collapsed (<details>), like the evidence: a line each.
 	height := 3000 + 60*strings.Count(string(dom), "<tr") + 250*len(res.Specs) + 200*check.Timelines + int(laneHeight+laneGap+2)*lanes + failureLines(res)*20 +
 		30*strings.Count(string(dom), `<svg class="latency"`)
-	// The estimate can be short (a page of long notes): a screenshot whose last row is
-	// not blank cut the page off, and is taken again half as tall again (doubling a
-	// 60,000-pixel page overshot into a screenshot Chromium could not finish).
+	// The estimate can be short (a page of long notes): a screenshot without the page's
+	// end marker cut the page off, and is taken again half as tall again (doubling a
+	// 60,000-pixel page overshot into a screenshot Chromium could not finish). A cut in
+	// white space between two specs looks like the page's end; the marker does not.
 	var img image.Image
 	for try := 0; ; try++ {
 		if img, err = screenshot(ctx, bin, profile, url, pngPath, height); err != nil {
 			return check, err
 		}
-		if !lastRowPainted(img) || try == 3 {
+		if endMarkerShown(img) {
 			break
+		}
+		if try == 3 {
+			return check, fmt.Errorf("the HTML report does not render as it must in Chromium: screenshot %s, %d pixels tall, does not reach the end of the page", pngPath, height)
 		}
 		height += height / 2
 	}
@@ -101,13 +105,25 @@ func screenshot(ctx context.Context, bin, profile, url, pngPath string, height i
 	return img, nil
 }
 
-// lastRowPainted says whether the screenshot's bottom row holds anything but the
-// page's white background: the page went on below it.
-func lastRowPainted(img image.Image) bool {
+// endMarker is the colour of the bar that ends every report page (#end-of-report): a
+// colour nothing else on the page uses, so a screenshot shows it only when it reached
+// the page's end.
+const endMarker = "#5b2c83"
+
+// endMarkerShown says whether a row of the screenshot is mostly the end marker's colour.
+func endMarkerShown(img image.Image) bool {
+	var want [3]uint8
+	fmt.Sscanf(endMarker, "#%02x%02x%02x", &want[0], &want[1], &want[2])
 	b := img.Bounds()
-	for x := b.Min.X; x < b.Max.X; x++ {
-		r, g, bl, _ := img.At(x, b.Max.Y-1).RGBA()
-		if r>>8 < 250 || g>>8 < 250 || bl>>8 < 250 {
+	for y := b.Max.Y - 1; y >= b.Min.Y; y-- {
+		n := 0
+		for x := b.Min.X; x < b.Max.X; x += 4 {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			if [3]uint8{uint8(r >> 8), uint8(g >> 8), uint8(bl >> 8)} == want {
+				n++
+			}
+		}
+		if 2*n > (b.Max.X-b.Min.X)/4 {
 			return true
 		}
 	}

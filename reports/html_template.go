@@ -76,6 +76,7 @@ at {{.Location}}</pre>{{end}}
 {{end}}
 </section>
 {{end}}
+<div id="end-of-report" style="height:12px;background:` + endMarker + `"></div>
 </body>
 </html>
 `
