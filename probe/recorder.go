@@ -195,6 +195,15 @@ func (r *Recorder) sample(ctx context.Context, series string, timeout time.Durat
 	r.mu.Unlock()
 }
 
+// FirstAnswerAfter is Timeline.FirstAnswerAfter over the samples recorded so far: a spec
+// that waits for something waits on exactly the samples its judge will read, so it
+// never ends a recording before it holds what it waited for.
+func (r *Recorder) FirstAnswerAfter(series string, from time.Duration, match func(Sample) bool) (Sample, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return Timeline{Series: map[string][]Sample{series: r.tl.Series[series]}}.FirstAnswerAfter(series, from, match)
+}
+
 // Stop waits for every sample under way (each is bounded by its timeout) and returns the
 // timeline, samples sorted by start time.
 func (r *Recorder) Stop() Timeline {

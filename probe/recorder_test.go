@@ -115,3 +115,33 @@ func TestRecorderKeepsSamplingWhileAProbeHangs(t *testing.T) {
 		}
 	}
 }
+
+// A live recorder answers FirstAnswerAfter from the samples it holds so far: what a
+// spec waits on is what its judge reads once the recording stops.
+func TestLiveRecorderFindsWhatItHasRecorded(t *testing.T) {
+	r := NewRecorder()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var calls atomic.Int32
+	r.Poll(ctx, "lease", ms(5), ms(50), func(context.Context) (string, error) {
+		if calls.Add(1) < 3 {
+			return "old", nil
+		}
+		return "new", nil
+	})
+	isNew := func(s Sample) bool { return s.OK && s.Value == "new" }
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, ok := r.FirstAnswerAfter("lease", 0, isNew); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the recorder never showed the sample it recorded")
+		}
+		time.Sleep(ms(5))
+	}
+	cancel()
+	if _, ok := r.Stop().FirstAnswerAfter("lease", 0, isNew); !ok {
+		t.Fatal("the stopped timeline lacks what the live recorder showed")
+	}
+}
