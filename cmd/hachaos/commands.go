@@ -60,7 +60,7 @@ runs planned events under a disruption monitor, and builds and compares the repo
 			return nil
 		},
 	}
-	root.PersistentFlags().BoolVarP(&verbose, "verbose", "v", false, "also print every command hachaos runs (docker, kubectl …) with its duration and exit status; the suites print Ginkgo's full progress")
+	root.PersistentFlags().BoolVarP(&verbose, "verbose", "v", false, "also print every command hachaos runs in a node (docker exec) and every node action, with its duration and outcome; the suites print Ginkgo's full progress")
 	root.PersistentFlags().BoolVarP(&quiet, "quiet", "q", false, "print no progress lines, only errors and what the command outputs")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Sprintf("%s: %v", c.CommandPath(), err)}

@@ -100,9 +100,13 @@ func (c *Cmd) Output(ctx context.Context) ([]byte, error) {
 }
 
 // traced tells the trace, if any, that the command ran.
-func (c *Cmd) traced(started time.Time, err error) {
+func (c *Cmd) traced(started time.Time, err error) { Traced(c.String(), started, err) }
+
+// Traced tells the trace, if any, that command ran from started until now and ended in
+// err: for commands run another way than by a Cmd (docker exec through Docker's API).
+func Traced(command string, started time.Time, err error) {
 	if t := trace.Load(); t != nil {
-		(*t)(c.String(), time.Since(started), err)
+		(*t)(command, time.Since(started), err)
 	}
 }
 

@@ -7,11 +7,14 @@ import (
 	"io"
 	"net/netip"
 	"sort"
+	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
+
+	hexec "github.com/hachaos/hachaos/internal/exec"
 )
 
 // Labels kind puts on its containers (kind finds containers by label, never by name).
@@ -104,8 +107,16 @@ func (d *docker) createAndStart(ctx context.Context, opts client.ContainerCreate
 }
 
 // exec runs cmd in a container and returns stdout; a non-zero exit is an error that
-// carries the command and its stderr, like internal/exec's RunError.
+// carries the command and its stderr, like internal/exec's RunError. Each run is told
+// to internal/exec's trace (hachaos -v prints it) as the docker exec it is.
 func (d *docker) exec(ctx context.Context, name string, stdin io.Reader, cmd []string) ([]byte, error) {
+	started := time.Now()
+	out, err := d.execUntraced(ctx, name, stdin, cmd)
+	hexec.Traced(hexec.Command("docker", append([]string{"exec", name}, cmd...)...).String(), started, err)
+	return out, err
+}
+
+func (d *docker) execUntraced(ctx context.Context, name string, stdin io.Reader, cmd []string) ([]byte, error) {
 	created, err := d.cli.ExecCreate(ctx, name, client.ExecCreateOptions{
 		Cmd: cmd, AttachStdout: true, AttachStderr: true, AttachStdin: stdin != nil,
 	})

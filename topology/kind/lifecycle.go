@@ -8,6 +8,7 @@ import (
 
 	"github.com/moby/moby/client"
 
+	hexec "github.com/hachaos/hachaos/internal/exec"
 	"github.com/hachaos/hachaos/topology"
 )
 
@@ -17,7 +18,10 @@ const stopGraceSeconds = 10
 
 // NodeAction changes a node container's state. Each action first checks the state it
 // leads to, so repeating it (as an idempotent Recover does) is success.
-func (p *Provider) NodeAction(ctx context.Context, node string, action topology.NodeAction) error {
+func (p *Provider) NodeAction(ctx context.Context, node string, action topology.NodeAction) (err error) {
+	defer func(started time.Time) { // hachaos -v prints it, as it prints a docker exec
+		hexec.Traced(fmt.Sprintf("docker %s %s (through Docker's API)", action, node), started, err)
+	}(time.Now())
 	if !p.ownsNode(ctx, node) {
 		return fmt.Errorf("%s %s: not a node of topology %q", action, node, p.spec.Name)
 	}
