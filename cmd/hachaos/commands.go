@@ -280,12 +280,8 @@ func traceCommand(command string, took time.Duration, err error) {
 }
 
 func firstLine(s string) string {
-	for i, r := range s {
-		if r == '\n' {
-			return s[:i]
-		}
-	}
-	return s
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }
 
 // verbosityFlags passes -v/-q on to a hachaos this one starts (soak's nemesis).
