@@ -53,9 +53,27 @@ func ExpectDetected(reports []types.Report, spec, reason string) error {
 		}
 	}
 	if len(found) == 0 {
-		return fmt.Errorf("no spec matching %q ran", spec)
+		return fmt.Errorf("no spec matching %q ran%s", spec, suiteSetupFailures(reports))
 	}
 	return fmt.Errorf("sabotage not detected (want a failure mentioning %q): %s", reason, strings.Join(found, "; "))
+}
+
+// suiteSetupFailures names the suite-level nodes (BeforeSuite and the like) that failed,
+// with their messages: why no spec ran, which is what a reader of a CI log needs first
+// (a sabotage whose Inject failed ends the suite there).
+func suiteSetupFailures(reports []types.Report) string {
+	var out []string
+	for _, r := range reports {
+		for _, s := range r.SpecReports {
+			if s.LeafNodeType.Is(types.NodeTypesForSuiteLevelNodes) && s.State.Is(types.SpecStateFailureStates) {
+				out = append(out, fmt.Sprintf("%s failed: %s", s.LeafNodeType, s.Failure.Message))
+			}
+		}
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return "; " + strings.Join(out, "; ")
 }
 
 // ExpectNotInEffect checks the self-check's outcome (every fault's Inject disabled):

@@ -34,3 +34,14 @@ func TestExpectDetected(t *testing.T) {
 		})
 	}
 }
+
+// A sabotage whose Inject failed ends the suite in its BeforeSuite: the error says so,
+// with the message, not only that the spec did not run.
+func TestExpectDetectedNamesTheFailedSetup(t *testing.T) {
+	setup := types.SpecReport{LeafNodeType: types.NodeTypeBeforeSuite, State: types.SpecStateFailed,
+		Failure: types.Failure{Message: "manifest flags: exit status 1: no --listen-client-urls"}}
+	err := ExpectDetected([]types.Report{{SpecReports: types.SpecReports{setup}}}, "client port", "plaintext")
+	if err == nil || !strings.Contains(err.Error(), "BeforeSuite failed: manifest flags: exit status 1") {
+		t.Fatalf("got %v, want the BeforeSuite's failure named", err)
+	}
+}

@@ -16,7 +16,7 @@ config=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 sabotage=$2 label=$3 spec=$4 reason=$5
 bin=$repo/_output/bin/hachaos
 report=$(mktemp --suffix=.json)
-trap 'rm -f "$report" "$report.log"' EXIT
+trap 'rm -f "$report" "$report.log" "$report.why"' EXIT
 cd "$repo"
 log "negative control $sabotage on the running topology: the $label suite must fail"
 specs=()
@@ -33,6 +33,8 @@ if HACHAOS_CONFIG=$config HACHAOS_SABOTAGE=$sabotage run_suites -test.timeout 30
 	die "NOT DETECTED: \"$spec\" ($label) passed with the sabotage $sabotage"
 fi
 for s in "${specs[@]}"; do
-	"$bin" expect-detected --report "$report" --spec "$s" --reason "$reason" || { tail -40 "$report.log" >&2; exit 1; }
+	# the log's tail first, the verdict check's reason last: a CI excerpt shows the end
+	"$bin" expect-detected --report "$report" --spec "$s" --reason "$reason" 2>"$report.why" ||
+		{ tail -40 "$report.log" >&2; cat "$report.why" >&2; exit 1; }
 done
 log "negative control $sabotage detected (${#specs[@]} spec(s))"

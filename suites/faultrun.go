@@ -218,6 +218,30 @@ func (r *faultRun) healthyAgain(what string, err error) (time.Duration, bool) {
 	return r.obs.rec.Mark(probe.EventHealthy, what), true
 }
 
+// awaitBackInRotation waits, on the recording itself, until the LB's state of target
+// shows it in rotation in a sample sent since Recover and, if the LB took it out after
+// the inject, in one sent after that: exactly what judgeBackInRotation reads. A stats
+// read of its own could see the server UP a moment before the recorder did, and the run
+// would end with "never taken back" (the race leader.go's Lease wait had).
+func (r *faultRun) awaitBackInRotation(target string, within time.Duration) {
+	series := prefixBackend + target
+	inRotation := func(s probe.Sample) bool { return s.OK }
+	r.healthyAgain(target+" back in the load balancer's rotation within waits.componentRestart",
+		pollUntil(r.ctx, within, sampleEvery, func(context.Context) error {
+			if _, ok := r.obs.rec.FirstAnswerAfter(series, r.recoveringAt, inRotation); !ok {
+				return fmt.Errorf("the recording shows %s in the LB's rotation in no sample since Recover", target)
+			}
+			down, ok := r.obs.rec.FirstAnswerAfter(series, r.injectAt, func(s probe.Sample) bool { return !s.OK })
+			if !ok {
+				return nil
+			}
+			if _, ok := r.obs.rec.FirstAnswerAfter(series, down.Answered(), inRotation); !ok {
+				return fmt.Errorf("the recording shows %s out of the LB's rotation since %s", target, secs(down.Answered()))
+			}
+			return nil
+		}))
+}
+
 // expectBackInRotation judges how soon the LB took targets back once they were ready
 // again (judgeBackInRotation).
 func (r *faultRun) expectBackInRotation(tl probe.Timeline, targets []string, what string) {

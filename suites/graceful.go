@@ -5,7 +5,6 @@ import (
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
 
 	"github.com/hachaos/hachaos/fault"
 	"github.com/hachaos/hachaos/monitor"
@@ -38,8 +37,6 @@ func GracefulStopSpec(inputGetter func() LBReroutingSpecInput) {
 		targets := nodeNames(ctx, in.Provider, topology.RoleControlPlane)
 		target := targets[len(targets)-1]
 		delay := runningShutdownDelay(run, target)
-		lb, err := in.Provider.LoadBalancer(run.ctx)
-		Expect(err).NotTo(HaveOccurred())
 
 		run.inject(fault.NewAPIServerStop(in.Provider, target))
 		run.awaitEffect(fault.StaticPodStopBound, "kubelet file check 20 s + termination grace 30 s (the shutdown delay runs inside it)")
@@ -47,8 +44,7 @@ func GracefulStopSpec(inputGetter func() LBReroutingSpecInput) {
 		// wait for a condition: one sample timeout, so the LB has seen it gone.
 		run.hold(sampleTimeout)
 		run.recover()
-		run.healthyAgain(target+" back in the load balancer's rotation within waits.componentRestart",
-			pollUntil(run.ctx, in.Spec.Waits.ComponentRestart.Duration, sampleEvery, errOnly(backendState(lb.StatsAddress, target))))
+		run.awaitBackInRotation(target, in.Spec.Waits.ComponentRestart.Duration)
 		run.awaitReady()
 		end := run.obs.rec.Since()
 		tl, _ := run.end()

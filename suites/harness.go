@@ -136,19 +136,6 @@ func freshConnectionGet(cfg *rest.Config, path string) monitor.Check {
 	return check
 }
 
-// backendState reads target's state from HAProxy (monitor.BackendState).
-func backendState(statsAddress, target string) monitor.Check {
-	return monitor.BackendState(statsAddress, target)
-}
-
-// errOnly adapts a recorder check to Gomega's Succeed matcher.
-func errOnly(check func(ctx context.Context) (string, error)) func(ctx context.Context) error {
-	return func(ctx context.Context) error {
-		_, err := check(ctx)
-		return err
-	}
-}
-
 // expectEnvironmentReady runs the readiness gate before a spec's fault: a failure here
 // is an environment that is not ready, never a broken guarantee.
 func expectEnvironmentReady(ctx context.Context, spec topology.Spec, p cluster.Provider) {

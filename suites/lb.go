@@ -97,8 +97,6 @@ func effectBoundOf(f fault.Fault) (time.Duration, string) {
 func runAPIServerFault(run *faultRun, in LBReroutingSpecInput, targets []string, faults []fault.Fault, what string) {
 	lbCfg, err := in.Provider.RESTConfig(run.ctx)
 	Expect(err).NotTo(HaveOccurred())
-	lb, err := in.Provider.LoadBalancer(run.ctx)
-	Expect(err).NotTo(HaveOccurred())
 	By("checking that clients through the load balancer work before the fault")
 	Consistently(freshConnectionGet(lbCfg, "/api/v1/namespaces/default")).WithContext(run.ctx).
 		WithTimeout(time.Second).WithPolling(sampleEvery).Should(Not(BeEmpty()))
@@ -112,8 +110,7 @@ func runAPIServerFault(run *faultRun, in LBReroutingSpecInput, targets []string,
 	run.hold(2*run.bounds.LBDetection().Value + sampleTimeout)
 	run.recover()
 	for _, target := range targets {
-		run.healthyAgain(target+" back in the load balancer's rotation within waits.componentRestart",
-			pollUntil(run.ctx, in.Spec.Waits.ComponentRestart.Duration, sampleEvery, errOnly(backendState(lb.StatsAddress, target))))
+		run.awaitBackInRotation(target, in.Spec.Waits.ComponentRestart.Duration)
 	}
 	run.awaitReady()
 	tl, _ := run.end()
