@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"net"
 	"os"
 	"reflect"
 	"regexp"
@@ -33,6 +34,21 @@ type Spec struct {
 	// container host names stay DNS labels: the longest suffix, kind's
 	// "-external-load-balancer", brings 40 to 63 characters.
 	Name string `json:"name"`
+	// Provider is what runs the topology: "kind" (default: hachaos creates the cluster
+	// in Docker, reuses it while its Spec is unchanged, deletes it on down) or
+	// "existing" (a cluster hachaos did not create, reached through Kubeconfig alone —
+	// no Docker, no SSH — and never created, recreated or deleted: hachaos only starts
+	// its node agent in it for a run and removes it after).
+	Provider string `json:"provider"`
+	// Kubeconfig is the path of an existing cluster's kubeconfig (provider "existing",
+	// required there; relative to the current folder). Its server is the load balancer
+	// the API servers are reached through, and its user must be cluster-admin.
+	Kubeconfig string `json:"kubeconfig"`
+	// Context is the kubeconfig context to use (provider "existing"). Default: the
+	// kubeconfig's current context.
+	Context string `json:"context"`
+	// Agent is hachaos' node agent on an existing cluster (provider "existing").
+	Agent AgentSpec `json:"agent"`
 	// ControlPlanes is the number of control-plane nodes. Default 3. Odd, 1 to 7: an odd
 	// count is what makes a quorum survive the loss of (n-1)/2 nodes.
 	ControlPlanes int `json:"controlPlanes"`
@@ -74,6 +90,24 @@ type Spec struct {
 	Disruption DisruptionSpec `json:"disruption"`
 	// Sabotage breaks properties on purpose, for negative controls only. Default: none.
 	Sabotage Sabotage `json:"sabotage"`
+}
+
+// The providers a Spec may name.
+const (
+	ProviderKind     = "kind"
+	ProviderExisting = "existing"
+)
+
+// AgentSpec is hachaos' node agent on an existing cluster: a privileged DaemonSet (host
+// PID and network namespaces) serving, on each node's address (port 10290), the faults'
+// node-side steps — signals, static Pod manifests, iptables rules in the harness's own
+// chain — started for a run and removed after it.
+type AgentSpec struct {
+	// Image is the agent's image: hachaos-probe (its agent mode serves the commands) and
+	// nsenter on its PATH, pullable by every node (or already there). Default
+	// "hachaos/agent:v1" (make images builds it from Debian packages and the probe; a
+	// cluster that pulls from a registry names its mirror here).
+	Image string `json:"image"`
 }
 
 // EtcdMode says where the etcd members run.
@@ -191,6 +225,11 @@ type LoadBalancerSpec struct {
 	// watches) reconnect to a healthy server at once instead of hanging until a timeout.
 	// Default true.
 	ShutdownSessionsOnDown bool `json:"shutdownSessionsOnDown"`
+	// StatsAddress is host:port of HAProxy's stats socket (TCP, "show servers state")
+	// in front of an existing cluster (provider "existing", required there). With
+	// provider "existing" the fields above are not applied: they state the settings the
+	// cluster's HAProxy runs with, and the bounds are derived from them.
+	StatsAddress string `json:"statsAddress"`
 }
 
 // DetectionWindow is the longest time HAProxy can take to mark an API server DOWN after
@@ -325,6 +364,8 @@ func Default() Spec {
 		APIVersion:       APIVersion,
 		Kind:             KindTopology,
 		Name:             "hachaos",
+		Provider:         ProviderKind,
+		Agent:            AgentSpec{Image: "hachaos/agent:v1"},
 		ControlPlanes:    3,
 		Workers:          2,
 		IsolatedNodeCPUs: 0.6,
@@ -575,6 +616,7 @@ func (s Spec) Validate() error {
 // validateInto adds every rule's violation to v.
 func (s Spec) validateInto(v *violations) {
 	s.validateShape(v)
+	s.validateProvider(v)
 	s.Etcd.validate(v, s.ControlPlanes)
 	s.Kubernetes.validate(v)
 	s.LoadBalancer.validate(v)
@@ -609,6 +651,43 @@ func (s Spec) validateShape(v *violations) {
 		v.invalid("isolatedNodeCPUs", s.IsolatedNodeCPUs, "must be 0 (no limit) or a number of cores up to 64")
 	} else if s.IsolatedNodeCPUs > 0 && s.IsolatedNodeCPUs < 0.1 {
 		v.invalid("isolatedNodeCPUs", s.IsolatedNodeCPUs, "must be at least 0.1 of a core (or 0 for no limit)")
+	}
+}
+
+// validateProvider checks the provider and what only one provider may have.
+func (s Spec) validateProvider(v *violations) {
+	switch s.Provider {
+	case ProviderKind:
+		if s.Kubeconfig != "" {
+			v.forbidden("kubeconfig", "only with provider %q: a kind cluster's kubeconfig is hachaos' own", ProviderExisting)
+		}
+		if s.Context != "" {
+			v.forbidden("context", "only with provider %q", ProviderExisting)
+		}
+	case ProviderExisting:
+		if s.Kubeconfig == "" {
+			v.required("kubeconfig", "an existing cluster is reached through its kubeconfig")
+		}
+		checkNotEmpty(v, "agent.image", s.Agent.Image)
+		if s.IsolatedNodeCPUs != 0 {
+			v.invalid("isolatedNodeCPUs", s.IsolatedNodeCPUs, "must be 0 with provider %q: its machines are not hachaos' to limit", ProviderExisting)
+		}
+		if s.LoadBalancer.Type == LBHAProxy && s.LoadBalancer.StatsAddress == "" {
+			v.required("loadBalancer.statsAddress", "the LB's backend states are what the load-balancer guarantees are judged on; name HAProxy's stats socket (host:port)")
+		}
+		if s.LoadBalancer.Type != LBHAProxy {
+			v.notSupported("loadBalancer.type", string(s.LoadBalancer.Type), string(LBHAProxy))
+		}
+	default:
+		v.notSupported("provider", s.Provider, ProviderKind, ProviderExisting)
+	}
+	if a := s.LoadBalancer.StatsAddress; a != "" {
+		if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
+			v.invalid("loadBalancer.statsAddress", a, "must be host:port")
+		}
+	}
+	if s.Provider != ProviderExisting && s.LoadBalancer.StatsAddress != "" {
+		v.forbidden("loadBalancer.statsAddress", "only with provider %q: hachaos' own HAProxy publishes its stats socket itself", ProviderExisting)
 	}
 }
 

@@ -81,7 +81,7 @@ func TestParseRejects(t *testing.T) {
 		{"duration as a number", "waits: {poll: 2}",
 			[]string{`waits.poll: Invalid value: 2: want a duration string such as "1.5s"`}},
 		{"unknown top-level key", "wokers: 2",
-			[]string{"wokers: Forbidden: unknown key (want one of: apiVersion, kind, name, controlPlanes, workers,"}},
+			[]string{"wokers: Forbidden: unknown key (want one of: apiVersion, kind, name, provider, kubeconfig, context, agent, controlPlanes, workers,"}},
 		{"unknown nested key", "loadBalancer: {helthCheckPath: /readyz}",
 			[]string{"loadBalancer.helthCheckPath: Forbidden: unknown key", "healthCheckPath"}},
 		{"unknown deeply nested key", "timeouts: {scheduler: {lease: 8s}}",
