@@ -10,6 +10,12 @@ ARTIFACTS ?= _artifacts/$(RUN_TIME)
 LABELS ?=
 # How many times every spec runs (make chaos, make certify)
 TRIALS ?= 1
+# The Spec's provider (its top-level provider: key; kind when absent). A cluster hachaos
+# did not create ("existing") needs no Docker and no images: make chaos only builds.
+PROVIDER := $(shell sed -n 's/^provider:[[:space:]]*\([a-z]*\).*/\1/p' $(CONFIG) 2>/dev/null)
+# make chaos CONFIG=<existing Spec> CONFIRM=<its name>: lets the disruptive specs inject
+# faults into a cluster hachaos did not create (hachaos run --confirm-disruptive)
+CONFIRM ?=
 
 .PHONY: help test unit integration chaos compare-topologies soak chaos-rolling-restart chaos-selfcheck certify chaos-negative chaos-negative-running chaos-negative-nightly chaos-interrupt security-negative cluster-up cluster-down cluster-status images setup build
 
@@ -128,8 +134,8 @@ ROLLING ?=
 
 # TRIALS=N runs every selected spec N times on the same cluster (artifacts in trial-1 …
 # trial-N); the reports give p50/p95/max of every measured time.
-chaos: images build ## bring the topology up (or reuse it), run the suites TRIALS times and build the reports; the cluster is kept
-	bash scripts/chaos.sh $(CONFIG) $(ARTIFACTS) $(TRIALS) '$(LABELS)'
+chaos: $(if $(filter existing,$(PROVIDER)),build,images build) ## bring the topology up (or reuse it), run the suites TRIALS times and build the reports; the cluster is kept
+	CONFIRM_DISRUPTIVE='$(CONFIRM)' bash scripts/chaos.sh $(CONFIG) $(ARTIFACTS) $(TRIALS) '$(LABELS)'
 
 # The suites on both etcd layouts, one after the other (each topology deleted after its
 # run, so one cluster runs at a time), and the two runs side by side: per guarantee each

@@ -237,6 +237,25 @@ userland_image() {
 	log "built $USERLAND_IMAGE"
 }
 
+# The node agent's image (provider existing): the Debian userland (nsenter from
+# util-linux, iptables, a shell) and the static hachaos-probe, whose `agent` mode serves
+# the faults' commands (internal/agent). make build writes the probe first. Users whose
+# clusters pull from a registry push this tag to their mirror and name it in the Spec's
+# agent.image.
+AGENT_IMAGE=hachaos/agent:v1
+agent_image() {
+	local probe=$repo/_output/bin/hachaos-probe key dir
+	[ -x "$probe" ] || die "no $probe: run make build first"
+	key=$(hash_str "$(image_inputs "$USERLAND_IMAGE")" "$(hash_of "$probe")")
+	image_current "$AGENT_IMAGE" "$key" && return
+	dir=$(mktemp -d)
+	cp "$probe" "$dir/"
+	printf 'FROM %s\nCOPY hachaos-probe /usr/local/bin/\nLABEL io.hachaos.inputs=%s\n' "$USERLAND_IMAGE" "$key" >"$dir/Dockerfile"
+	docker_build "$AGENT_IMAGE" "$dir"
+	rm -rf "$dir"
+	log "built $AGENT_IMAGE"
+}
+
 # The HAProxy image has no ENTRYPOINT, only a CMD: kind starts its LB image with a
 # command of its own (`bash -c '... envoy -c ...'`), which must replace the CMD.
 haproxy_image() {
@@ -339,10 +358,11 @@ main() {
 	step "compile agnhost for $AGNHOST_IMAGE" build_agnhost
 	step "debootstrap root filesystems" wait "$rootfs_pid"
 	step "userland image" userland_image
+	step "node agent image $AGENT_IMAGE" agent_image
 	step "load balancer images" haproxy_image
 	step "component images" component_images
 	step "node image $NODE_IMAGE" node_image
-	log "images ready: $NODE_IMAGE $HAPROXY_IMAGE"
+	log "images ready: $NODE_IMAGE $HAPROXY_IMAGE $AGENT_IMAGE"
 }
 
 # sourced (by tests or to run one function) it only defines the functions

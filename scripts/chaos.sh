@@ -25,7 +25,9 @@ ginkgo_minutes=${GINKGO_TIMEOUT_MINUTES:-120}
 # hachaos run: the prebuilt suites (make build), TRIALS times, the secrets scan and the
 # reports, its exit status by the verdicts (above). Ginkgo's own timeout
 # (GINKGO_TIMEOUT_MINUTES, default 120) ends a stuck suite, with its report.
-"$bin" run --config "$config" --artifacts "$artifacts" --trials "$trials" --timeout "${ginkgo_minutes}m" ${labels:+--labels "$labels"}
+# CONFIRM_DISRUPTIVE (make chaos CONFIRM=<Spec name>): faults on a cluster hachaos did not create
+"$bin" run --config "$config" --artifacts "$artifacts" --trials "$trials" --timeout "${ginkgo_minutes}m" ${labels:+--labels "$labels"} \
+	${CONFIRM_DISRUPTIVE:+--confirm-disruptive "$CONFIRM_DISRUPTIVE"}
 status=$?
 if [ "$status" != 2 ] && [ -f "$artifacts/junit.xml" ]; then
 	xmllint --noout --schema reports/schema/junit-10.xsd "$artifacts/junit.xml" || status=2

@@ -22,7 +22,7 @@ import (
 	"github.com/hachaos/hachaos/reports"
 	"github.com/hachaos/hachaos/topology"
 	"github.com/hachaos/hachaos/topology/cluster"
-	"github.com/hachaos/hachaos/topology/kind"
+	"github.com/hachaos/hachaos/topology/providers"
 )
 
 // The suite runs against one topology, brought up (or reused) once. Environment:
@@ -60,12 +60,17 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	var err error
 	spec, err = topology.Load(config)
 	Expect(err).NotTo(HaveOccurred())
-	p, err := kind.New(spec, kind.WithProgress(progress))
+	p, err := providers.New(spec, progress)
 	Expect(err).NotTo(HaveOccurred())
 	unlock, err := p.Lock() // held until the process exits, however it exits
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(unlock)
 	provider = p // only now: AfterSuite must not touch a topology another run owns
+	if a, ok := p.(cluster.Attacher); ok {
+		// registered first, so it runs last: after every fault's recovery, which may
+		// still need the node agent
+		DeferCleanup(a.Detach)
+	}
 	probeBinary = probeInNodes(ctx)
 	artifacts = artifactsDir()
 	injector = fault.NewInjector(fault.OpenLedger(p.LedgerPath()), provider)

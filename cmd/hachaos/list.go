@@ -98,7 +98,7 @@ func listCmd(lo listOptions) error {
 	if problems := o.findBinaries(); len(problems) > 0 && !isExecutable(o.suites) {
 		return usageError{problems[0]}
 	}
-	specs, err := dryRunSpecs(o.suites, lo.labels)
+	specs, err := dryRunSpecs(o.suites, lo.labels, "")
 	if err != nil {
 		return err
 	}
@@ -123,7 +123,7 @@ func isExecutable(path string) bool {
 
 // dryRunSpecs asks the suites binary which specs the label filter selects: Ginkgo's dry
 // run walks the specs without running any of them, BeforeSuite included.
-func dryRunSpecs(suites, labels string) ([]listedSpec, error) {
+func dryRunSpecs(suites, labels, focus string) ([]listedSpec, error) {
 	dir, err := os.MkdirTemp("", "hachaos-list-")
 	if err != nil {
 		return nil, err
@@ -133,6 +133,9 @@ func dryRunSpecs(suites, labels string) ([]listedSpec, error) {
 	args := []string{"-test.run=^TestE2E$", "-ginkgo.dry-run", "-ginkgo.json-report=" + report}
 	if labels != "" {
 		args = append(args, "-ginkgo.label-filter="+labels)
+	}
+	if focus != "" {
+		args = append(args, "-ginkgo.focus="+focus)
 	}
 	cmd := exec.Command(suites, args...)
 	cmd.Dir = dir

@@ -23,7 +23,7 @@ import (
 	"github.com/hachaos/hachaos/reports"
 	"github.com/hachaos/hachaos/topology"
 	"github.com/hachaos/hachaos/topology/cluster"
-	"github.com/hachaos/hachaos/topology/kind"
+	"github.com/hachaos/hachaos/topology/providers"
 )
 
 func main() {
@@ -31,7 +31,7 @@ func main() {
 }
 
 func up(ctx context.Context, spec topology.Spec) error {
-	return withLock(spec, func(p *kind.Provider) error {
+	return withLock(spec, func(p cluster.Local) error {
 		start := time.Now()
 		if err := recoverWith(ctx, p); err != nil {
 			return err
@@ -57,7 +57,7 @@ func up(ctx context.Context, spec topology.Spec) error {
 
 // deployDataPlane deploys the data-plane workload as it should be (package dataplane),
 // so a monitored run or a soak on this topology probes it too; no workers, nothing.
-func deployDataPlane(ctx context.Context, spec topology.Spec, p *kind.Provider) error {
+func deployDataPlane(ctx context.Context, spec topology.Spec, p cluster.Local) error {
 	workers, err := nodeNamesOf(ctx, p, topology.RoleWorker)
 	if err != nil || len(workers) == 0 {
 		return err
@@ -82,12 +82,12 @@ func deployDataPlane(ctx context.Context, spec topology.Spec, p *kind.Provider) 
 // recoverLeftovers undoes every fault in the topology's ledger: what a run that was
 // killed (SIGKILL, a crash, a lost machine) injected and could not recover.
 func recoverLeftovers(ctx context.Context, spec topology.Spec) error {
-	return withLock(spec, func(p *kind.Provider) error { return recoverWith(ctx, p) })
+	return withLock(spec, func(p cluster.Local) error { return recoverWith(ctx, p) })
 }
 
 // withLock runs do with the topology's provider while holding its run lock.
-func withLock(spec topology.Spec, do func(p *kind.Provider) error) error {
-	p, err := kind.New(spec, kind.WithProgress(progress))
+func withLock(spec topology.Spec, do func(p cluster.Local) error) error {
+	p, err := providers.New(spec, progress)
 	if err != nil {
 		return err
 	}
@@ -99,7 +99,7 @@ func withLock(spec topology.Spec, do func(p *kind.Provider) error) error {
 	return do(p)
 }
 
-func recoverWith(ctx context.Context, p *kind.Provider) error {
+func recoverWith(ctx context.Context, p cluster.Local) error {
 	exists, err := p.Exists(ctx)
 	if err != nil || !exists {
 		return err
@@ -116,7 +116,7 @@ func recoverWith(ctx context.Context, p *kind.Provider) error {
 
 // listFaults prints the ledger: one line per fault injected and not yet recovered.
 func listFaults(_ context.Context, spec topology.Spec) error {
-	p, err := kind.New(spec)
+	p, err := providers.New(spec, progress)
 	if err != nil {
 		return err
 	}
@@ -147,11 +147,11 @@ func formatParams(params map[string]string) string {
 }
 
 func down(ctx context.Context, spec topology.Spec) error {
-	return withLock(spec, func(p *kind.Provider) error { return p.Delete(ctx) })
+	return withLock(spec, func(p cluster.Local) error { return p.Delete(ctx) })
 }
 
 func status(ctx context.Context, spec topology.Spec) error {
-	p, err := kind.New(spec, kind.WithProgress(progress))
+	p, err := providers.New(spec, progress)
 	if err != nil {
 		return err
 	}

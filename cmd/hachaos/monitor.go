@@ -24,7 +24,7 @@ import (
 	"github.com/hachaos/hachaos/rolling"
 	"github.com/hachaos/hachaos/topology"
 	"github.com/hachaos/hachaos/topology/cluster"
-	"github.com/hachaos/hachaos/topology/kind"
+	"github.com/hachaos/hachaos/topology/providers"
 	"github.com/hachaos/hachaos/verdict"
 )
 
@@ -95,7 +95,7 @@ func monitorCmd(o monitorOptions, command []string) error {
 func runMonitored(spec topology.Spec, dir, name string, command []string, traffic bool) (int, error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	p, err := kind.New(spec, kind.WithProgress(progress))
+	p, err := providers.New(spec, progress)
 	if err != nil {
 		return 0, err
 	}
@@ -359,7 +359,7 @@ func upgradeCmd(config, to string) error {
 // withSteps runs a rolling operation on the topology's provider with the monitor's
 // steps file.
 func withSteps(spec topology.Spec, do func(in rolling.Input) error, what string) error {
-	p, err := kind.New(spec, kind.WithProgress(progress))
+	p, err := providers.New(spec, progress)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -36,6 +37,9 @@ type runOptions struct {
 	timeout                          time.Duration
 	suites, probe                    string
 	browser                          bool
+	// confirmDisruptive names the Spec whose cluster hachaos did not create (provider
+	// existing) and may still inject faults into
+	confirmDisruptive string
 }
 
 func newRunCommand() *cobra.Command {
@@ -70,6 +74,7 @@ func (o *runOptions) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.trials, "trials", 1, fmt.Sprintf("how many times every selected spec runs, on the same cluster (1–%d)", maxTrials))
 	fs.DurationVar(&o.timeout, "timeout", 120*time.Minute, "Ginkgo's timeout for each trial: a stuck suite still ends with its report")
 	fs.StringVar(&o.suites, "suites", "", "the suites' test binary (default: "+suitesBinaryName+" beside this hachaos; make build writes it)")
+	fs.StringVar(&o.confirmDisruptive, "confirm-disruptive", "", "the Spec's name, to let disruptive specs inject faults into a cluster hachaos did not create (provider existing)")
 	fs.BoolVar(&o.browser, "browser-check", true, "render report.html in headless Chromium and check it, as hachaos report does")
 }
 
@@ -112,12 +117,19 @@ func (o *runOptions) check() error {
 	if o.timeout <= 0 {
 		problems = append(problems, fmt.Sprintf("--timeout: must be above 0, got %s", o.timeout))
 	}
-	if _, err := topology.Load(o.config); err != nil {
-		problems = append(problems, err.Error())
+	spec, specErr := topology.Load(o.config)
+	if specErr != nil {
+		problems = append(problems, specErr.Error())
 	} else if abs, err := filepath.Abs(o.config); err == nil {
 		o.config = abs
 	}
-	problems = append(problems, o.findBinaries()...)
+	missing := o.findBinaries()
+	problems = append(problems, missing...)
+	if specErr == nil && len(missing) == 0 {
+		if p := o.unconfirmedDisruption(spec); p != "" {
+			problems = append(problems, p)
+		}
+	}
 	if o.artifacts == "" {
 		o.artifacts = filepath.Join("_artifacts", time.Now().Format("20060102-150405"))
 	}
@@ -130,6 +142,33 @@ func (o *runOptions) check() error {
 	}
 	o.artifacts = abs
 	return os.MkdirAll(o.artifacts, 0o755)
+}
+
+// unconfirmedDisruption is why the run may not start on a cluster hachaos did not
+// create: disruptive specs (each injects a fault) are selected and --confirm-disruptive
+// does not name the Spec. "" when it may.
+func (o *runOptions) unconfirmedDisruption(spec topology.Spec) string {
+	if spec.Provider != topology.ProviderExisting || o.confirmDisruptive == spec.Name {
+		return ""
+	}
+	if o.confirmDisruptive != "" {
+		return fmt.Sprintf("--confirm-disruptive: %q is not the Spec's name %q", o.confirmDisruptive, spec.Name)
+	}
+	specs, err := dryRunSpecs(o.suites, o.labels, o.focus)
+	if err != nil {
+		return err.Error()
+	}
+	var disruptive []string
+	for _, s := range specs {
+		if slices.Contains(s.Labels, "disruptive") {
+			disruptive = append(disruptive, s.Name)
+		}
+	}
+	if len(disruptive) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("--confirm-disruptive: required: the selection holds %d disruptive specs (each injects a fault, e.g. %q) and the cluster behind %s is not one hachaos created; "+
+		"add --confirm-disruptive=%s to run them there, or leave them out with --labels '!disruptive'", len(disruptive), disruptive[0], spec.Kubeconfig, spec.Name)
 }
 
 // findBinaries locates the suites' test binary and the probe; what is missing is named

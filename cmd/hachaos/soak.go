@@ -25,7 +25,7 @@ import (
 	"github.com/hachaos/hachaos/rolling"
 	"github.com/hachaos/hachaos/topology"
 	"github.com/hachaos/hachaos/topology/cluster"
-	"github.com/hachaos/hachaos/topology/kind"
+	"github.com/hachaos/hachaos/topology/providers"
 	"github.com/hachaos/hachaos/verdict"
 )
 
@@ -90,7 +90,7 @@ func soakCmd(o soakOptions) error {
 		o.seed = uint64(time.Now().UnixNano())
 	}
 	ctx := context.Background()
-	p, err := kind.New(spec, kind.WithProgress(progress))
+	p, err := providers.New(spec, progress)
 	if err != nil {
 		return err
 	}
@@ -235,7 +235,7 @@ func shrinkSoak(spec topology.Spec, config, dir string, s nemesis.Schedule, d ti
 	for _, st := range s.Steps() {
 		all = append(all, st.Index)
 	}
-	p, err := kind.New(spec, kind.WithProgress(progress))
+	p, err := providers.New(spec, progress)
 	if err != nil {
 		return err
 	}
@@ -303,7 +303,7 @@ func nemesisCmd(config, file string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return withLock(spec, func(p *kind.Provider) error {
+	return withLock(spec, func(p cluster.Local) error {
 		if err := recoverWith(ctx, p); err != nil {
 			return err
 		}
@@ -320,7 +320,7 @@ func nemesisCmd(config, file string) error {
 // roundUnhealthy is a round after which the cluster was not healthy again in time.
 type roundUnhealthy struct{ error }
 
-func runSchedule(ctx context.Context, spec topology.Spec, p *kind.Provider, s nemesis.Schedule) error {
+func runSchedule(ctx context.Context, spec topology.Spec, p cluster.Local, s nemesis.Schedule) error {
 	steps, err := rolling.OpenSteps()
 	if err != nil {
 		return err
@@ -351,7 +351,7 @@ func runSchedule(ctx context.Context, spec topology.Spec, p *kind.Provider, s ne
 
 // runRound runs a round's steps, each from its offset; the first error wins, and every
 // injected step is recovered whatever happens.
-func runRound(ctx context.Context, spec topology.Spec, p *kind.Provider, injector *fault.Injector, steps *rolling.Steps, r nemesis.Round) error {
+func runRound(ctx context.Context, spec topology.Spec, p cluster.Local, injector *fault.Injector, steps *rolling.Steps, r nemesis.Round) error {
 	start := time.Now()
 	var wg sync.WaitGroup
 	errs := make([]error, len(r.Steps))
@@ -371,7 +371,7 @@ func runRound(ctx context.Context, spec topology.Spec, p *kind.Provider, injecto
 }
 
 // runStep: inject, seen in effect within its bound, hold, recover.
-func runStep(ctx context.Context, spec topology.Spec, p *kind.Provider, injector *fault.Injector, steps *rolling.Steps, st nemesis.Step) error {
+func runStep(ctx context.Context, spec topology.Spec, p cluster.Local, injector *fault.Injector, steps *rolling.Steps, st nemesis.Step) error {
 	f, err := stepFault(ctx, spec, p, st)
 	if err != nil {
 		return fmt.Errorf("%s: %w", st, err)
@@ -423,7 +423,7 @@ func awaitStepEffect(ctx context.Context, spec topology.Spec, f fault.Fault, sin
 
 // stepFault is the fault a step names, on the running topology (a leader kill's target
 // is the Lease's holder now).
-func stepFault(ctx context.Context, spec topology.Spec, p *kind.Provider, st nemesis.Step) (fault.Fault, error) {
+func stepFault(ctx context.Context, spec topology.Spec, p cluster.Local, st nemesis.Step) (fault.Fault, error) {
 	switch st.Kind {
 	case nemesis.APIServerStop:
 		return fault.NewAPIServerStop(p, st.Target), nil
@@ -465,7 +465,7 @@ func stepFault(ctx context.Context, spec topology.Spec, p *kind.Provider, st nem
 	return nil, fmt.Errorf("unknown step kind %q", st.Kind)
 }
 
-func leaseHolderNode(ctx context.Context, p *kind.Provider, lease string) (string, error) {
+func leaseHolderNode(ctx context.Context, p cluster.Local, lease string) (string, error) {
 	cfg, err := p.RESTConfig(ctx)
 	if err != nil {
 		return "", err

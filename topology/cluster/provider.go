@@ -130,6 +130,27 @@ type Provider interface {
 	Recorded() (topology.Spec, bool)
 }
 
+// Local is a Provider with what hachaos keeps on this machine for its topology, in
+// its state folder: the ledger of faults in effect, the kubeconfig, the run lock.
+type Local interface {
+	Provider
+	// LedgerPath is the file where faults are recorded until they are recovered.
+	LedgerPath() string
+	// KubeconfigPath is the topology's kubeconfig.
+	KubeconfigPath() string
+	// Lock takes the topology's run lock (LockStateDir).
+	Lock() (unlock func(), err error)
+}
+
+// Attacher is a provider of a cluster hachaos did not create. Up never creates,
+// recreates or deletes such a cluster: it attaches (checks the cluster is what the Spec
+// says and starts what hachaos runs in it) and waits for the readiness gate; Detach
+// removes what Attach started, and nothing else.
+type Attacher interface {
+	Attach(ctx context.Context) error
+	Detach(ctx context.Context) error
+}
+
 // VersionStager is what a provider offers to upgrade its topology in place: another
 // Kubernetes version's kubeadm, kubelet and kubectl (under StagedBinDir) and its
 // control-plane images made available in every node, beside what runs — kinder bundles

@@ -1,10 +1,12 @@
-// Package existing is the start of the provider for HA clusters hachaos did not create
-// (issue #14): given only a kubeconfig, it discovers the topology from the Kubernetes
-// API — control-plane and worker nodes, the control-plane components from their mirror
-// Pods, the etcd layout from kube-apiserver's --etcd-servers, the load balancer as the
-// kubeconfig's server — and checks it against what a Spec expects. It reads; it
-// changes nothing. The faults' node-side steps (a node agent) are not here yet, so no
-// suite runs on such a cluster.
+// Package existing is the provider for HA clusters hachaos did not create (issue #14):
+// given only a kubeconfig, it discovers the topology from the Kubernetes API —
+// control-plane and worker nodes, the control-plane components from their mirror Pods,
+// the etcd layout from kube-apiserver's --etcd-servers, the load balancer as the
+// kubeconfig's server — checks it against what a Spec expects, and acts in the nodes
+// through a node agent of hachaos' own (a privileged DaemonSet, Agent) started for a run
+// and removed after it. It never creates, recreates or deletes the cluster, and it has
+// no machines to stop, pause or limit: faults that need those are skipped with the
+// reason. It must not inject faults or judge guarantees.
 package existing
 
 import (

@@ -1,35 +1,8 @@
 package kind
 
-import (
-	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
-	"syscall"
-)
+import "github.com/hachaos/hachaos/topology/cluster"
 
-// Lock takes the topology's run lock: one hachaos process at a time may create, fault
-// or delete a topology (two runs would delete each other's nodes and recover each
-// other's faults). It is an flock on a file in the state folder, so the kernel releases
-// it when the process dies, however it dies; the file keeps the holder's PID for the
-// error message. Unlock releases it.
+// Lock takes the topology's run lock (cluster.LockStateDir).
 func (p *Provider) Lock() (unlock func(), err error) {
-	if err := os.MkdirAll(p.stateDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create state folder: %w", err)
-	}
-	path := filepath.Join(p.stateDir, "lock")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("open run lock: %w", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		holder, _ := os.ReadFile(path)
-		f.Close()
-		return nil, fmt.Errorf("another hachaos run (pid %s) is using topology %q; wait for it or stop it (lock %s)",
-			strings.TrimSpace(string(holder)), p.spec.Name, path)
-	}
-	if err := f.Truncate(0); err == nil {
-		fmt.Fprintf(f, "%d\n", os.Getpid())
-	}
-	return func() { f.Close() }, nil // closing the descriptor releases the flock
+	return cluster.LockStateDir(p.stateDir, p.spec.Name)
 }

@@ -83,24 +83,13 @@ func New(spec topology.Spec, opts ...Option) (*Provider, error) {
 		progress: func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) },
 		kind:     kindcluster.NewProvider(kindcluster.ProviderWithDocker(), kindcluster.ProviderWithLogger(kindcmd.NewLogger())),
 	}
-	p.stateDir = filepath.Join(defaultStateRoot(), spec.Name)
+	p.stateDir = filepath.Join(cluster.StateRoot(), spec.Name)
 	for _, o := range opts {
 		if err := o.apply(p); err != nil {
 			return nil, err
 		}
 	}
 	return p, nil
-}
-
-func defaultStateRoot() string {
-	if dir := os.Getenv("HACHAOS_STATE"); dir != "" {
-		return dir
-	}
-	home, err := os.UserCacheDir()
-	if err != nil {
-		home = os.TempDir()
-	}
-	return filepath.Join(home, "hachaos", "clusters")
 }
 
 // StateDir is where this cluster's files live.
