@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -36,8 +37,12 @@ func (p *Prober) Check(target string) error {
 	if host == "localhost" || ip != nil && ip.IsLoopback() || p.allowed[host] {
 		return nil
 	}
-	return fmt.Errorf("refusing to probe %s: neither loopback nor a container of this topology", target)
+	return fmt.Errorf("refusing to probe %s: %w", target, ErrNotInTopology)
 }
+
+// ErrNotInTopology is why a Prober refused a target: the harness asked it for an address
+// outside the topology, which says nothing about the cluster (a harness error).
+var ErrNotInTopology = errors.New("neither loopback nor a container of this topology")
 
 // Get is probe.Get for an allowed target.
 func (p *Prober) Get(ctx context.Context, rawURL, offered string, tlsConfig *tls.Config) Attempt {

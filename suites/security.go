@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -20,6 +21,7 @@ import (
 	"github.com/hachaos/hachaos/probe"
 	"github.com/hachaos/hachaos/topology"
 	"github.com/hachaos/hachaos/topology/cluster"
+	"github.com/hachaos/hachaos/verdict"
 )
 
 // SecuritySpecInput is what SecuritySpec checks.
@@ -202,7 +204,10 @@ func SecuritySpec(inputGetter func() SecuritySpecInput) {
 
 	It("certificates: none expires within the configured window", func(ctx SpecContext) {
 		certs := clusterCertificates(ctx, prober, in)
-		Expect(certs).NotTo(BeEmpty(), "certificates found in the topology")
+		if len(certs) == 0 {
+			// nothing read is nothing judged: the provider listed no node to read from
+			failWith(verdict.EnvironmentNotReady, "no certificate found in the topology's nodes to check")
+		}
 		earliest, _ := probe.Earliest(certs)
 		window := in.Spec.Security.CertExpiryWindow.Duration
 		AddReportEntry("earliest certificate expiry", fmt.Sprintf("%s (%s) expires %s, in %s; window %s; %d certificates checked",
@@ -226,9 +231,28 @@ func evidence(name string, attempts []probe.Attempt) {
 	lines := make([]string, len(attempts))
 	for i, a := range attempts {
 		lines[i] = a.String()
-		Expect(a.Error).NotTo(HavePrefix("refusing to probe"), "harness error: %s", a)
+		if strings.HasPrefix(a.Error, "refusing to probe") {
+			harnessCouldNotProbe(a.Error)
+		}
 	}
 	AddReportEntry("evidence: "+name, strings.Join(lines, "\n"))
+}
+
+// harnessCouldNotProbe ends the spec inconclusive: the prober refused an address it
+// was not given as the topology's (probe.ErrNotInTopology), so nothing about the cluster
+// was seen, and a broken guarantee would be a false alarm (the existing-cluster
+// provider's first run listed no nodes for the prober and read "guarantee broken").
+func harnessCouldNotProbe(why string) {
+	failWith(verdict.EnvironmentNotReady, "the harness could not probe what it must check: %s", why)
+}
+
+// expectProbed fails a spec whose probe returned err: inconclusive when the harness
+// refused the address, a finding otherwise.
+func expectProbed(err error) {
+	if errors.Is(err, probe.ErrNotInTopology) {
+		harnessCouldNotProbe(err.Error())
+	}
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
 }
 
 // withCerts clones a TLS configuration (keeping its trusted roots) with other client certificates.
@@ -259,7 +283,7 @@ func hostOnly(hostport string) string {
 // every name or address in names.
 func verifiedLeaf(ctx context.Context, prober *probe.Prober, hostport string, roots *x509.CertPool, names []string) *x509.Certificate {
 	chain, err := prober.ServedChain(ctx, hostport, "")
-	Expect(err).NotTo(HaveOccurred())
+	expectProbed(err)
 	Expect(chain).NotTo(BeEmpty(), "%s served no certificate", hostport)
 	inter := x509.NewCertPool()
 	for _, c := range chain[1:] {
@@ -348,7 +372,7 @@ func clusterCertificates(ctx context.Context, prober *probe.Prober, in SecurityS
 			certs = append(certs, nodeCertificates(ctx, in, n.Name)...)
 		case topology.RoleEtcd:
 			chain, err := prober.ServedChain(ctx, net.JoinHostPort(n.IP, "2379"), "")
-			Expect(err).NotTo(HaveOccurred())
+			expectProbed(err)
 			for _, c := range chain {
 				certs = append(certs, probe.CertificateFile{Where: n.Name + ":2379 (served)", Subject: c.Subject.String(), NotAfter: c.NotAfter})
 			}
