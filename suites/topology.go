@@ -144,8 +144,12 @@ func TopologySpec(inputGetter func() TopologySpecInput) {
 				"%s lease duration is the profile's (%s)", name, in.Spec.Profile)
 			Expect(time.Since(s.RenewTime.Time)).To(BeNumerically("<", le.LeaseDuration.Duration), "%s Lease renewed within its duration", name)
 		}
+		// a flag left unset runs at the component's default, the upstream profile's (a
+		// cluster kubeadm made on its own sets none of them)
+		upstream, err := topology.Profile(topology.ProfileUpstream)
+		Expect(err).NotTo(HaveOccurred())
 		for _, node := range controlPlanes {
-			Expect(flagValue(ctx, client, "kube-controller-manager-"+node, "--node-monitor-grace-period")).
+			Expect(flagValueOr(ctx, client, "kube-controller-manager-"+node, "--node-monitor-grace-period", upstream.NodeMonitorGracePeriod.Duration.String())).
 				To(Equal(t.NodeMonitorGracePeriod.Duration.String()), "node-monitor-grace-period on %s", node)
 		}
 	})
@@ -200,18 +204,33 @@ func nodeNames(ctx context.Context, p cluster.Provider, role topology.Role) []st
 	return names
 }
 
-// flagValue reads --name=value from a static Pod's command line.
+// flagValue reads --name=value from a static Pod's command line; a missing flag fails.
 func flagValue(ctx context.Context, client kubernetes.Interface, pod, name string) string {
+	v, ok := podFlag(ctx, client, pod, name)
+	if !ok {
+		Fail(fmt.Sprintf("Pod %s has no %s flag", pod, name))
+	}
+	return v
+}
+
+// flagValueOr is flagValue, or def (the component's default) when the flag is unset.
+func flagValueOr(ctx context.Context, client kubernetes.Interface, pod, name, def string) string {
+	if v, ok := podFlag(ctx, client, pod, name); ok {
+		return v
+	}
+	return def
+}
+
+func podFlag(ctx context.Context, client kubernetes.Interface, pod, name string) (string, bool) {
 	p, err := client.CoreV1().Pods("kube-system").Get(ctx, pod, metav1.GetOptions{})
 	Expect(err).NotTo(HaveOccurred(), "get Pod %s", pod)
 	args := slices.Concat(p.Spec.Containers[0].Command, p.Spec.Containers[0].Args)
 	for _, a := range args {
 		if v, ok := strings.CutPrefix(a, name+"="); ok {
-			return v
+			return v, true
 		}
 	}
-	Fail(fmt.Sprintf("Pod %s has no %s flag", pod, name))
-	return ""
+	return "", false
 }
 
 // etcdLeaders is the set of leader IDs the members report.
