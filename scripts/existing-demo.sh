@@ -1,57 +1,56 @@
 #!/usr/bin/env bash
 # The existing-cluster provider against a kind cluster, with Docker out of the harness'
 # reach: the suites see only a kubeconfig, as they would a cluster on VMs.
-#   1. KIND_SPEC's topology up (or reused) — the cluster under test;
-#   2. a Spec of provider "existing" for it, written into ARTIFACTS: a copy of its
-#      kubeconfig, its HAProxy's stats address, no CPU limit (not hachaos' machines);
-#   3. the node agent's image loaded into every node (what `kind load docker-image`
-#      does; a cluster that pulls from a registry gets it from a mirror instead);
+#   1. the cluster under test: KIND_SPEC's topology brought up (or reused) by hachaos,
+#      or, with --kind-cli, one made by the kind CLI itself (`kind create cluster` with
+#      scripts/existing/kind-cli-cluster.yaml: kubeadm's own timeouts, kind's own LB);
+#   2. a Spec of provider "existing" for it, written into ARTIFACTS: its kubeconfig, its
+#      HAProxy's stats address, no CPU limit (not hachaos' machines); for hachaos' own
+#      cluster the rest is KIND_SPEC's, for the kind CLI's it is
+#      scripts/existing/kind-cli-spec.yaml (kubeadm's defaults, kind's LB settings);
+#   3. the node agent's image loaded into every node (what `kind load docker-image` does;
+#      a cluster that pulls from a registry gets it from a mirror instead);
 #   4. hachaos run on that Spec with DOCKER_HOST pointing nowhere, the disruptive specs
 #      confirmed by name;
 #   5. nothing left behind: the ledger empty, no agent namespace, no harness iptables
 #      chain, no parked manifest in any node;
 #   6. a run SIGKILLed during a partition: the next start (hachaos up) recovers it through
 #      the agent, hachaos down removes the agent, and 5's checks pass again.
-# Steps 1–3, 5 and 6's checks use Docker (they set up and inspect the cluster from outside); step 4,
-# the run, cannot.
+# Steps 1–3, 5 and 6's checks use Docker (they set up and inspect the cluster from
+# outside); step 4, the run, cannot. The kind CLI's cluster is deleted at the end.
 # Usage: scripts/existing-demo.sh KIND_SPEC ARTIFACTS [LABEL_FILTER]
+#        scripts/existing-demo.sh --kind-cli ARTIFACTS [LABEL_FILTER]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 . "$here/lib/common.sh"
-[ $# -ge 2 ] || die "usage: $0 KIND_SPEC ARTIFACTS [LABEL_FILTER]"
-kind_spec=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+[ $# -ge 2 ] || die "usage: $0 KIND_SPEC|--kind-cli ARTIFACTS [LABEL_FILTER]"
+source=$1
 mkdir -p "$2" && artifacts=$(cd "$2" && pwd)
 labels=${3:-}
 bin=$repo/_output/bin/hachaos
-name=$("$bin" cluster-name --config "$kind_spec")
 agent_image=hachaos/agent:v1
-
-log "1. the cluster under test: $name"
-"$bin" up --config "$kind_spec"
-
-log "2. a Spec of provider existing for it"
-cp "${HACHAOS_STATE:-$HOME/.cache/hachaos/clusters}/$name/kubeconfig" "$artifacts/kubeconfig"
-chmod 600 "$artifacts/kubeconfig"
-stats=$(docker port "$name-external-load-balancer" 8404/tcp | head -1)
 existing=$artifacts/existing.yaml
-cat >"$existing" <<EOF
-# written by scripts/existing-demo.sh: the kind cluster "$name" as a cluster hachaos did
-# not create, reached through its kubeconfig alone
-apiVersion: hachaos.dev/v1alpha1
-kind: Topology
-name: $name
-provider: existing
-kubeconfig: $artifacts/kubeconfig
-isolatedNodeCPUs: 0
-agent:
-  image: $agent_image
-loadBalancer:
-  statsAddress: $stats
-EOF
-# the rest of the Spec (counts, etcd layout, profile, LB settings) is the kind Spec's
-"$bin" explain --config "$kind_spec" -o json >/dev/null # the kind Spec is valid
-python3 - "$kind_spec" "$existing" <<'PY'
+kind_cli=$repo/_output/bin/kind
+
+# from_hachaos KIND_SPEC: steps 1 and 2 for a topology hachaos brings up.
+from_hachaos() {
+	local kind_spec stats
+	kind_spec=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+	name=$("$bin" cluster-name --config "$kind_spec")
+	log "1. the cluster under test: $name, brought up by hachaos"
+	"$bin" up --config "$kind_spec"
+	log "2. a Spec of provider existing for it"
+	cp "${HACHAOS_STATE:-$HOME/.cache/hachaos/clusters}/$name/kubeconfig" "$artifacts/kubeconfig"
+	chmod 600 "$artifacts/kubeconfig"
+	stats=$(docker port "$name-external-load-balancer" 8404/tcp | head -1)
+	printf '%s\n' "# written by scripts/existing-demo.sh: the kind cluster \"$name\" as a cluster hachaos did" \
+		"# not create, reached through its kubeconfig alone" \
+		"apiVersion: hachaos.dev/v1alpha1" "kind: Topology" "name: $name" "provider: existing" \
+		"kubeconfig: $artifacts/kubeconfig" "isolatedNodeCPUs: 0" "agent:" "  image: $agent_image" \
+		"loadBalancer:" "  statsAddress: $stats" >"$existing"
+	# the rest of the Spec (counts, etcd layout, profile, timeouts) is the kind Spec's
+	python3 - "$kind_spec" "$existing" <<'PY'
 import sys, re
 kind, existing = sys.argv[1], sys.argv[2]
 keep = []
@@ -66,13 +65,38 @@ for line in open(kind):
 with open(existing, "a") as f:
     f.write("".join(keep))
 PY
-"$bin" validate --config "$existing"
+}
+
+# from_kind_cli: steps 1 and 2 for a cluster the kind CLI makes (named kindcli), with the
+# kind version hachaos is built with.
+from_kind_cli() {
+	local lb version
+	name=kindcli
+	version=$(awk '$1 == "sigs.k8s.io/kind" {print $2}' "$repo/go.mod")
+	[ -x "$kind_cli" ] || GOBIN=$repo/_output/bin go install "sigs.k8s.io/kind@$version"
+	log "1. the cluster under test: $name, made by the kind CLI ($("$kind_cli" version))"
+	"$kind_cli" delete cluster --name "$name" >/dev/null 2>&1 || true
+	"$kind_cli" create cluster --name "$name" --image "hachaos/node:$("$bin" kubernetes-version --config "$repo/hachaos.yaml")" \
+		--config "$here/existing/kind-cli-cluster.yaml" --kubeconfig "$artifacts/kubeconfig"
+	trap '"$kind_cli" delete cluster --name "$name" >/dev/null 2>&1 || true' EXIT
+	log "2. a Spec of provider existing for it"
+	lb=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$name-external-load-balancer")
+	sed -e "s|@KUBECONFIG@|$artifacts/kubeconfig|" -e "s|@STATS@|$lb:8404|" -e "s|@AGENT@|$agent_image|" \
+		"$here/existing/kind-cli-spec.yaml" >"$existing"
+}
+
+if [ "$source" = --kind-cli ]; then from_kind_cli; else from_hachaos "$source"; fi
+"$bin" validate --config "$existing" >/dev/null
 
 log "3. the agent image $agent_image into every node of $name"
-for node in $(docker ps --filter "label=io.x-k8s.kind.cluster=$name" --filter label=io.x-k8s.kind.role --format '{{.Names}}'); do
-	[ "$(docker inspect -f '{{index .Config.Labels "io.x-k8s.kind.role"}}' "$node")" = external-load-balancer ] && continue
-	docker save "$agent_image" | docker exec -i "$node" ctr -n k8s.io images import --all-platforms - >/dev/null
-done
+if [ "$source" = --kind-cli ]; then
+	"$kind_cli" load docker-image "$agent_image" --name "$name"
+else
+	for node in $(docker ps --filter "label=io.x-k8s.kind.cluster=$name" --filter label=io.x-k8s.kind.role --format '{{.Names}}'); do
+		[ "$(docker inspect -f '{{index .Config.Labels "io.x-k8s.kind.role"}}' "$node")" = external-load-balancer ] && continue
+		docker save "$agent_image" | docker exec -i "$node" ctr -n k8s.io images import --all-platforms - >/dev/null
+	done
+fi
 
 log "4. hachaos run on the existing Spec, Docker out of reach (DOCKER_HOST=unix:///nonexistent)"
 status=0
