@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"time"
@@ -37,6 +38,20 @@ func (e EtcdAccess) Client(endpoints ...string) (*clientv3.Client, error) {
 		return nil, fmt.Errorf("etcd client for %v: %w", endpoints, err)
 	}
 	return c, nil
+}
+
+// EtcdClientTLS is the client configuration of a cluster's etcd identity: trusting the
+// etcd CA (caPEM), presenting the certificate and key (kubeadm's API server etcd client).
+func EtcdClientTLS(caPEM, certPEM, keyPEM []byte) (*tls.Config, error) {
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, fmt.Errorf("etcd CA certificate is not valid PEM")
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("etcd client certificate: %w", err)
+	}
+	return &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, nil
 }
 
 // MemberClient asks one etcd member for its status on one kept-alive connection.

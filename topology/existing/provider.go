@@ -2,8 +2,6 @@ package existing
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -256,7 +254,7 @@ func (p *Provider) loadEtcdAccess(ctx context.Context) (cluster.EtcdAccess, erro
 			return cluster.EtcdAccess{}, fmt.Errorf("read the etcd client credentials on %s: %w", from, err)
 		}
 	}
-	tlsConfig, err := clientTLS(files[etcdCAFile], files[etcdClientCertFile], files[etcdClientKeyFile])
+	tlsConfig, err := cluster.EtcdClientTLS(files[etcdCAFile], files[etcdClientCertFile], files[etcdClientKeyFile])
 	if err != nil {
 		return cluster.EtcdAccess{}, err
 	}
@@ -280,18 +278,6 @@ const (
 	etcdClientCertFile = "/etc/kubernetes/pki/apiserver-etcd-client.crt"
 	etcdClientKeyFile  = "/etc/kubernetes/pki/apiserver-etcd-client.key"
 )
-
-func clientTLS(caPEM, certPEM, keyPEM []byte) (*tls.Config, error) {
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(caPEM) {
-		return nil, fmt.Errorf("%s is not valid PEM", etcdCAFile)
-	}
-	pair, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		return nil, fmt.Errorf("etcd client certificate: %w", err)
-	}
-	return &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, nil
-}
 
 // LoadBalancer is the kubeconfig's server and the HAProxy stats socket the Spec names.
 func (p *Provider) LoadBalancer(context.Context) (cluster.LoadBalancerAccess, error) {

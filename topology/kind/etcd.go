@@ -2,8 +2,6 @@ package kind
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net/netip"
 	"os"
@@ -156,7 +154,7 @@ func (p *Provider) loadEtcdAccess(ctx context.Context) (cluster.EtcdAccess, erro
 	if err != nil {
 		return cluster.EtcdAccess{}, err
 	}
-	tlsConfig, err := clientTLS(caPEM, certPEM, keyPEM)
+	tlsConfig, err := cluster.EtcdClientTLS(caPEM, certPEM, keyPEM)
 	if err != nil {
 		return cluster.EtcdAccess{}, err
 	}
@@ -200,16 +198,4 @@ func readFiles(dir string, names ...string) (a, b, c []byte, err error) {
 		}
 	}
 	return out[0], out[1], out[2], nil
-}
-
-func clientTLS(caPEM, certPEM, keyPEM []byte) (*tls.Config, error) {
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(caPEM) {
-		return nil, fmt.Errorf("etcd CA certificate is not valid PEM")
-	}
-	pair, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		return nil, fmt.Errorf("etcd client certificate: %w", err)
-	}
-	return &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, nil
 }
