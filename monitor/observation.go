@@ -109,7 +109,10 @@ func (o *Observation) start(ctx, rctx context.Context, in Input) error {
 		return err
 	}
 	o.Rec.Poll(rctx, SeriesVersionSkew, LBCountersEvery, SampleTimeout, skew)
-	client := kubernetes.NewForConfigOrDie(KeepAliveConfig(lbCfg))
+	client, err := FreshConnectionClient(lbCfg)
+	if err != nil {
+		return err
+	}
 	for _, name := range LeaderElected {
 		o.Rec.Poll(rctx, PrefixLease+name, QuorumReadEvery, SampleTimeout, LeaseHolder(client, name))
 	}

@@ -193,6 +193,25 @@ func KeepAliveConfig(cfg *rest.Config) *rest.Config {
 	return c
 }
 
+// FreshConnectionClient is a clientset with cfg's credentials that opens a new
+// connection for every request, as a client arriving at the load balancer would. The
+// Lease reader uses it so that no read waits on a kept-alive connection to a server the
+// LB no longer routes new clients to (kind's LB keeps such sessions open): who holds a
+// Lease is then seen through whichever server the LB picks, and what kept-alive clients
+// see is measured by the kept-alive series, not by the Lease reads.
+func FreshConnectionClient(cfg *rest.Config) (kubernetes.Interface, error) {
+	c := KeepAliveConfig(cfg)
+	tlsConfig, err := rest.TLSConfigFor(c)
+	if err != nil {
+		return nil, fmt.Errorf("TLS config for %s: %w", c.Host, err)
+	}
+	rt, err := rest.HTTPWrappersForConfig(c, &http.Transport{TLSClientConfig: tlsConfig, DisableKeepAlives: true})
+	if err != nil {
+		return nil, fmt.Errorf("credentials for %s: %w", c.Host, err)
+	}
+	return kubernetes.NewForConfigAndClient(c, &http.Client{Transport: rt, Timeout: c.Timeout})
+}
+
 // LeaseHolder reads a kube-system Lease; the value is "<holder's node> <instance id>"
 // ("" when held by nobody): the instance tells a standby's takeover, or a restarted
 // instance's on the same node, from a renewal. A Lease past its duration counts as held

@@ -581,10 +581,16 @@ func judgeEtcdLeaderMoved(tl probe.Timeline, isolated string, inject time.Durati
 // was seen within the bound after the partition was in place.
 func judgePartitionLease(tl probe.Timeline, component, isolated string, heldByIsolated bool, inPlace, recovered time.Duration, bound topology.Bound, what string) judgement {
 	series := prefixLease + component
-	last := leaseNode(lastOKValue(tl, series, recovered))
+	lastRead, read := lastOKSample(tl, series, inPlace, recovered)
+	last := leaseNode(lastRead.Value)
 	j := passed(inPlace)
 	j.Notes = append(j.Notes, reports.Note{Name: what + ": " + component + " Lease holders", Value: holderSequence(tl, series)})
 	switch {
+	case !read:
+		// An answer from before the partition says nothing about who held the Lease
+		// during it: the guarantee was not seen kept by any client through the LB.
+		j.Verdict, j.Reason = verdict.GuaranteeBroken, fmt.Sprintf("no read of the %s Lease through the LB succeeded between the partition in place (%s) and its end (%s): who held it was not seen", component, secs(inPlace), secs(recovered))
+		return j
 	case last == "":
 		j.Verdict, j.Reason = verdict.GuaranteeBroken, fmt.Sprintf("%s Lease held by nobody at the end of the partition", component)
 		return j
@@ -622,15 +628,16 @@ func newLeaderAt(tl probe.Timeline, from time.Duration, old string) (time.Durati
 	return first, found
 }
 
-// lastOKValue is the value of the last successful sample of series before to.
-func lastOKValue(tl probe.Timeline, series string, to time.Duration) string {
-	last := ""
+// lastOKSample is the last successful sample of series sent in [from, to).
+func lastOKSample(tl probe.Timeline, series string, from, to time.Duration) (probe.Sample, bool) {
+	var last probe.Sample
+	found := false
 	for _, s := range tl.Series[series] {
-		if s.At < to && s.OK {
-			last = s.Value
+		if s.At >= from && s.At < to && s.OK {
+			last, found = s, true
 		}
 	}
-	return last
+	return last, found
 }
 
 // judgeGracefulStop: with target stopped gracefully, not one request through the LB —

@@ -409,6 +409,11 @@ func TestPartitionJudgeControls(t *testing.T) {
 		{"the isolated node keeps the scheduler Lease", func(tl probe.Timeline, w effectWindow) {
 			setSeries(tl, prefixLease+"kube-scheduler", 0, w.Until+time.Minute, true, isolated+" 766cefc3")
 		}, 3, "still held by the isolated"},
+		{"no Lease read succeeds during the partition (the last answer predates it)", func(tl probe.Timeline, w effectWindow) {
+			recovered, _ := tl.EventAt(probe.EventRecovered)
+			setSeries(tl, prefixLease+"kube-scheduler", 0, w.Inject, true, isolated+" 766cefc3")
+			setSeries(tl, prefixLease+"kube-scheduler", w.Inject, recovered, false, "")
+		}, 3, "who held it was not seen"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
