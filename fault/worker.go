@@ -43,6 +43,14 @@ const (
 	WorkerLossStop WorkerLossMode = "stop"
 	// WorkerLossPause freezes every process of the worker; Recover thaws them.
 	WorkerLossPause WorkerLossMode = "pause"
+	// WorkerLossCutOff loses a worker without a hypervisor, through commands in the node:
+	// its traffic is dropped (all but the harness agent's port), then its kubelet and
+	// container runtime are stopped; Recover undoes it in the opposite order. What
+	// differs from a powered-off machine: the worker's containers keep running, cut off,
+	// so after recovery the kubelet finds them alive (and kills those whose Pods were
+	// deleted meanwhile) instead of starting from nothing; the node keeps its boot ID,
+	// memory and conntrack state.
+	WorkerLossCutOff WorkerLossMode = "cut-off"
 )
 
 // actions are the node actions that inject and recover the mode; ok is false for an
@@ -78,9 +86,12 @@ func (f WorkerLoss) actions() (inject, undo topology.NodeAction, err error) {
 	if f.Node == "" {
 		return "", "", errors.New("worker loss: Node is empty")
 	}
+	if f.Mode == WorkerLossCutOff {
+		return "", "", nil // no machine action: commands in the node (cutoff.go)
+	}
 	inject, undo, ok := f.Mode.actions()
 	if !ok {
-		return "", "", fmt.Errorf("worker loss of %s: Mode %q is not %q or %q", f.Node, f.Mode, WorkerLossStop, WorkerLossPause)
+		return "", "", fmt.Errorf("worker loss of %s: Mode %q is not %q, %q or %q", f.Node, f.Mode, WorkerLossStop, WorkerLossPause, WorkerLossCutOff)
 	}
 	return inject, undo, nil
 }
@@ -90,8 +101,12 @@ func (f WorkerLoss) Record() Record {
 	return Record{Kind: KindWorkerLoss, Target: f.Node, Params: map[string]string{"mode": string(f.Mode)}}
 }
 
-// Needs implements Fault: the worker's whole machine stopped or paused.
+// Needs implements Fault: the worker's whole machine stopped or paused, or (cut off)
+// root commands in it.
 func (f WorkerLoss) Needs() []topology.Capability {
+	if f.Mode == WorkerLossCutOff {
+		return []topology.Capability{topology.CapabilityNodeCommands}
+	}
 	return []topology.Capability{topology.CapabilityNodeMachines}
 }
 
@@ -100,6 +115,9 @@ func (f WorkerLoss) Inject(ctx context.Context) error {
 	action, _, err := f.actions()
 	if err != nil {
 		return err
+	}
+	if f.Mode == WorkerLossCutOff {
+		return f.cutOff(ctx)
 	}
 	if err := f.nodes.NodeAction(ctx, f.Node, action); err != nil {
 		return fmt.Errorf("%s worker %s: %w", action, f.Node, err)
@@ -113,6 +131,9 @@ func (f WorkerLoss) Recover(ctx context.Context) error {
 	_, action, err := f.actions()
 	if err != nil {
 		return err
+	}
+	if f.Mode == WorkerLossCutOff {
+		return f.reconnect(ctx)
 	}
 	if err := f.nodes.NodeAction(ctx, f.Node, action); err != nil {
 		return fmt.Errorf("%s worker %s: %w", action, f.Node, err)

@@ -3,6 +3,7 @@ package fault
 import (
 	"bytes"
 	"context"
+	"os/exec"
 	"reflect"
 	"strings"
 	"sync/atomic"
@@ -18,6 +19,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 	ktesting "k8s.io/client-go/testing"
+
+	"github.com/hachaos/hachaos/topology"
 )
 
 func TestWorkerLossActsOnTheNode(t *testing.T) {
@@ -210,5 +213,51 @@ func TestUncordonIsIdempotentAndAMissingNodeIsRecovered(t *testing.T) {
 	}
 	if err := d.uncordon(ctx, "gone"); err != nil {
 		t.Errorf("uncordon of a deleted node: %v, want success", err)
+	}
+}
+
+func TestWorkerCutOffRunsCommandsInTheNodeNotMachineActions(t *testing.T) {
+	nodes := &fakeTopology{}
+	f, err := NewWorkerLoss(nodes, "w1", WorkerLossCutOff)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Needs(); !reflect.DeepEqual(got, []topology.Capability{topology.CapabilityNodeCommands}) {
+		t.Errorf("Needs() = %v, want node-commands only", got)
+	}
+	ctx := context.Background()
+	for _, step := range []func(context.Context) error{f.Inject, f.Recover, f.Recover} {
+		if err := step(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(nodes.actions) != 0 {
+		t.Errorf("machine actions %q: a cut-off must not need a machine", nodes.actions)
+	}
+	if len(nodes.commands) != 3 {
+		t.Fatalf("commands %q, want inject, recover, recover", nodes.commands)
+	}
+	inject, recover := nodes.commands[0], nodes.commands[1]
+	for _, want := range []string{"-N " + CutOffChain, "--dport 10290 -j RETURN", "-I FORWARD 1 -j " + CutOffChain, "systemctl stop kubelet $runtime"} {
+		if !strings.Contains(inject, want) {
+			t.Errorf("the cut-off script lacks %q:\n%s", want, inject)
+		}
+	}
+	for _, want := range []string{"-X " + CutOffChain, "for u in containerd crio", "systemctl start $u", "systemctl start kubelet"} {
+		if !strings.Contains(recover, want) {
+			t.Errorf("the reconnect script lacks %q:\n%s", want, recover)
+		}
+	}
+	rebuilt, err := Rebuild(nodes, f.Record())
+	if err != nil || rebuilt.(WorkerLoss).Mode != WorkerLossCutOff {
+		t.Errorf("Rebuild(%v) = %v, %v: the ledger must recover a cut-off as a cut-off", f.Record(), rebuilt, err)
+	}
+}
+
+func TestWorkerCutOffScriptsParse(t *testing.T) {
+	for name, script := range map[string]string{"cut off": cutOffScript(10290), "reconnect": reconnectScript()} {
+		if out, err := exec.Command("sh", "-n", "-c", script).CombinedOutput(); err != nil {
+			t.Errorf("%s script does not parse: %v\n%s\n%s", name, err, out, script)
+		}
 	}
 }
