@@ -65,6 +65,17 @@ func (m WorkerLossMode) actions() (inject, undo topology.NodeAction, ok bool) {
 	return "", "", false
 }
 
+// WorkerLossModeFor is how the suites lose a worker on a provider with capabilities c:
+// its machine paused when the provider has machines (every process frozen at once, as
+// a hung host), else cut off through commands in the node (WorkerLossCutOff says what
+// differs). A provider with neither skips the spec with the reason.
+func WorkerLossModeFor(c topology.Capabilities) WorkerLossMode {
+	if _, lacks := c.Lacking[topology.CapabilityNodeMachines]; lacks {
+		return WorkerLossCutOff
+	}
+	return WorkerLossPause
+}
+
 // WorkerLoss takes a worker node away without telling Kubernetes: the node controller
 // has to notice it on its own (NotReady, then Pod eviction by taints).
 type WorkerLoss struct {

@@ -261,3 +261,25 @@ func TestWorkerCutOffScriptsParse(t *testing.T) {
 		}
 	}
 }
+
+func TestEveryFaultKindIsDescribed(t *testing.T) {
+	modes := map[string][]string{
+		KindEtcdMemberStop:  {"stacked", "external"},
+		KindEtcdMemberCrash: {"stacked", "external"},
+		KindWorkerLoss:      {string(WorkerLossPause), string(WorkerLossStop), string(WorkerLossCutOff)},
+	}
+	for _, kind := range Kinds() {
+		for _, mode := range append([]string{""}, modes[kind]...) {
+			if mode == "" && modes[kind] != nil {
+				continue
+			}
+			d, err := Describe(kind, map[string]string{"mode": mode})
+			if err != nil || d.Injects == "" || d.Recovery == "" {
+				t.Errorf("Describe(%s, mode %q) = %+v, %v: hachaos run --dry-run must say what it does and how it is recovered", kind, mode, d, err)
+			}
+		}
+	}
+	if _, err := Describe("no-such-kind", nil); err == nil {
+		t.Error("Describe accepted an unknown kind")
+	}
+}

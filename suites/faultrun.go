@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/hachaos/hachaos/fault"
+	"github.com/hachaos/hachaos/guarantees"
 	"github.com/hachaos/hachaos/probe"
 	"github.com/hachaos/hachaos/reports"
 	"github.com/hachaos/hachaos/topology"
@@ -115,6 +116,7 @@ func (r *faultRun) inject(faults ...fault.Fault) {
 // it when its moment comes (a CPU limit kept until a member rejoined).
 func (r *faultRun) injectAside(f fault.Fault) *fault.Injected {
 	skipUnlessProviderCan(r.env.Provider.Capabilities(), f)
+	expectPlanned(f)
 	stage(verdict.FaultNotInEffect)
 	injected, err := r.env.Injector.Prepare(f)
 	Expect(err).NotTo(HaveOccurred())
@@ -137,6 +139,17 @@ func (r *faultRun) injectAside(f fault.Fault) *fault.Injected {
 func skipUnlessProviderCan(c topology.Capabilities, f fault.Fault) {
 	if why := cannotInject(c, f); why != "" {
 		Skip(why)
+	}
+}
+
+// expectPlanned stops the spec before f is injected when its dry-run plan
+// (guarantees.FaultPlans) does not list f's kind: what hachaos run --dry-run told a
+// cluster's owner would be injected must be what is. A harness error before the fault,
+// hence "environment not ready".
+func expectPlanned(f fault.Fault) {
+	spec := CurrentSpecReport().FullText()
+	if plan, _ := guarantees.PlanOf(spec); !plan.Planned(f.Record().Kind) {
+		failWith(verdict.EnvironmentNotReady, "harness: %s is not in this spec's dry-run plan (guarantees.FaultPlans, %q): the plan must list every fault a spec injects", f.Record(), spec)
 	}
 }
 

@@ -66,6 +66,8 @@ func etcdRole(spec topology.Spec) topology.Role {
 // waits for the readiness gate. It records no timeline: what it prepares is judged by
 // SecuritySpec afterwards.
 func injectRecoverAndSettle(ctx context.Context, in SecurityFaultsSpecInput, f fault.Observable, hold time.Duration) {
+	skipUnlessProviderCan(in.Provider.Capabilities(), f)
+	expectPlanned(f)
 	stage(verdict.FaultNotInEffect)
 	injected, err := in.Injector.Prepare(f)
 	Expect(err).NotTo(HaveOccurred())

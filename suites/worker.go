@@ -45,7 +45,7 @@ func PodReschedulingSpec(inputGetter func() PodReschedulingSpecInput) {
 		in := inputGetter()
 		in.validate()
 		run := startWorkerRun(ctx, in)
-		f, err := fault.NewWorkerLoss(in.Provider, run.target, workerLossMode(in.Provider.Capabilities()))
+		f, err := fault.NewWorkerLoss(in.Provider, run.target, fault.WorkerLossModeFor(in.Provider.Capabilities()))
 		Expect(err).NotTo(HaveOccurred())
 		b := run.bounds.WorkerLossReschedule()
 		bound, formula := b.Value, b.FormulaText()
@@ -180,15 +180,4 @@ func lowestReady(tl probe.Timeline, from, to time.Duration) (int32, time.Duratio
 	}
 	Expect(lowest).To(BeNumerically(">=", 0), "the workload was never observed during the fault")
 	return lowest, at
-}
-
-// workerLossMode is how to lose a worker on a provider: its machine paused when the
-// provider has machines (every process frozen at once, as a hung host), else cut off
-// through commands in the node (fault.WorkerLossCutOff says what differs). A provider
-// with neither skips the spec with the reason.
-func workerLossMode(c topology.Capabilities) fault.WorkerLossMode {
-	if _, lacks := c.Lacking[topology.CapabilityNodeMachines]; lacks {
-		return fault.WorkerLossCutOff
-	}
-	return fault.WorkerLossPause
 }

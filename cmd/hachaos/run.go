@@ -37,6 +37,9 @@ type runOptions struct {
 	timeout                          time.Duration
 	suites, probe                    string
 	browser                          bool
+	// dryRun lists what the selection would inject, where, and how it is recovered,
+	// and creates nothing
+	dryRun bool
 	// confirmDisruptive names the Spec whose cluster hachaos did not create (provider
 	// existing) and may still inject faults into
 	confirmDisruptive string
@@ -58,6 +61,9 @@ recovers its fault and still writes the reports.
 			if err := o.check(); err != nil {
 				return err
 			}
+			if o.dryRun {
+				return dryRun(o)
+			}
 			return runCmd(o)
 		},
 	}
@@ -75,6 +81,7 @@ func (o *runOptions) addFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.timeout, "timeout", 120*time.Minute, "Ginkgo's timeout for each trial: a stuck suite still ends with its report")
 	fs.StringVar(&o.suites, "suites", "", "the suites' test binary (default: "+suitesBinaryName+" beside this hachaos; make build writes it)")
 	fs.StringVar(&o.confirmDisruptive, "confirm-disruptive", "", "the Spec's name, to let disruptive specs inject faults into a cluster hachaos did not create (provider existing)")
+	fs.BoolVar(&o.dryRun, "dry-run", false, "list every fault the selection would inject, on which node, and its recovery; create and inject nothing")
 	fs.BoolVar(&o.browser, "browser-check", true, "render report.html in headless Chromium and check it, as hachaos report does")
 }
 
@@ -125,7 +132,7 @@ func (o *runOptions) check() error {
 	}
 	missing := o.findBinaries()
 	problems = append(problems, missing...)
-	if specErr == nil && len(missing) == 0 {
+	if specErr == nil && len(missing) == 0 && !o.dryRun {
 		if p := o.unconfirmedDisruption(spec); p != "" {
 			problems = append(problems, p)
 		}
@@ -135,6 +142,9 @@ func (o *runOptions) check() error {
 	}
 	if len(problems) > 0 {
 		return usageError{strings.Join(problems, "\n")}
+	}
+	if o.dryRun {
+		return nil // a dry run writes no artifacts
 	}
 	abs, err := filepath.Abs(o.artifacts)
 	if err != nil {
