@@ -37,6 +37,10 @@ type PlannedFault struct {
 type SpecPlan struct {
 	Spec   string         `json:"spec"`
 	Faults []PlannedFault `json:"faults"`
+	// JudgedOn names what, beyond its faults' needs, the spec needs of a provider to
+	// judge its guarantees (topology.Capability values, e.g. "lb-states"); a provider
+	// lacking one skips the spec.
+	JudgedOn []string `json:"judgedOn,omitempty"`
 }
 
 // Holds, in words, as the specs derive them.
@@ -55,39 +59,43 @@ const (
 // injected), so the dry run cannot silently drift from what runs.
 var FaultPlans = []SpecPlan{
 	{"Leader re-election hands the kube-controller-manager Lease to a standby within its bounds when the leader is killed",
-		[]PlannedFault{{Kind: "process-kill", Target: TargetControllerLeaseHolder, Hold: holdUntilLease}}},
+		[]PlannedFault{{Kind: "process-kill", Target: TargetControllerLeaseHolder, Hold: holdUntilLease}}, nil},
 	{"Leader re-election hands the kube-scheduler Lease to a standby within its bounds when the leader is killed",
-		[]PlannedFault{{Kind: "process-kill", Target: TargetSchedulerLeaseHolder, Hold: holdUntilLease}}},
+		[]PlannedFault{{Kind: "process-kill", Target: TargetSchedulerLeaseHolder, Hold: holdUntilLease}}, nil},
 	{"Graceful API server termination loses no request through the load balancer when one API server stops gracefully",
-		[]PlannedFault{{Kind: "apiserver-stop", Target: TargetLastControlPlane, Hold: "until it stopped, then one sample timeout"}}},
+		[]PlannedFault{{Kind: "apiserver-stop", Target: TargetLastControlPlane, Hold: "until it stopped, then one sample timeout"}}, lbStates},
 	{"etcd quorum tolerance keeps writes acknowledged and loses none when a follower member is stopped",
-		[]PlannedFault{{Kind: "etcd-member-stop", Target: TargetEtcdFollower, Hold: holdWriteGap}}},
+		[]PlannedFault{{Kind: "etcd-member-stop", Target: TargetEtcdFollower, Hold: holdWriteGap}}, nil},
 	{"etcd quorum tolerance elects a new leader and loses no write when the leader member crashes",
-		[]PlannedFault{{Kind: "etcd-member-crash", Target: TargetEtcdLeader, Hold: "until it rejoined, then " + holdWriteGap}}},
+		[]PlannedFault{{Kind: "etcd-member-crash", Target: TargetEtcdLeader, Hold: "until it rejoined, then " + holdWriteGap}}, nil},
 	{"etcd quorum tolerance is safely unavailable with a majority of members stopped and recovers after restore",
-		[]PlannedFault{{Kind: "etcd-member-stop", Target: TargetEtcdMajority, Hold: holdWriteGap}}},
+		[]PlannedFault{{Kind: "etcd-member-stop", Target: TargetEtcdMajority, Hold: holdWriteGap}}, nil},
 	{"Security after faults restarts an etcd member and heals a control-plane partition before the checks run again",
 		[]PlannedFault{
 			{Kind: "etcd-member-crash", Target: TargetLastEtcdMember, Hold: holdSecurity},
 			{Kind: "partition", Target: TargetLastControlPlane, Hold: holdSecurity},
-		}},
+		}, nil},
 	{"Control-plane partition keeps the majority serving when a control plane is partitioned (both); the minority rejoins",
-		partitionPlan},
+		partitionPlan, nil},
 	{"Control-plane partition keeps the majority serving when a control plane is partitioned (inbound); the minority rejoins",
-		partitionPlan},
+		partitionPlan, nil},
 	{"Pod rescheduling reschedules the workload onto healthy workers when a worker is lost",
-		[]PlannedFault{{Kind: "worker-loss", Target: TargetFirstWorker, Hold: holdReschedule}}},
+		[]PlannedFault{{Kind: "worker-loss", Target: TargetFirstWorker, Hold: holdReschedule}}, nil},
 	{"Pod rescheduling drains a worker without violating the PodDisruptionBudget and reschedules its Pods",
-		[]PlannedFault{{Kind: "worker-drain", Target: TargetFirstWorker, Hold: holdReschedule}}},
+		[]PlannedFault{{Kind: "worker-drain", Target: TargetFirstWorker, Hold: holdReschedule}}, nil},
 	{"Load balancer rerouting keeps clients through the load balancer working when one API server is frozen",
-		[]PlannedFault{{Kind: "apiserver-freeze", Target: TargetLastControlPlane, Hold: holdLB}}},
+		[]PlannedFault{{Kind: "apiserver-freeze", Target: TargetLastControlPlane, Hold: holdLB}}, lbStates},
 	{"Load balancer rerouting keeps clients through the load balancer working when one API server is killed",
-		[]PlannedFault{{Kind: "process-kill", Target: TargetLastControlPlane, Hold: holdLB}}},
+		[]PlannedFault{{Kind: "process-kill", Target: TargetLastControlPlane, Hold: holdLB}}, lbStates},
 	{"Load balancer rerouting keeps clients through the load balancer working when one API server is stopped",
-		[]PlannedFault{{Kind: "apiserver-stop", Target: TargetLastControlPlane, Hold: holdLB}}},
+		[]PlannedFault{{Kind: "apiserver-stop", Target: TargetLastControlPlane, Hold: holdLB}}, lbStates},
 	{"Load balancer rerouting keeps clients through the load balancer working with all API servers but one stopped",
-		[]PlannedFault{{Kind: "apiserver-stop", Target: TargetControlPlanesButFirst, Hold: holdLB}}},
+		[]PlannedFault{{Kind: "apiserver-stop", Target: TargetControlPlanesButFirst, Hold: holdLB}}, lbStates},
 }
+
+// lbStates: the LB specs judge "marked DOWN" and "back in rotation" on the LB's own
+// view of its servers.
+var lbStates = []string{"lb-states"}
 
 var partitionPlan = []PlannedFault{
 	{Kind: "partition", Target: TargetLeaseHolders, Hold: holdPartition},

@@ -1,10 +1,12 @@
 package guarantees_test
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/hachaos/hachaos/fault"
 	"github.com/hachaos/hachaos/guarantees"
+	"github.com/hachaos/hachaos/topology"
 )
 
 // Every planned fault is a fault kind the dry run can describe, with a target rule and
@@ -25,6 +27,11 @@ func TestFaultPlansNameDescribableFaults(t *testing.T) {
 			}
 			if f.Target == "" || f.Hold == "" {
 				t.Errorf("spec %q: fault %s without a target rule or a hold", p.Spec, f.Kind)
+			}
+		}
+		for _, c := range p.JudgedOn {
+			if !slices.Contains([]topology.Capability{topology.CapabilityNodeCommands, topology.CapabilityNodeMachines, topology.CapabilityCPULimits, topology.CapabilityLBConfig, topology.CapabilityLBStates}, topology.Capability(c)) {
+				t.Errorf("spec %q is judged on %q, not a provider capability", p.Spec, c)
 			}
 		}
 		if got, ok := guarantees.PlanOf(p.Spec); !ok || !got.Planned(p.Faults[0].Kind) {

@@ -94,7 +94,7 @@ func (o *Observation) start(ctx, rctx context.Context, in Input) error {
 		}
 		o.Rec.Poll(rctx, PrefixAPIServer+node, QuorumReadEvery, SampleTimeout, readyz)
 	}
-	if in.Spec.LoadBalancer.Type == topology.LBHAProxy {
+	if in.Spec.LBStatesReadable() {
 		lb, err := in.Provider.LoadBalancer(ctx)
 		if err != nil {
 			return err

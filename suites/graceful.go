@@ -29,7 +29,7 @@ func GracefulStopSpec(inputGetter func() LBReroutingSpecInput) {
 	It("loses no request through the load balancer when one API server stops gracefully", func(ctx SpecContext) {
 		in := inputGetter()
 		in.validate()
-		skipUnlessHAProxy(in.Spec)
+		skipUnlessLBStates(in)
 		if d := in.Spec.ResolvedTimeouts().APIServerShutdownDelay; d.Duration == 0 {
 			Skip("the Spec promises no graceful stop: timeouts.apiServerShutdownDelay resolves to 0s (profile " + in.Spec.Profile + ")")
 		}

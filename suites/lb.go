@@ -1,6 +1,7 @@
 package suites
 
 import (
+	"fmt"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -55,7 +56,7 @@ func LBReroutingSpec(inputGetter func() LBReroutingSpecInput) {
 		It("keeps clients through the load balancer working when one API server is "+f.name, func(ctx SpecContext) {
 			in := inputGetter()
 			in.validate()
-			skipUnlessHAProxy(in.Spec)
+			skipUnlessLBStates(in)
 			run := startFaultRun(ctx, in.env(), observeInput{})
 			targets := nodeNames(ctx, in.Provider, topology.RoleControlPlane)
 			target := targets[len(targets)-1]
@@ -66,7 +67,7 @@ func LBReroutingSpec(inputGetter func() LBReroutingSpecInput) {
 	It("keeps clients through the load balancer working with all API servers but one stopped", func(ctx SpecContext) {
 		in := inputGetter()
 		in.validate()
-		skipUnlessHAProxy(in.Spec)
+		skipUnlessLBStates(in)
 		run := startFaultRun(ctx, in.env(), observeInput{})
 		targets := nodeNames(ctx, in.Provider, topology.RoleControlPlane)[1:]
 		var faults []fault.Fault
@@ -81,9 +82,15 @@ func (in LBReroutingSpecInput) env() faultEnv {
 	return faultEnv{Spec: in.Spec, Provider: in.Provider, Injector: in.Injector, ArtifactsDir: in.ArtifactsDir, DataPlane: in.DataPlane}
 }
 
-func skipUnlessHAProxy(spec topology.Spec) {
-	if spec.LoadBalancer.Type != topology.LBHAProxy {
+// skipUnlessLBStates skips an LB spec where the LB's view of its servers cannot be
+// read: "marked DOWN" and "back in rotation" are judged on it.
+func skipUnlessLBStates(in LBReroutingSpecInput) {
+	if in.Spec.LoadBalancer.Type != topology.LBHAProxy {
 		Skip("LB rerouting is measured on hachaos' HAProxy (loadBalancer.type: haproxy)")
+	}
+	c := in.Provider.Capabilities()
+	if why, lacks := c.Lacking[topology.CapabilityLBStates]; lacks {
+		Skip(fmt.Sprintf("not applicable: the %s provider lacks %s (%s)", c.Provider, topology.CapabilityLBStates, why))
 	}
 }
 

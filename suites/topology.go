@@ -125,6 +125,9 @@ func TopologySpec(inputGetter func() TopologySpecInput) {
 		if in.Spec.LoadBalancer.Type != topology.LBHAProxy {
 			Skip("backend session counts need hachaos' HAProxy (loadBalancer.type: haproxy)")
 		}
+		if !in.Spec.LBStatesReadable() {
+			Skip("not applicable past the identity Leases: the LB's session counts per server need its stats socket, and loadBalancer.statsAddress is not set")
+		}
 		expectEveryBackendServes(ctx, in)
 	})
 

@@ -88,6 +88,9 @@ const (
 	CapabilityCPULimits Capability = "cpu-limits"
 	// CapabilityLBConfig: change the load balancer's configuration (its health checks).
 	CapabilityLBConfig Capability = "lb-config"
+	// CapabilityLBStates: read the load balancer's view of its servers (HAProxy's stats
+	// socket): what the LB specs judge "marked DOWN" and "back in rotation" on.
+	CapabilityLBStates Capability = "lb-states"
 )
 
 // Capabilities says what a provider can do: everything but what Lacking names, each

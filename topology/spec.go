@@ -226,7 +226,8 @@ type LoadBalancerSpec struct {
 	// Default true.
 	ShutdownSessionsOnDown bool `json:"shutdownSessionsOnDown"`
 	// StatsAddress is host:port of HAProxy's stats socket (TCP, "show servers state")
-	// in front of an existing cluster (provider "existing", required there). With
+	// in front of an existing cluster (provider "existing"; optional there: without it
+	// the LB specs, which judge on the LB's view of its servers, are skipped). With
 	// provider "existing" the fields above are not applied: they state the settings the
 	// cluster's HAProxy runs with, and the bounds are derived from them.
 	StatsAddress string `json:"statsAddress"`
@@ -607,6 +608,14 @@ func decodeError(err error) error {
 
 // Validate checks every rule and returns one error that lists every violation, each
 // naming the field path as written in YAML, or nil if the spec is valid.
+// LBStatesReadable reports whether the LB's view of its servers can be read: hachaos'
+// own HAProxy always publishes its stats socket; in front of an existing cluster only
+// when loadBalancer.statsAddress names it. Without it the readiness gate does not ask
+// the LB, and the LB specs, which judge on it, are skipped with the reason.
+func (s Spec) LBStatesReadable() bool {
+	return s.LoadBalancer.Type == LBHAProxy && (s.Provider != ProviderExisting || s.LoadBalancer.StatsAddress != "")
+}
+
 func (s Spec) Validate() error {
 	var v violations
 	s.validateInto(&v)
@@ -671,9 +680,6 @@ func (s Spec) validateProvider(v *violations) {
 		checkNotEmpty(v, "agent.image", s.Agent.Image)
 		if s.IsolatedNodeCPUs != 0 {
 			v.invalid("isolatedNodeCPUs", s.IsolatedNodeCPUs, "must be 0 with provider %q: its machines are not hachaos' to limit", ProviderExisting)
-		}
-		if s.LoadBalancer.Type == LBHAProxy && s.LoadBalancer.StatsAddress == "" {
-			v.required("loadBalancer.statsAddress", "the LB's backend states are what the load-balancer guarantees are judged on; name HAProxy's stats socket (host:port)")
 		}
 		if s.LoadBalancer.Type != LBHAProxy {
 			v.notSupported("loadBalancer.type", string(s.LoadBalancer.Type), string(LBHAProxy))

@@ -55,6 +55,9 @@ func dryRun(o runOptions) error {
 			continue
 		}
 		fmt.Printf("\n%s\n", s.Name)
+		if missing := p.Capabilities().Missing(capabilities(plan.JudgedOn)); len(missing) > 0 {
+			fmt.Printf("  SKIPPED: its guarantees are judged on what the %s provider lacks: %s\n", p.Capabilities().Provider, strings.Join(missing, ", "))
+		}
 		for _, f := range plan.Faults {
 			printPlannedFault(spec, p.Capabilities(), r, f)
 		}
@@ -209,4 +212,12 @@ func last(s []string) string {
 		return ""
 	}
 	return s[len(s)-1]
+}
+
+func capabilities(names []string) []topology.Capability {
+	out := make([]topology.Capability, len(names))
+	for i, n := range names {
+		out[i] = topology.Capability(n)
+	}
+	return out
 }

@@ -60,7 +60,7 @@ func (g *Gate) Conditions() []Condition {
 		{"/readyz on every API server", g.readyzEachServer},
 		{"scheduler and controller-manager Leases held", g.leasesHeld},
 	}
-	if g.spec.LoadBalancer.Type == topology.LBHAProxy {
+	if g.spec.LBStatesReadable() {
 		conds = append(conds, Condition{"every API server UP in the load balancer", g.backendsUp})
 	}
 	return conds

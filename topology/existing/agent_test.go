@@ -85,9 +85,26 @@ func TestExistingProviderLacksMachinesCPUAndLBConfig(t *testing.T) {
 	if missing := c.Missing([]topology.Capability{topology.CapabilityNodeCommands}); len(missing) != 0 {
 		t.Errorf("node commands lacking: %v", missing)
 	}
-	for _, lacking := range []topology.Capability{topology.CapabilityNodeMachines, topology.CapabilityCPULimits, topology.CapabilityLBConfig} {
+	for _, lacking := range []topology.Capability{topology.CapabilityNodeMachines, topology.CapabilityCPULimits, topology.CapabilityLBConfig, topology.CapabilityLBStates} {
 		if len(c.Missing([]topology.Capability{lacking})) != 1 {
 			t.Errorf("%s not lacking", lacking)
 		}
+	}
+}
+
+// The LB's view of its servers is read where the Spec names its stats socket, and only
+// there: without one the LB specs are skipped with the reason.
+func TestExistingProviderReadsLBStatesOnlyWithAStatsAddress(t *testing.T) {
+	spec := topology.Default()
+	spec.Provider, spec.Kubeconfig, spec.IsolatedNodeCPUs = topology.ProviderExisting, "/k", 0
+	if err := spec.Validate(); err != nil {
+		t.Fatalf("an existing Spec without loadBalancer.statsAddress is refused: %v", err)
+	}
+	if why := (&Provider{spec: spec}).Capabilities().Lacking[topology.CapabilityLBStates]; !strings.Contains(why, "loadBalancer.statsAddress") {
+		t.Errorf("without a stats address lb-states is lacking for %q, want the field named", why)
+	}
+	spec.LoadBalancer.StatsAddress = "192.0.2.10:8404"
+	if _, lacks := (&Provider{spec: spec}).Capabilities().Lacking[topology.CapabilityLBStates]; lacks {
+		t.Error("with a stats address lb-states is lacking")
 	}
 }

@@ -345,11 +345,15 @@ func (p *Provider) CollectLogs(ctx context.Context, dir string) error {
 // Capabilities: commands in nodes through the agent; no machines, CPU limits or LB
 // configuration of hachaos' own.
 func (p *Provider) Capabilities() topology.Capabilities {
-	return topology.Capabilities{Provider: topology.ProviderExisting, Lacking: map[topology.Capability]string{
+	c := topology.Capabilities{Provider: topology.ProviderExisting, Lacking: map[topology.Capability]string{
 		topology.CapabilityNodeMachines: "an existing cluster's machines are not hachaos' to stop, pause or crash",
 		topology.CapabilityCPULimits:    "an existing cluster's machines are not hachaos' to limit",
 		topology.CapabilityLBConfig:     "an existing cluster's load balancer is not hachaos' to reconfigure",
 	}}
+	if !p.spec.LBStatesReadable() {
+		c.Lacking[topology.CapabilityLBStates] = "loadBalancer.statsAddress is not set: the LB's view of its servers (HAProxy's stats socket) cannot be read"
+	}
+	return c
 }
 
 // Recorded is false: hachaos did not create this cluster.
