@@ -16,6 +16,9 @@
 # the cache), so a second run with unchanged inputs rebuilds nothing.
 #
 # Usage: scripts/build-images.sh [KUBERNETES_VERSION]   (default v1.37.2)
+#        scripts/build-images.sh --agent-only           the node agent's image alone (no
+#                                                       Kubernetes compile): what the
+#                                                       agent-image workflow publishes
 # Env:   HACHAOS_CACHE  cache folder (default ~/.cache/hachaos)
 #        DEBIAN_MIRROR  apt mirror for debootstrap (default: the one this host uses)
 set -euo pipefail
@@ -23,6 +26,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 . "$here/lib/common.sh"
 
+AGENT_ONLY=false
+if [ "${1:-}" = --agent-only ]; then AGENT_ONLY=true && shift; fi
 K8S_VERSION=${1:-${K8S_VERSION:-v1.37.2}}
 [[ $K8S_VERSION =~ ^v([0-9]+)\.([0-9]+)\.([0-9]+)$ ]] || die "Kubernetes version must look like v1.37.2, got '$K8S_VERSION'"
 K8S_MAJOR=${BASH_REMATCH[1]} K8S_MINOR=${BASH_REMATCH[2]}
@@ -365,5 +370,16 @@ main() {
 	log "images ready: $NODE_IMAGE $HAPROXY_IMAGE $AGENT_IMAGE"
 }
 
+# agent_only builds the node agent's image and the userland image it starts from.
+agent_only() {
+	docker info >/dev/null 2>&1 || die "Docker does not answer; run scripts/setup-docker.sh first"
+	step "debootstrap the userland root filesystem" rootfs userland "$USERLAND_PACKAGES"
+	step "userland image" userland_image
+	step "node agent image $AGENT_IMAGE" agent_image
+	log "image ready: $AGENT_IMAGE"
+}
+
 # sourced (by tests or to run one function) it only defines the functions
-[[ ${BASH_SOURCE[0]} != "$0" ]] || main "$@"
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+	if $AGENT_ONLY; then agent_only; else main "$@"; fi
+fi
