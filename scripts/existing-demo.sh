@@ -13,10 +13,12 @@
 #   4. hachaos run on that Spec with DOCKER_HOST pointing nowhere, the disruptive specs
 #      confirmed by name;
 #   5. nothing left behind: the ledger empty, no agent namespace, no harness iptables
-#      chain, no parked manifest in any node;
+#      chain, no parked manifest in any node, every kubelet and containerd running;
 #   6. a run SIGKILLed during a partition: the next start (hachaos up) recovers it through
-#      the agent, hachaos down removes the agent, and 5's checks pass again.
-# Steps 1–3, 5 and 6's checks use Docker (they set up and inspect the cluster from
+#      the agent, hachaos down removes the agent, and 5's checks pass again;
+#   7. the same during a worker's loss (cut off: its traffic dropped, its kubelet and
+#      container runtime stopped).
+# Steps 1–3 and the checks of 5–7 use Docker (they set up and inspect the cluster from
 # outside); step 4, the run, cannot. The kind CLI's cluster is deleted at the end.
 # Usage: scripts/existing-demo.sh KIND_SPEC ARTIFACTS [LABEL_FILTER]
 #        scripts/existing-demo.sh --kind-cli ARTIFACTS [LABEL_FILTER]
@@ -122,31 +124,42 @@ expect_clean() {
 	for node in $(nodes "$name"); do
 		if docker exec "$node" iptables -w -S | grep -q '^-N HACHAOS'; then problems+=("harness chain on $node"); fi
 		if docker exec "$node" sh -c 'ls /etc/kubernetes/hachaos-parked/*.orig' >/dev/null 2>&1; then problems+=("parked manifest on $node"); fi
+		if ! docker exec "$node" systemctl is-active --quiet kubelet containerd; then problems+=("kubelet or containerd stopped on $node"); fi
 	done
 	[ ${#problems[@]} -eq 0 ] || die "$1: left behind: ${problems[*]}"
-	log "$1: nothing left behind (ledger empty, no agent namespace, harness chain or parked manifest)"
+	log "$1: nothing left behind (ledger empty, no agent namespace, harness chain or parked manifest; every kubelet and containerd running)"
 }
 
 expect_clean "5. after the run"
 
-log "6. SIGKILL of a run during a partition, Docker out of its reach"
-work=$(mktemp -d)
-(cd "$repo/suites" && DOCKER_HOST=unix:///nonexistent HACHAOS_CONFIG=$existing ARTIFACTS=$work/artifacts \
-	HACHAOS_PROBE=$repo/_output/bin/hachaos-probe exec "$repo/_output/bin/hachaos-suites" \
-	-ginkgo.focus='partitioned \(both\)') >"$work/run.log" 2>&1 &
-run_pid=$!
-waited=0
-until target=$("$bin" faults --config "$existing" | awk -F'\t' '$1 == "partition" {print $2; exit}') && [ -n "$target" ] &&
-	docker exec "$target" iptables -w -S | grep -q '^-N HACHAOS'; do
-	kill -0 "$run_pid" 2>/dev/null || { tail -30 "$work/run.log" >&2; die "the run ended before its partition was in effect"; }
-	[ $waited -lt 600 ] || die "no partition in effect after 600s"
-	sleep 1 && waited=$((waited + 1))
-done
-log "partition of $target in effect after ${waited}s; SIGKILL"
-kill -KILL "$run_pid"; wait "$run_pid" || true
-docker exec "$target" iptables -w -S | grep -q '^-N HACHAOS' || die "after SIGKILL the partition is gone already: this case shows nothing"
-DOCKER_HOST=unix:///nonexistent "$bin" up --config "$existing"
-DOCKER_HOST=unix:///nonexistent "$bin" down --config "$existing"
-rm -rf "$work"
-expect_clean "6. after SIGKILL during a partition, the next start and down"
+# sigkill_during STEP FOCUS KIND: a run of the spec FOCUS SIGKILLed while its fault of
+# KIND is in effect (the harness chain on its target), the next start recovers it
+# through the agent, down removes the agent, and nothing is left behind.
+sigkill_during() {
+	local step=$1 focus=$2 kind=$3 work run_pid waited=0 target
+	log "$step. SIGKILL of a run during a $kind, Docker out of its reach"
+	work=$(mktemp -d)
+	(cd "$repo/suites" && DOCKER_HOST=unix:///nonexistent HACHAOS_CONFIG=$existing ARTIFACTS=$work/artifacts \
+		HACHAOS_PROBE=$repo/_output/bin/hachaos-probe exec "$repo/_output/bin/hachaos-suites" \
+		-ginkgo.focus="$focus") >"$work/run.log" 2>&1 &
+	run_pid=$!
+	until target=$("$bin" faults --config "$existing" | awk -F'\t' -v k="$kind" '$1 == k {print $2; exit}') && [ -n "$target" ] &&
+		docker exec "$target" iptables -w -S | grep -q '^-N HACHAOS'; do
+		kill -0 "$run_pid" 2>/dev/null || { tail -30 "$work/run.log" >&2; die "the run ended before its $kind was in effect"; }
+		[ $waited -lt 600 ] || die "no $kind in effect after 600s"
+		sleep 1 && waited=$((waited + 1))
+	done
+	# a cut-off stops the kubelet after the chain: wait until it has
+	[ "$kind" != worker-loss ] || until ! docker exec "$target" systemctl is-active --quiet kubelet; do sleep 1; done
+	log "$kind of $target in effect after ${waited}s; SIGKILL"
+	kill -KILL "$run_pid"; wait "$run_pid" || true
+	docker exec "$target" iptables -w -S | grep -q '^-N HACHAOS' || die "after SIGKILL the $kind is gone already: this case shows nothing"
+	DOCKER_HOST=unix:///nonexistent "$bin" up --config "$existing"
+	DOCKER_HOST=unix:///nonexistent "$bin" down --config "$existing"
+	rm -rf "$work"
+	expect_clean "$step. after SIGKILL during a $kind, the next start and down"
+}
+
+sigkill_during 6 'partitioned \(both\)' partition
+sigkill_during 7 'when a worker is lost' worker-loss
 exit $status
