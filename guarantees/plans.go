@@ -14,13 +14,17 @@ const (
 	// TargetLeaseHolders: the scheduler Lease holder's node, or the etcd leader's when
 	// that node also holds the controller-manager Lease (made the etcd leader's too,
 	// stacked), so every leader has to move.
-	TargetLeaseHolders   Target = "the node leading the most (Lease holders, made etcd leader too when stacked)"
+	TargetLeaseHolders   Target = "the node holding the Leases, made the etcd leader too when stacked"
 	TargetEtcdLeader     Target = "the etcd leader's member"
 	TargetEtcdFollower   Target = "an etcd follower's member"
 	TargetEtcdMajority   Target = "a majority of the etcd members, the leader first"
 	TargetLastEtcdMember Target = "the last etcd member by name"
 	TargetFirstWorker    Target = "the first worker by name"
 )
+
+// OnlyIsolatedNodeCPUs: the partition specs limit the isolated node's CPUs only when
+// the Spec sets isolatedNodeCPUs.
+const OnlyIsolatedNodeCPUs = "isolatedNodeCPUs > 0"
 
 // PlannedFault is one fault a spec injects: its kind (fault.Kind…), the rule for its
 // target, and how long it holds.
@@ -99,7 +103,7 @@ var lbStates = []string{"lb-states"}
 
 var partitionPlan = []PlannedFault{
 	{Kind: "partition", Target: TargetLeaseHolders, Hold: holdPartition},
-	{Kind: "cpu-limit", Target: TargetLeaseHolders, Hold: "until its etcd member rejoined", Only: "isolatedNodeCPUs > 0"},
+	{Kind: "cpu-limit", Target: TargetLeaseHolders, Hold: "until its etcd member rejoined", Only: OnlyIsolatedNodeCPUs},
 }
 
 // PlanOf is the plan of the spec with this full text; false for a spec that injects

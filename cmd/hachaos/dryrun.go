@@ -100,7 +100,12 @@ func printPlannedFault(spec topology.Spec, caps topology.Capabilities, r targetR
 	}
 	fmt.Printf("  %s%s on %s\n", f.Kind, mode, r.resolve(f.Target))
 	if f.Only != "" {
-		fmt.Printf("    only when %s (the Spec: %s)\n", f.Only, onlyValue(spec, f.Only))
+		value, applies := onlyWhen(spec, f.Only)
+		if !applies {
+			fmt.Printf("    not injected: only when %s, and the Spec has %s\n", f.Only, value)
+			return
+		}
+		fmt.Printf("    only when %s (the Spec: %s)\n", f.Only, value)
 	}
 	d, err := fault.Describe(f.Kind, params)
 	if err != nil {
@@ -115,12 +120,13 @@ func printPlannedFault(spec topology.Spec, caps topology.Capabilities, r targetR
 	}
 }
 
-// onlyValue is the Spec's value for a plan's condition.
-func onlyValue(spec topology.Spec, only string) string {
-	if strings.HasPrefix(only, "isolatedNodeCPUs") {
-		return fmt.Sprintf("isolatedNodeCPUs %g", spec.IsolatedNodeCPUs)
+// onlyWhen is the Spec's value for a plan's condition, and whether it holds: the
+// conditions are the ones guarantees.FaultPlans names.
+func onlyWhen(spec topology.Spec, only string) (string, bool) {
+	if only == guarantees.OnlyIsolatedNodeCPUs {
+		return fmt.Sprintf("isolatedNodeCPUs %g", spec.IsolatedNodeCPUs), spec.IsolatedNodeCPUs > 0
 	}
-	return "see the Spec"
+	return "a condition this dry run does not know (" + only + ")", true
 }
 
 // targetResolver names a plan's target on the cluster as it is now, from reads that
@@ -202,7 +208,7 @@ func (r targetResolver) resolve(t guarantees.Target) string {
 // whenStarts notes that a target read from a Lease may move before the spec starts.
 func (r targetResolver) whenStarts(orEtcdLeader bool) string {
 	if orEtcdLeader {
-		return "; or the etcd leader's node when it also holds the other Lease; as the spec finds them when it starts"
+		return "; with the Leases on two nodes, the etcd leader's if it holds the controller-manager's; as the spec finds them when it starts"
 	}
 	return "; as the spec finds it when it starts"
 }
