@@ -17,7 +17,10 @@
 #   6. a run SIGKILLed during a partition: the next start (hachaos up) recovers it through
 #      the agent, hachaos down removes the agent, and 5's checks pass again;
 #   7. the same during a worker's loss (cut off: its traffic dropped, its kubelet and
-#      container runtime stopped).
+#      container runtime stopped);
+#   8. (--kind-cli) a negative control on that cluster, made as its owner could: kind's
+#      LB reloaded without health checks, which the frozen-API-server spec must catch
+#      ("more than the detection window"); the checks put back after.
 # Steps 1–3 and the checks of 5–7 use Docker (they set up and inspect the cluster from
 # outside); step 4, the run, cannot. The kind CLI's cluster is deleted at the end.
 # Usage: scripts/existing-demo.sh KIND_SPEC ARTIFACTS [LABEL_FILTER]
@@ -160,6 +163,27 @@ sigkill_during() {
 	expect_clean "$step. after SIGKILL during a $kind, the next start and down"
 }
 
+# owner_control: a negative control made the way the cluster's owner could break it, not
+# by hachaos (which may not reconfigure a load balancer it did not create): kind's LB
+# reloaded without health checks while the Spec still states them. The frozen-API-server
+# spec must end "guarantee broken" for that reason; the LB's configuration is put back
+# (and checked) after.
+owner_control() {
+	local lb=$name-external-load-balancer dir=$artifacts/control-lb-without-checks status=0
+	log "8. negative control on the existing cluster: its owner turns the LB's health checks off"
+	docker exec "$lb" sh -c 'cp /tmp/haproxy.cfg /tmp/haproxy.cfg.with-checks &&
+		sed -i "s/ check check-ssl verify none inter [^ ]* fall [0-9]* rise [0-9]*//" /tmp/haproxy.cfg &&
+		! grep -q " check" /tmp/haproxy.cfg && kill -USR2 "$(pgrep -o -x haproxy)"' || die "could not reload kind's LB without health checks"
+	DOCKER_HOST=unix:///nonexistent "$bin" run --config "$existing" --artifacts "$dir" --confirm-disruptive "$name" \
+		--focus 'one API server is frozen' || status=$?
+	docker exec "$lb" sh -c 'cp /tmp/haproxy.cfg.with-checks /tmp/haproxy.cfg && kill -USR2 "$(pgrep -o -x haproxy)"' ||
+		die "could not put kind's LB configuration back"
+	[ "$status" -eq 1 ] || die "the control ended with exit $status, not 1 (a guarantee broken)"
+	"$bin" expect-detected --report "$dir/report.json" --spec 'one API server is frozen' --reason 'more than the detection window'
+	log "8. the LB without health checks detected for its reason; its checks are back"
+}
+
 sigkill_during 6 'partitioned \(both\)' partition
 sigkill_during 7 'when a worker is lost' worker-loss
+if [ "$source" = --kind-cli ]; then owner_control; fi
 exit $status
