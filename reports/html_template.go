@@ -29,7 +29,7 @@ svg text { font: 11px system-ui, sans-serif; } svg text.seg { fill: #fff; } svg 
 <p id="verdict" class="{{if .Failed}}v-failed{{else}}v-passed{{end}}">{{.Passed}} passed, {{.Failed}} failed of {{len .Res.Specs}} specs{{if gt .Res.Run.Trials 1}} ({{.Res.Run.Trials}} trials each){{end}}{{with .Verdicts}} — {{.}}{{end}}</p>
 {{with .Res.Run.Conditions}}{{if .Deliberate}}<p id="conditions" class="v-failed">NOT A REAL RUN: {{.}}. Its verdicts say nothing about the cluster's promises.</p>{{end}}{{end}}
 <table id="run">
-<tr><th>topology</th><td>{{with .Res.Run.Topology}}{{.ControlPlanes}} control planes, {{.Workers}} workers, {{.Etcd}} etcd ({{.EtcdMembers}} members), {{.LoadBalancer}} load balancer; provider {{.Provider}}, node image {{.NodeImage}}{{end}}</td></tr>
+<tr><th>topology</th><td>{{.Res.Run.Topology.Describe}}</td></tr>
 <tr><th>versions</th><td>Kubernetes {{.Res.Run.Versions.Kubernetes}}, etcd {{.Res.Run.Versions.Etcd}}</td></tr>
 <tr><th>profile</th><td>{{.Res.Run.Profile}}</td></tr>
 <tr><th>hachaos</th><td>{{with .Res.Run.Harness}}{{.Version}}{{with .Commit}}, commit {{.}}{{end}}{{if .Modified}} (modified){{end}}{{end}}{{with .Res.Run.SpecSHA256}}; Spec sha256 {{.}}{{end}}</td></tr>

@@ -41,6 +41,7 @@ func Markdown(res Results, cmp *Comparison) string {
 	}
 	fmt.Fprintf(&b, "Kubernetes %s, etcd %s, %s etcd, profile %s, %d trial(s)\n\n",
 		res.Run.Versions.Kubernetes, res.Run.Versions.Etcd, res.Run.Topology.Etcd, res.Run.Profile, res.Run.Trials)
+	fmt.Fprintf(&b, "Topology %q: %s\n\n", res.Run.Topology.Name, res.Run.Topology.Describe())
 	if h := res.Run.Harness; h.Version != "" {
 		fmt.Fprintf(&b, "hachaos %s%s, Spec sha256 %s\n\n", h.Version, commitText(h), shortHash(res.Run.SpecSHA256))
 	}

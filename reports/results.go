@@ -93,7 +93,9 @@ func (c RunConditions) String() string {
 	return strings.Join(parts, "; ")
 }
 
-// Topology is the shape of the cluster under test.
+// Topology is the shape of the cluster under test, and who made it: hachaos (provider
+// kind, from its node image) or not (provider existing: reached through a kubeconfig,
+// with hachaos' node agent running in it for the run).
 type Topology struct {
 	Name          string `json:"name"`
 	Provider      string `json:"provider"`
@@ -102,7 +104,23 @@ type Topology struct {
 	Etcd          string `json:"etcd"` // stacked or external
 	EtcdMembers   int    `json:"etcdMembers"`
 	LoadBalancer  string `json:"loadBalancer"`
-	NodeImage     string `json:"nodeImage"`
+	NodeImage     string `json:"nodeImage,omitempty"` // provider kind
+	// AgentImage and AgentNamespace name the node agent the run started in a cluster
+	// hachaos did not create (provider existing), and removed after it.
+	AgentImage     string `json:"agentImage,omitempty"`
+	AgentNamespace string `json:"agentNamespace,omitempty"`
+}
+
+// Describe is the topology in one line, as the reports show it.
+func (t Topology) Describe() string {
+	s := fmt.Sprintf("%d control planes, %d workers, %s etcd (%d members), %s load balancer; provider %s", t.ControlPlanes, t.Workers, t.Etcd, t.EtcdMembers, t.LoadBalancer, t.Provider)
+	if t.NodeImage != "" {
+		s += ", node image " + t.NodeImage
+	}
+	if t.AgentImage != "" {
+		s += fmt.Sprintf(" (a cluster hachaos did not create; node agent %s in namespace %s, removed after the run)", t.AgentImage, t.AgentNamespace)
+	}
+	return s
 }
 
 // Versions are what the running cluster reported, not what the Spec asked for.

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/hachaos/hachaos/guarantees"
+	"github.com/hachaos/hachaos/topology"
 )
 
 func TestDryRunNamesTheNodesARuleSelectsNowAndTheRuleWhenUnread(t *testing.T) {
@@ -27,5 +28,22 @@ func TestDryRunNamesTheNodesARuleSelectsNowAndTheRuleWhenUnread(t *testing.T) {
 	}
 	if got := (targetResolver{}).resolve(guarantees.TargetFirstWorker); !strings.Contains(got, "(not read)") {
 		t.Errorf("with no nodes read, resolve = %q, want the rule marked not read", got)
+	}
+}
+
+// The reports name who made the cluster: a kind cluster by its node image, one hachaos
+// did not create by the node agent the run started in it.
+func TestReportsNameTheProviderAndTheAgent(t *testing.T) {
+	spec := topology.Default()
+	if got := topologyOf(spec); got.Provider != topology.ProviderKind || got.NodeImage == "" || got.AgentImage != "" {
+		t.Errorf("kind Spec: %+v", got)
+	}
+	spec.Provider, spec.Agent.Image = topology.ProviderExisting, "mirror.example/hachaos-agent:v1"
+	got := topologyOf(spec)
+	if got.Provider != topology.ProviderExisting || got.NodeImage != "" || got.AgentImage != spec.Agent.Image || got.AgentNamespace != "hachaos-agent" {
+		t.Errorf("existing Spec: %+v", got)
+	}
+	if d := got.Describe(); !strings.Contains(d, "did not create") || !strings.Contains(d, spec.Agent.Image) {
+		t.Errorf("Describe() = %q: the report must say hachaos did not create it and name the agent", d)
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hachaos/hachaos/reports"
 	"github.com/hachaos/hachaos/topology"
+	"github.com/hachaos/hachaos/topology/existing"
 )
 
 // reportOptions are report's flags; monitor, run and soak build their reports with them.
@@ -165,11 +166,7 @@ func runInfo(dir string) (reports.RunInfo, error) {
 		versions = reports.Versions{Kubernetes: "unknown (" + spec.Kubernetes.Version + " asked for)", Etcd: "unknown"}
 	}
 	return reports.RunInfo{
-		Topology: reports.Topology{
-			Name: spec.Name, Provider: "kind", ControlPlanes: spec.ControlPlanes, Workers: spec.Workers,
-			Etcd: string(spec.Etcd.Mode), EtcdMembers: spec.Etcd.Members,
-			LoadBalancer: string(spec.LoadBalancer.Type), NodeImage: spec.Kubernetes.Image(),
-		},
+		Topology:   topologyOf(spec),
 		Versions:   versions,
 		Profile:    spec.Profile,
 		Harness:    harness(),
@@ -308,4 +305,19 @@ func sideLabel(r reports.Results) string {
 // run the same version (a nightly compared with last week's).
 func runLabel(r reports.Results) string {
 	return fmt.Sprintf("%s (%s)", r.Run.Versions.Kubernetes, r.Started.UTC().Format("2006-01-02 15:04"))
+}
+
+// topologyOf is the run's topology as the reports name it: a kind cluster by its node
+// image; one hachaos did not create by the node agent the run started in it.
+func topologyOf(spec topology.Spec) reports.Topology {
+	t := reports.Topology{
+		Name: spec.Name, Provider: spec.Provider, ControlPlanes: spec.ControlPlanes, Workers: spec.Workers,
+		Etcd: string(spec.Etcd.Mode), EtcdMembers: spec.Etcd.Members, LoadBalancer: string(spec.LoadBalancer.Type),
+	}
+	if spec.Provider == topology.ProviderExisting {
+		t.AgentImage, t.AgentNamespace = spec.Agent.Image, existing.AgentNamespace
+		return t
+	}
+	t.Provider, t.NodeImage = topology.ProviderKind, spec.Kubernetes.Image()
+	return t
 }
