@@ -23,7 +23,7 @@ type NegativeControl struct {
 // NegativeControls lists every fault guarantee and its control.
 var NegativeControls = []NegativeControl{
 	{"every fault spec: its fault in effect for the whole hold", "every fault's Inject a no-op (`HACHAOS_DISABLE_FAULTS=all`)", "`make chaos-selfcheck`", "fault not in effect"},
-	{"LB: clients fail for at most the detection window (API server frozen)", "`lbWithoutHealthChecks`: HAProxy without health checks and redispatch, reloaded in place", "`make chaos-negative-running`", "more than the detection window"},
+	{"LB: clients fail for at most the detection window (API server frozen)", "`lbWithoutHealthChecks`: HAProxy without health checks and redispatch, reloaded in place; on a cluster hachaos did not create, the same made by its owner (kind's LB reloaded without checks, the Spec still stating them)", "`make chaos-negative-running`; `scripts/existing-demo.sh --kind-cli` step 8", "more than the detection window"},
 	{"LB: the LB marks the API server DOWN within the detection window", "recording doctored: never DOWN, or DOWN after the window", "`TestLBJudgeControls`", "later than its detection window"},
 	{"LB: clients fail for at most the detection window (API server killed, stopped, all but one stopped)", "`lbWithoutHealthChecks`, as above, one run per spec", "`make chaos-negative-running`", "more than the detection window"},
 	{"LB: a recovered API server back in rotation within the rise window of answering /readyz again (else \"did not recover\")", "`lbSlowRise`: HAProxy reloaded in place with a rise whose good checks alone outlast twice the window (caught in the kill spec); recordings doctored in `TestBackInRotationJudgeControls`", "`make chaos-negative-running`", "later than its rise window"},
