@@ -37,6 +37,8 @@ type listedFault struct {
 	Kind          string                `json:"kind"`
 	NeedsStacked  []topology.Capability `json:"needsStacked"`
 	NeedsExternal []topology.Capability `json:"needsExternal"`
+	// Otherwise is how the fault is made on a provider that lacks those needs, if it can be.
+	Otherwise string `json:"otherwise,omitempty"`
 }
 
 // listedFaults are every registered fault kind with its needs.
@@ -51,7 +53,11 @@ func listedFaults() ([]listedFault, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, listedFault{Kind: kind, NeedsStacked: stacked, NeedsExternal: external})
+		f := listedFault{Kind: kind, NeedsStacked: stacked, NeedsExternal: external}
+		if kind == fault.KindWorkerLoss {
+			f.Otherwise = fmt.Sprintf("without them: mode %s, which needs %s", fault.WorkerLossCutOff, topology.CapabilityNodeCommands)
+		}
+		out = append(out, f)
 	}
 	return out, nil
 }
@@ -63,10 +69,14 @@ func (f listedFault) String() string {
 		}
 		return fmt.Sprint(c)
 	}
+	s := fmt.Sprintf("%s: %s stacked, %s external", f.Kind, needs(f.NeedsStacked), needs(f.NeedsExternal))
 	if slices.Equal(f.NeedsStacked, f.NeedsExternal) {
-		return fmt.Sprintf("%s: %s", f.Kind, needs(f.NeedsStacked))
+		s = fmt.Sprintf("%s: %s", f.Kind, needs(f.NeedsStacked))
 	}
-	return fmt.Sprintf("%s: %s stacked, %s external", f.Kind, needs(f.NeedsStacked), needs(f.NeedsExternal))
+	if f.Otherwise != "" {
+		s += "; " + f.Otherwise
+	}
+	return s
 }
 
 // listOptions are list's flags.
