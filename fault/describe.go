@@ -1,6 +1,10 @@
 package fault
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/hachaos/hachaos/topology"
+)
 
 // Description says in words what a fault does to its target and how it is recovered:
 // what hachaos run --dry-run lists for a cluster it is about to act on.
@@ -32,7 +36,7 @@ var descriptions = map[string]Description{
 		"SIGCONT (a process restarted meanwhile counts as recovered)"},
 	KindProcessKill: {"SIGKILL to the component's process (no graceful shutdown, no Lease released)",
 		"none needed: the kubelet restarts the static Pod's container"},
-	KindPartition: {"iptables DROP rules in the harness's chain HACHAOS-PARTITION in the node: cut off from the other control planes (and external etcd members)",
+	KindPartition: {"iptables DROP rules in the harness's chain " + PartitionChain + " in the node: cut off from the other control planes (and external etcd members)",
 		"the chain and every jump to it deleted"},
 	KindCPULimit: {"the node's machine capped at a number of CPUs (the isolated node's own hardware, on a shared host)",
 		"the cap lifted"},
@@ -54,14 +58,14 @@ var descriptions = map[string]Description{
 
 // modeDescriptions are the kinds whose action depends on params["mode"].
 var modeDescriptions = map[string]Description{
-	KindEtcdMemberStop + "/stacked": {"the node's kubelet paused (SIGSTOP), then SIGTERM to the etcd member",
+	KindEtcdMemberStop + "/" + string(topology.EtcdStacked): {"the node's kubelet paused (SIGSTOP), then SIGTERM to the etcd member",
 		"the kubelet resumed (SIGCONT); it restarts the member, which rejoins with its data"},
-	KindEtcdMemberStop + "/external":  {"the member's machine stopped", "the machine started; the member rejoins with its data"},
-	KindEtcdMemberCrash + "/stacked":  {"SIGKILL to the etcd member", "none needed: the kubelet restarts it"},
-	KindEtcdMemberCrash + "/external": {"SIGKILL to the etcd process in the member's own machine", "none needed: the machine's restart policy restarts it"},
+	KindEtcdMemberStop + "/" + string(topology.EtcdExternal):  {"the member's machine stopped", "the machine started; the member rejoins with its data"},
+	KindEtcdMemberCrash + "/" + string(topology.EtcdStacked):  {"SIGKILL to the etcd member", "none needed: the kubelet restarts it"},
+	KindEtcdMemberCrash + "/" + string(topology.EtcdExternal): {"SIGKILL to the etcd process in the member's own machine", "none needed: the machine's restart policy restarts it"},
 	KindWorkerLoss + "/" + string(WorkerLossPause): {"every process of the worker's machine frozen",
 		"the machine thawed"},
 	KindWorkerLoss + "/" + string(WorkerLossStop): {"the worker's machine stopped", "the machine started"},
-	KindWorkerLoss + "/" + string(WorkerLossCutOff): {"the worker's traffic dropped in the harness's chain HACHAOS-CUTOFF (all but the agent's port), then its kubelet and container runtime stopped; its containers keep running, cut off",
+	KindWorkerLoss + "/" + string(WorkerLossCutOff): {"the worker's traffic dropped in the harness's chain " + CutOffChain + " (all but the agent's port), then its kubelet and container runtime stopped; its containers keep running, cut off",
 		"the chain deleted, then the container runtime and the kubelet started"},
 }

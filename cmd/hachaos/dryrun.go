@@ -15,6 +15,7 @@ import (
 	"github.com/hachaos/hachaos/monitor"
 	"github.com/hachaos/hachaos/topology"
 	"github.com/hachaos/hachaos/topology/cluster"
+	"github.com/hachaos/hachaos/topology/existing"
 	"github.com/hachaos/hachaos/topology/providers"
 )
 
@@ -71,8 +72,8 @@ func dryRun(o runOptions) error {
 func printDryRunHeader(spec topology.Spec, p cluster.Local, n int, r targetResolver) {
 	fmt.Printf("Dry run: nothing is created, started or injected. Spec %q, provider %s, %d specs selected.\n", spec.Name, p.Capabilities().Provider, n)
 	if spec.Provider == topology.ProviderExisting {
-		fmt.Printf("Cluster: behind %s (context %q), not created by hachaos; the run starts the node agent (image %s, namespace hachaos-agent) and removes it at its end.\n",
-			spec.Kubeconfig, spec.Context, spec.Agent.Image)
+		fmt.Printf("Cluster: behind %s (context %q), not created by hachaos; the run starts the node agent (image %s, namespace %s) and removes it at its end.\n",
+			spec.Kubeconfig, spec.Context, spec.Agent.Image, existing.AgentNamespace)
 	}
 	switch {
 	case r.unread != nil:
