@@ -155,7 +155,7 @@ compare-topologies: images build ## the suites on stacked and on external etcd, 
 # Mann–Whitney at 0.05, so 3 trials a side by default). The cluster is deleted after.
 certify: TRIALS = 3
 certify: build ## certify the upgrade FROM → TO (e.g. FROM=v1.36.3 TO=v1.37.2): suites, rolling upgrade under the monitor, suites, comparison
-	bash scripts/certify.sh $(CONFIG) "$(FROM)" "$(TO)" $(ARTIFACTS) $(TRIALS) '$(LABELS)'
+	bash scripts/certify.sh $(CONFIG) "$(FROM)" "$(TO)" $(ARTIFACTS) $(TRIALS) '$(LABELS)' '$(PATCHES)'
 
 cluster-up: images build ## create the topology, or reuse a healthy one from the same Spec
 	$(BIN) up --config $(CONFIG)

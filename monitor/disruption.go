@@ -26,6 +26,20 @@ type Disruption struct {
 	// it DOWN (cutMarkDowns); CutAllowed says they are not held against the budget.
 	Cut        int
 	CutAllowed bool
+	// Window names the part of the run judged when it is not the whole of it (a step
+	// with an allowance: "step cp2: kubeadm upgrade node").
+	Window string
+	// BudgetFrom says where Budget comes from when it is not the Spec's alone (a step's
+	// allowance, with its formula); empty: "Spec disruption budget".
+	BudgetFrom string
+}
+
+// budgetText is where the budget comes from, for the measurements.
+func (d Disruption) budgetText() string {
+	if d.BudgetFrom != "" {
+		return d.BudgetFrom
+	}
+	return "Spec disruption budget"
 }
 
 // Broken says whether the disruption exceeds its budget.
@@ -54,9 +68,9 @@ func (d Disruption) Measurements(what string) []reports.Measurement {
 		}
 	}
 	count := reports.Measurement{Name: name + ": failed requests", Value: float64(failed), Unit: "requests",
-		Bound: float64(d.Budget.FailedRequests), Formula: fmt.Sprintf("Spec disruption budget (%d requests sent%s)", d.Requests, apart)}
+		Bound: float64(d.Budget.FailedRequests), Formula: fmt.Sprintf("%s (%d requests sent%s)", d.budgetText(), d.Requests, apart)}
 	secs := reports.Measurement{Name: name + ": seconds failing", Value: seconds.Seconds(), Unit: "s",
-		Bound: d.Budget.Seconds.Seconds(), Formula: "Spec disruption budget" + apart}
+		Bound: d.Budget.Seconds.Seconds(), Formula: d.budgetText() + apart}
 	if d.Budget.RecordOnly {
 		count.Unbounded, secs.Unbounded = true, true
 		count.Formula, secs.Formula = fmt.Sprintf("recorded only (Spec disruption budget; %d requests sent)", d.Requests), "recorded only (Spec disruption budget)"
@@ -69,7 +83,11 @@ func (d Disruption) String() string {
 	if d.Cut > 0 {
 		cut = fmt.Sprintf(" (%d cut by the LB as it marked their server DOWN)", d.Cut)
 	}
-	return fmt.Sprintf("%s: %d of %d requests failed%s, failing for %.2f s (budget %s)", d.Backend, d.Failed, d.Requests, cut, d.Seconds.Seconds(), d.Budget)
+	where := ""
+	if d.Window != "" {
+		where = d.Window + ": "
+	}
+	return fmt.Sprintf("%s%s: %d of %d requests failed%s, failing for %.2f s (budget %s)", where, d.Backend, d.Failed, d.Requests, cut, d.Seconds.Seconds(), d.Budget)
 }
 
 // JudgeDisruption measures every backend of the standard observation between from and
@@ -77,21 +95,27 @@ func (d Disruption) String() string {
 // connections), each API server directly, and the etcd traffic's writes (when the
 // history holds any). Broken lists what exceeded its budget.
 func JudgeDisruption(tl probe.Timeline, h probe.KVHistory, budgets topology.DisruptionSpec, from, to time.Duration) (all, broken []Disruption) {
+	return judgeDisruptionOutside(tl, h, budgets, from, to, nil)
+}
+
+// judgeDisruptionOutside is JudgeDisruption on the requests sent in [from, to) but in
+// none of the skipped windows (steps judged against an allowance of their own).
+func judgeDisruptionOutside(tl probe.Timeline, h probe.KVHistory, budgets topology.DisruptionSpec, from, to time.Duration, skip []span) (all, broken []Disruption) {
 	markDowns := markDownWindows(tl)
 	for _, lb := range []struct {
 		series, backend string
 		budget          topology.DisruptionBudget
 	}{{SeriesLB, "LB new connections", budgets.LBNewConnections}, {SeriesLBKeepAlive, "LB kept-alive connection", budgets.LBKeptAlive}} {
-		d := seriesDisruption(tl, lb.series, lb.backend, SampleEvery, from, to, lb.budget)
-		d.Cut, d.CutAllowed = cutAtMarkDown(tl.Series[lb.series], markDowns, from, to), budgets.CutSessionsAllowed
+		d := seriesDisruption(tl, lb.series, lb.backend, SampleEvery, from, to, skip, lb.budget)
+		d.Cut, d.CutAllowed = cutAtMarkDown(tl.Series[lb.series], markDowns, from, to, skip), budgets.CutSessionsAllowed
 		all = append(all, d)
 	}
 	servers := tl.SeriesWithPrefix(PrefixAPIServer)
 	sort.Strings(servers)
 	for _, s := range servers {
-		all = append(all, seriesDisruption(tl, s, "API server "+strings.TrimPrefix(s, PrefixAPIServer), QuorumReadEvery, from, to, budgets.APIServer))
+		all = append(all, seriesDisruption(tl, s, "API server "+strings.TrimPrefix(s, PrefixAPIServer), QuorumReadEvery, from, to, skip, budgets.APIServer))
 	}
-	if w, ok := writeDisruption(h, from, to, budgets.EtcdWrites); ok {
+	if w, ok := writeDisruption(h, from, to, skip, budgets.EtcdWrites); ok {
 		all = append(all, w)
 	}
 	for _, d := range all {
@@ -129,10 +153,10 @@ func markDownWindows(tl probe.Timeline) []span {
 // cutAtMarkDown counts the failed samples in [from, to) without an answer (an error
 // status is an answer from the server, not a cut) whose
 // request was in flight during a mark-down window: HAProxy cut their session.
-func cutAtMarkDown(samples []probe.Sample, windows []span, from, to time.Duration) int {
+func cutAtMarkDown(samples []probe.Sample, windows []span, from, to time.Duration, skip []span) int {
 	n := 0
 	for _, s := range samples {
-		if s.OK || s.At < from || s.At >= to || s.FailureCause() == probe.CauseStatus {
+		if s.OK || !sentIn(s.At, from, to, skip) || s.FailureCause() == probe.CauseStatus {
 			continue
 		}
 		for _, w := range windows {
@@ -145,12 +169,25 @@ func cutAtMarkDown(samples []probe.Sample, windows []span, from, to time.Duratio
 	return n
 }
 
-// seriesDisruption measures one series' samples sent in [from, to).
-func seriesDisruption(tl probe.Timeline, series, backend string, every, from, to time.Duration, b topology.DisruptionBudget) Disruption {
+// sentIn says whether at lies in [from, to) and in no skipped window [from, to).
+func sentIn(at, from, to time.Duration, skip []span) bool {
+	if at < from || at >= to {
+		return false
+	}
+	for _, w := range skip {
+		if at >= w.from && at < w.to {
+			return false
+		}
+	}
+	return true
+}
+
+// seriesDisruption measures one series' samples sent in [from, to) outside skip.
+func seriesDisruption(tl probe.Timeline, series, backend string, every, from, to time.Duration, skip []span, b topology.DisruptionBudget) Disruption {
 	d := Disruption{Backend: backend, Budget: b}
 	var spans []span
 	for _, s := range tl.Series[series] {
-		if s.At < from || s.At >= to {
+		if !sentIn(s.At, from, to, skip) {
 			continue
 		}
 		d.Requests++
@@ -163,13 +200,13 @@ func seriesDisruption(tl probe.Timeline, series, backend string, every, from, to
 	return d
 }
 
-// writeDisruption measures the etcd traffic's writes called in [from, to); a failed or
-// timed-out write ("may have happened") counts as failed.
-func writeDisruption(h probe.KVHistory, from, to time.Duration, b topology.DisruptionBudget) (Disruption, bool) {
+// writeDisruption measures the etcd traffic's writes called in [from, to) outside skip;
+// a failed or timed-out write ("may have happened") counts as failed.
+func writeDisruption(h probe.KVHistory, from, to time.Duration, skip []span, b topology.DisruptionBudget) (Disruption, bool) {
 	d := Disruption{Backend: "etcd writes", Budget: b}
 	var spans []span
 	for _, op := range h.Operations {
-		if op.Kind != "put" || op.Call < from || op.Call >= to {
+		if op.Kind != "put" || !sentIn(op.Call, from, to, skip) {
 			continue
 		}
 		d.Requests++

@@ -31,6 +31,27 @@ type Recording struct {
 	Linearizable string
 	// API is the Kubernetes API traffic's history (empty when there was none).
 	API apicheck.History
+	// Allowances are the command's steps allowed to cost clients through the LB more
+	// than the Spec's budget (each judged on its own against budget + allowance; the
+	// rest of the run against the Spec's budget alone).
+	Allowances []Allowance
+}
+
+// Allowance is a step of the command seen restarting something clients through the load
+// balancer cannot be shielded from (rolling.RestartedStackedEtcd): between From and To
+// requests on new connections may fail for Bound more than the Spec's budget allows
+// (topology.DisruptionSpec.PlusLBAllowance), a bound from the Spec and the running
+// components' flags — never the command's own say.
+type Allowance struct {
+	Step      string
+	From, To  time.Duration
+	Restarted string
+	Bound     topology.Bound
+}
+
+// budgetFrom names the allowance's budget and formula for the reports.
+func (a Allowance) budgetFrom() string {
+	return fmt.Sprintf("Spec disruption budget + allowance for the %s it restarted, %s (kept-alive: + client timeout %s)", a.Restarted, a.Bound.FormulaText(), SampleTimeout)
 }
 
 // Judgement is the monitor's verdict on a recording, with what it measured.
@@ -54,10 +75,7 @@ func Judge(r Recording, budgets topology.DisruptionSpec, writeGap topology.Bound
 		until = r.Ended
 	}
 	var j Judgement
-	all, broken := JudgeDisruption(r.Timeline, r.History, budgets, r.Started, until)
-	for _, d := range all {
-		j.Measured = append(j.Measured, d.Measurements("whole run")...)
-	}
+	broken := judgeDisruptionWithAllowances(r, budgets, until, &j)
 	problems := describe(broken)
 	problems = append(problems, etcdProblems(r, &j, writeGap, until)...)
 	problems = append(problems, skewJudged(r, &j, until)...)
@@ -90,6 +108,33 @@ func Judge(r Recording, budgets topology.DisruptionSpec, writeGap topology.Bound
 		j.Verdict = verdict.Passed
 	}
 	return j
+}
+
+// judgeDisruptionWithAllowances holds each step with an allowance to the Spec's budget
+// plus its allowance, and the rest of the run to the Spec's budget alone; it returns
+// what broke its budget.
+func judgeDisruptionWithAllowances(r Recording, budgets topology.DisruptionSpec, until time.Duration, j *Judgement) []Disruption {
+	scope := "whole run"
+	var skip []span
+	for _, a := range r.Allowances {
+		skip = append(skip, span{a.From, a.To})
+		scope = "outside the steps with an allowance"
+	}
+	all, broken := judgeDisruptionOutside(r.Timeline, r.History, budgets, r.Started, until, skip)
+	for _, d := range all {
+		j.Measured = append(j.Measured, d.Measurements(scope)...)
+	}
+	for _, a := range r.Allowances {
+		stepAll, _ := JudgeDisruption(r.Timeline, r.History, budgets.PlusLBAllowance(a.Bound.Value, SampleEvery, SampleTimeout), a.From, a.To)
+		for _, d := range stepAll {
+			d.Window, d.BudgetFrom = "step "+a.Step, a.budgetFrom()
+			j.Measured = append(j.Measured, d.Measurements(d.Window)...)
+			if d.Broken() {
+				broken = append(broken, d)
+			}
+		}
+	}
+	return broken
 }
 
 func describe(broken []Disruption) []string {

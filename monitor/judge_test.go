@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hachaos/hachaos/probe"
 	"github.com/hachaos/hachaos/topology"
@@ -76,5 +77,46 @@ func TestMonitorJudgeCatchesTheRecordedSkewOfTheGuideOrder(t *testing.T) {
 	j := Judge(Recording{Timeline: tl, Started: 0, Ended: end, Healthy: end}, topology.DisruptionSpec{LBNewConnections: topology.DisruptionBudget{RecordOnly: true}, LBKeptAlive: topology.DisruptionBudget{RecordOnly: true}}, testWriteGap)
 	if j.Verdict != verdict.GuaranteeBroken || !strings.Contains(j.Reason, "is newer than the API server v1.36.3") {
 		t.Fatalf("verdict %q (%s), want the skew caught", j.Verdict, j.Reason)
+	}
+}
+
+// A step seen restarting a stacked etcd member may cost the LB's clients its derived
+// allowance, and only inside it: the same failures outside any such step, or more than
+// the allowance inside it, break the budget.
+func TestMonitorJudgeAllowsAStackedMemberRestartItsBoundOnly(t *testing.T) {
+	bound := topology.NewBounds(topology.Default(), topology.DefaultComponentTimings()).StackedMemberLoss()
+	allowed := Allowance{Step: "node1: kubeadm upgrade node", From: ms(1000), To: ms(4000), Restarted: "stacked etcd member", Bound: bound}
+	within := 20 // 2 s of failures, inside the step (1–4 s), below the default bound
+	if bound.Value <= 2*time.Second {
+		t.Fatalf("StackedMemberLoss %s: the test needs one above 2 s", bound.Value)
+	}
+	failures := func(from, n int) []int {
+		var out []int
+		for i := 0; i < n; i++ {
+			out = append(out, from+i)
+		}
+		return out
+	}
+	cases := []struct {
+		name       string
+		failed     []int
+		allowances []Allowance
+		want       verdict.Verdict
+		reason     string
+	}{
+		{"failures inside the restarting step, within its allowance", failures(12, within), []Allowance{allowed}, verdict.Passed, ""},
+		{"the same failures with no step seen restarting a member", failures(12, within), nil, verdict.GuaranteeBroken, "LB new connections: 20 of"},
+		{"one failure outside the allowed step", append(failures(12, within), 60), []Allowance{allowed}, verdict.GuaranteeBroken, "LB new connections: 1 of"},
+		{"more failures than the allowance inside the step", failures(10, 29), []Allowance{{Step: allowed.Step, From: ms(1000), To: ms(4000), Restarted: allowed.Restarted, Bound: topology.Bound{Value: time.Second, Formula: "test"}}}, verdict.GuaranteeBroken, "step node1: kubeadm upgrade node: LB new connections"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := quietRecording(c.failed...)
+			r.Allowances = c.allowances
+			j := Judge(r, topology.Default().Disruption, testWriteGap)
+			if j.Verdict != c.want || !strings.Contains(j.Reason, c.reason) {
+				t.Fatalf("verdict %q (%s), want %q saying %q", j.Verdict, j.Reason, c.want, c.reason)
+			}
+		})
 	}
 }

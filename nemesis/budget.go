@@ -28,11 +28,11 @@ func AllowanceOf(s Step, b topology.Bounds, stacked bool) Allowance {
 		d := b.LBDetection()
 		return Allowance{d.Value, "LB detection window " + d.FormulaText()}
 	case Partition:
-		d := b.APIServerEtcdUnready().Plus(b.LBDetection())
+		d := b.StackedMemberLoss() // the isolated API server's etcd is as good as lost
 		return Allowance{d.Value, "stale readiness + LB detection window " + d.FormulaText()}
 	case EtcdMemberStop, EtcdMemberCrash:
 		if stacked {
-			d := b.APIServerEtcdUnready().Plus(b.LBDetection())
+			d := b.StackedMemberLoss()
 			return Allowance{d.Value, "its API server's stale readiness + LB detection window " + d.FormulaText()}
 		}
 		d := b.EtcdElection()
@@ -41,24 +41,21 @@ func AllowanceOf(s Step, b topology.Bounds, stacked bool) Allowance {
 	return Allowance{0, "none may fail"}
 }
 
-// Budget is the schedule's disruption budget for `hachaos monitor`: the sum of its
-// steps' allowances in failing seconds, and as many failed requests as the LB probes
-// send in that time (one per sample interval); kept-alive connections get one client
-// timeout more per step that has an allowance (a request in flight on a connection to
-// the failed server waits for it). Every other budget stays the Spec's.
+// Budget is the schedule's disruption budget for `hachaos monitor`: the Spec's, plus
+// the sum of its steps' allowances in failing seconds through the LB
+// (DisruptionSpec.PlusLBAllowance, once per step that has one). Every other budget
+// stays the Spec's.
 func Budget(s Schedule, b topology.Bounds, stacked bool, spec topology.DisruptionSpec, every, clientTimeout time.Duration) (topology.DisruptionSpec, string) {
-	var seconds, keptAlive time.Duration
+	var seconds time.Duration
 	steps := 0
 	for _, st := range s.Steps() {
 		a := AllowanceOf(st, b, stacked)
 		if a.Seconds > 0 {
+			spec = spec.PlusLBAllowance(a.Seconds, every, clientTimeout)
 			seconds += a.Seconds
-			keptAlive += a.Seconds + clientTimeout
 			steps++
 		}
 	}
-	spec.LBNewConnections = topology.DisruptionBudget{FailedRequests: int(seconds / every), Seconds: topology.Duration{Duration: seconds}}
-	spec.LBKeptAlive = topology.DisruptionBudget{FailedRequests: int(keptAlive / every), Seconds: topology.Duration{Duration: keptAlive}}
-	why := fmt.Sprintf("Σ of %d steps' allowances (the others may cost nothing): LB new connections %s, kept-alive %s (+ client timeout %s each)", steps, seconds, keptAlive, clientTimeout)
+	why := fmt.Sprintf("the Spec's budget + Σ of %d steps' allowances (the others may cost nothing): LB new connections %s, kept-alive %s (+ client timeout %s each)", steps, seconds, seconds+time.Duration(steps)*clientTimeout, clientTimeout)
 	return spec, why
 }

@@ -59,7 +59,7 @@ func RestartControlPlane(ctx context.Context, in Input, only []string) error {
 			if !chosen(pod) {
 				continue
 			}
-			if err := in.step(ctx, node+": restart "+pod, func(ctx context.Context) error { return in.restartStaticPod(ctx, node, pod) }); err != nil {
+			if err := in.stepOn(ctx, node, node+": restart "+pod, func(ctx context.Context) error { return in.restartStaticPod(ctx, node, pod) }); err != nil {
 				return err
 			}
 		}
@@ -75,6 +75,14 @@ func RestartControlPlane(ctx context.Context, in Input, only []string) error {
 
 // step runs one step between a begin and an end line in the events file.
 func (in Input) step(ctx context.Context, name string, do func(ctx context.Context) error) error {
+	return in.stepOn(ctx, "", name, do)
+}
+
+// stepOn is step for a step that may restart a control plane's stacked etcd member:
+// the end line says so (Step.Restarted) when node's etcd process started after the
+// step began — seen, not assumed, as kubeadm restarts the member only when its
+// manifest changes.
+func (in Input) stepOn(ctx context.Context, node, name string, do func(ctx context.Context) error) error {
 	begin := time.Now()
 	in.Progress("▶ %s", name)
 	if err := in.Steps.Write(Step{At: begin, Phase: PhaseBegin, Name: name}); err != nil {
@@ -82,6 +90,10 @@ func (in Input) step(ctx context.Context, name string, do func(ctx context.Conte
 	}
 	err := do(ctx)
 	end := Step{At: time.Now(), Phase: PhaseEnd, Name: name}
+	if node != "" && in.Spec.Etcd.Mode == topology.EtcdStacked && in.restartedSince(ctx, node, "etcd", begin) {
+		end.Restarted = []string{RestartedStackedEtcd}
+		in.Progress("  %s: the stacked etcd member restarted", node)
+	}
 	if err != nil {
 		end.Error = err.Error()
 		in.Progress("✘ %s after %s: %v", name, time.Since(begin).Round(100*time.Millisecond), err)
@@ -95,6 +107,13 @@ func (in Input) step(ctx context.Context, name string, do func(ctx context.Conte
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	return nil
+}
+
+// restartedSince says whether node's newest process named process started after since.
+func (in Input) restartedSince(ctx context.Context, node, process string, since time.Time) bool {
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return fault.NewestStartedSince(cctx, in.Provider, node, process, since) == nil
 }
 
 // restartStaticPod writes pod's manifest anew with a restart label (renamed into place:

@@ -21,13 +21,23 @@ const (
 )
 
 // Step is one line of the events file: a step of the monitored command beginning or
-// ending, on the wall clock. Error is set when the step failed.
+// ending, on the wall clock. Error is set when the step failed. Restarted, on an end
+// line, names what the step was seen to restart (a process started after the step
+// began) that clients through the load balancer cannot be shielded from: the monitor
+// grants such a step an allowance derived from the running components
+// (RestartedStackedEtcd), and no other step any.
 type Step struct {
-	At    time.Time `json:"at"`
-	Phase string    `json:"phase"`
-	Name  string    `json:"name"`
-	Error string    `json:"error,omitempty"`
+	At        time.Time `json:"at"`
+	Phase     string    `json:"phase"`
+	Name      string    `json:"name"`
+	Error     string    `json:"error,omitempty"`
+	Restarted []string  `json:"restarted,omitempty"`
 }
+
+// RestartedStackedEtcd is a stacked etcd member restarted: kubeadm points its node's
+// API server at that member only, so that server fails requests until the LB takes it
+// out (topology.Bounds.StackedMemberLoss), however gracefully the member stops.
+const RestartedStackedEtcd = "stacked etcd member"
 
 // Steps writes steps to the events file named by EventsFileEnv (nowhere without it).
 type Steps struct {

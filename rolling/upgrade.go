@@ -20,8 +20,10 @@ import (
 // replaced, uncordoned. Unlike kubeadm's guide, no kubelet is upgraded before every API
 // server is (the version-skew policy). Every step waits
 // for the readiness gate. Stacked etcd is upgraded by kubeadm with its control plane;
-// external members are not touched (see the closing note of #12).
-func Upgrade(ctx context.Context, in Input, to string) error {
+// external members are not touched (see the closing note of #12). Every `kubeadm
+// upgrade` applies patches (none when empty). A control plane's kubeadm step that
+// restarts its stacked etcd member says so on its end line (Step.Restarted).
+func Upgrade(ctx context.Context, in Input, to string, patches Patches) error {
 	if err := in.checkUpgrade(ctx, to); err != nil {
 		return err
 	}
@@ -50,7 +52,7 @@ func Upgrade(ctx context.Context, in Input, to string) error {
 		if i == 0 {
 			verb = "kubeadm upgrade apply " + to
 		}
-		if err := in.step(ctx, node+": "+verb, func(ctx context.Context) error { return in.kubeadmUpgrade(ctx, node, to, i == 0) }); err != nil {
+		if err := in.stepOn(ctx, node, node+": "+verb, func(ctx context.Context) error { return in.kubeadmUpgrade(ctx, node, to, i == 0, patches) }); err != nil {
 			return err
 		}
 	}
@@ -61,7 +63,7 @@ func Upgrade(ctx context.Context, in Input, to string) error {
 	}
 	for _, n := range workers {
 		node := n.Name
-		if err := in.step(ctx, node+": kubeadm upgrade node", func(ctx context.Context) error { return in.kubeadmUpgrade(ctx, node, to, false) }); err != nil {
+		if err := in.step(ctx, node+": kubeadm upgrade node", func(ctx context.Context) error { return in.kubeadmUpgrade(ctx, node, to, false, patches) }); err != nil {
 			return err
 		}
 		if err := in.upgradeKubelet(ctx, admin, node, to); err != nil {
@@ -88,14 +90,18 @@ func (in Input) checkUpgrade(ctx context.Context, to string) error {
 }
 
 // kubeadmUpgrade installs to's kubeadm on node and runs `kubeadm upgrade apply` (first)
-// or `kubeadm upgrade node`; kubeadm itself waits for each new static Pod.
-func (in Input) kubeadmUpgrade(ctx context.Context, node, to string, first bool) error {
+// or `kubeadm upgrade node`, with the patches; kubeadm itself waits for each new static Pod.
+func (in Input) kubeadmUpgrade(ctx context.Context, node, to string, first bool, patches Patches) error {
+	if err := patches.install(ctx, in.Provider, node); err != nil {
+		return err
+	}
 	// SystemVerification checks the host's kernel and cgroups, which a node in a
 	// container shares with the host: kind skips it at init and join, and so does this.
 	cmd := "kubeadm upgrade node --ignore-preflight-errors=SystemVerification"
 	if first {
 		cmd = "kubeadm upgrade apply " + to + " --yes --ignore-preflight-errors=SystemVerification"
 	}
+	cmd += patches.kubeadmFlag()
 	script := fmt.Sprintf("set -e\ninstall -m 0755 %s/kubeadm /usr/bin/kubeadm\n%s", cluster.StagedBinDir(to), cmd)
 	if out, err := in.Provider.Exec(ctx, node, nil, "sh", "-c", script+" 2>&1"); err != nil {
 		return fmt.Errorf("%s on %s: %w\n%s", cmd, node, err, tail(string(out), 20))

@@ -12,18 +12,26 @@
 #      a value whose FROM spread exceeds the budget is "too noisy to judge").
 # Node images and TO's binaries are built offline (scripts/build-images.sh) where missing.
 # The cluster is deleted at the end.
-# Usage: scripts/certify.sh CONFIG FROM TO ARTIFACTS TRIALS [LABEL_FILTER]
-#   FROM   a Kubernetes version (v1.36.3) or a node image tagged with one (repo:v1.36.3)
-#   TO     a Kubernetes version, one minor above FROM at most (kubeadm's rule)
+# Usage: scripts/certify.sh CONFIG FROM TO ARTIFACTS TRIALS [LABEL_FILTER [PATCHES]]
+#   FROM    a Kubernetes version (v1.36.3) or a node image tagged with one (repo:v1.36.3)
+#   TO      a Kubernetes version, one minor above FROM at most (kubeadm's rule)
+#   PATCHES a folder of kubeadm patch files the upgrade applies (TO only): a platform
+#           team's own, or controls/certify-slower-etcd-election, the control that makes
+#           TO really slower and must make the certification fail naming the regression
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 . "$here/lib/common.sh"
-[ $# -ge 5 ] || die "usage: $0 CONFIG FROM TO ARTIFACTS TRIALS [LABEL_FILTER]"
-config=$1 from=$2 to=$3 trials=$5 labels=${6:-}
+[ $# -ge 5 ] || die "usage: $0 CONFIG FROM TO ARTIFACTS TRIALS [LABEL_FILTER [PATCHES]]"
+config=$1 from=$2 to=$3 trials=$5 labels=${6:-} patches=${7:-}
 [ -n "$from" ] && [ -n "$to" ] || die "make certify needs FROM and TO: FROM=v1.36.3 (or a node image tagged with one) TO=v1.37.2"
 [[ $to =~ ^v[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "TO must be a Kubernetes version like v1.37.2 (the upgrade installs its kubeadm and kubelet), got '$to'"
 [[ $trials =~ ^[1-9][0-9]*$ ]] || die "TRIALS must be a whole number of at least 1, got '$trials'"
+upgrade_flags=() patched=""
+if [ -n "$patches" ]; then
+	[ -d "$patches" ] || die "PATCHES must be a folder of kubeadm patch files, got '$patches'"
+	upgrade_flags=(--patches "$(cd "$patches" && pwd)") patched=" with the kubeadm patches of $patches"
+fi
 mkdir -p "$4" && artifacts=$(cd "$4" && pwd)
 bin=$repo/_output/bin/hachaos
 cd "$repo"
@@ -43,10 +51,10 @@ bash scripts/chaos.sh "$cfg" "$artifacts/from" "$trials" "$labels" || rc=$?
 # 1: specs failed, which the comparison weighs; 2: the artifacts are unusable
 [ "$rc" -le 1 ] || die "FROM side: artifacts hold a secret or their reports failed (see above)"
 
-log "certification 2/3: rolling upgrade $version → $to under the disruption monitor"
+log "certification 2/3: rolling upgrade $version → $to$patched under the disruption monitor"
 upgrade=0
-"$bin" monitor --config "$cfg" --artifacts "$artifacts/upgrade" --name "rolling upgrade $version → $to" -- \
-	"$bin" upgrade --config "$cfg" --to "$to" || upgrade=$?
+"$bin" monitor --config "$cfg" --artifacts "$artifacts/upgrade" --name "rolling upgrade $version → $to$patched" -- \
+	"$bin" upgrade --config "$cfg" --to "$to" "${upgrade_flags[@]}" || upgrade=$?
 if [ "$upgrade" -ne 0 ]; then
 	log "the upgrade did not pass (exit $upgrade; $artifacts/upgrade/report.html): certification FAILED"
 	exit 1

@@ -46,7 +46,7 @@ func (in EtcdToleranceSpecInput) validate() {
 // after restore. In every case no acknowledged write is lost and the history is
 // linearizable (porcupine).
 func EtcdToleranceSpec(inputGetter func() EtcdToleranceSpecInput) {
-	It("keeps writes acknowledged and loses none when a follower member is stopped", func(ctx SpecContext) {
+	It("keeps writes acknowledged and loses none when a follower member is stopped", Label("etcd-follower"), func(ctx SpecContext) {
 		in := inputGetter()
 		in.validate()
 		run := startEtcdRun(ctx, in)
@@ -72,7 +72,7 @@ func EtcdToleranceSpec(inputGetter func() EtcdToleranceSpecInput) {
 		run.expectCommonGuaranteesAndRecovered()
 	})
 
-	It("elects a new leader and loses no write when the leader member crashes", func(ctx SpecContext) {
+	It("elects a new leader and loses no write when the leader member crashes", Label("etcd-leader-crash"), func(ctx SpecContext) {
 		in := inputGetter()
 		in.validate()
 		run := startEtcdRun(ctx, in)
@@ -99,7 +99,7 @@ func EtcdToleranceSpec(inputGetter func() EtcdToleranceSpecInput) {
 		run.expectCommonGuaranteesAndRecovered()
 	})
 
-	It("is safely unavailable with a majority of members stopped and recovers after restore", func(ctx SpecContext) {
+	It("is safely unavailable with a majority of members stopped and recovers after restore", Label("etcd-majority"), func(ctx SpecContext) {
 		in := inputGetter()
 		in.validate()
 		run := startEtcdRun(ctx, in)

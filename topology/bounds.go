@@ -121,6 +121,14 @@ func (b Bounds) APIServerEtcdUnready() Bound {
 	return Bound{Value: t.Value/2 + t.Value, Formula: "etcd check timeout/2 + etcd check timeout", Inputs: []BoundInput{input("etcd check timeout", t)}}
 }
 
+// StackedMemberLoss is how long clients through the load balancer may fail while a
+// stacked etcd member is down: kubeadm points each API server at its local member only,
+// so that server fails requests until its /readyz, answered from its last etcd probe,
+// fails (APIServerEtcdUnready) and the LB takes it out (LBDetection).
+func (b Bounds) StackedMemberLoss() Bound {
+	return b.APIServerEtcdUnready().Plus(b.LBDetection())
+}
+
 // LBDetection is the load balancer's detection window (LoadBalancerSpec.DetectionWindow).
 func (b Bounds) LBDetection() Bound {
 	l := b.spec.LoadBalancer

@@ -1,6 +1,9 @@
 package topology
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // DisruptionSpec is what a planned disruption — an upgrade, a rolling restart, anything
 // `hachaos monitor` runs — may cost the clients of each backend: its budget of failed
@@ -70,4 +73,16 @@ func (d DisruptionSpec) validate(v *violations) {
 			v.invalid(path+".recordOnly", true, "judges nothing: leave failedRequests and seconds at 0 with it, got %d and %s", b.FailedRequests, b.Seconds)
 		}
 	}
+}
+
+// PlusLBAllowance is d with an allowance of failing time through the load balancer
+// added: on new connections seconds and as many failed requests as a client sending
+// every `every` sends in that time; on a kept-alive connection one client timeout more
+// (a request in flight on a connection to the failed server waits for it).
+func (d DisruptionSpec) PlusLBAllowance(seconds, every, clientTimeout time.Duration) DisruptionSpec {
+	d.LBNewConnections.FailedRequests += int(seconds / every)
+	d.LBNewConnections.Seconds.Duration += seconds
+	d.LBKeptAlive.FailedRequests += int((seconds + clientTimeout) / every)
+	d.LBKeptAlive.Seconds.Duration += seconds + clientTimeout
+	return d
 }

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -171,7 +172,8 @@ func monitorRun(ctx context.Context, spec topology.Spec, p cluster.Provider, dir
 	endedAt := time.Now()
 	r.Ended = obs.Rec.Mark(probe.EventRecovering, "command ended")
 	obs.Rec.Mark(probe.EventRecovered, "command ended")
-	if err := markSteps(obs.Rec, eventsFile); err != nil {
+	steps, err := markSteps(obs.Rec, eventsFile)
+	if err != nil {
 		progress("steps: %v", err)
 	}
 	if ctx.Err() == nil {
@@ -196,7 +198,31 @@ func monitorRun(ctx context.Context, spec topology.Spec, p cluster.Provider, dir
 	}
 	checkEtcd(obs, &r, dir, name)
 	bounds := topology.NewBounds(spec, timings)
+	r.Allowances = allowances(steps, obs.Rec.Start(), spec, bounds)
 	return monitor.Judge(r, spec.Disruption.WithLB(spec.LoadBalancer), bounds.EtcdWriteGap(monitor.KVOpTimeout)), tlPath
+}
+
+// allowances are the steps whose end line says they restarted a stacked etcd member
+// (on a stacked topology: the only restart clients through the LB cannot be shielded
+// from), each allowed the Spec's StackedMemberLoss bound, from its begin to its end.
+func allowances(steps []rolling.Step, start time.Time, spec topology.Spec, b topology.Bounds) []monitor.Allowance {
+	if spec.Etcd.Mode != topology.EtcdStacked {
+		return nil
+	}
+	began := map[string]time.Time{}
+	var out []monitor.Allowance
+	for _, s := range steps {
+		if s.Phase == rolling.PhaseBegin {
+			began[s.Name] = s.At
+			continue
+		}
+		from, ok := began[s.Name]
+		if !ok || !slices.Contains(s.Restarted, rolling.RestartedStackedEtcd) {
+			continue
+		}
+		out = append(out, monitor.Allowance{Step: s.Name, From: from.Sub(start), To: s.At.Sub(start), Restarted: rolling.RestartedStackedEtcd, Bound: b.StackedMemberLoss()})
+	}
+	return out
 }
 
 // dataPlaneTargets are the data-plane workload's NodePorts, where the suites deployed it
@@ -288,8 +314,8 @@ func runCommand(ctx context.Context, dir string, command []string, eventsFile st
 	return nil
 }
 
-// markSteps puts the steps the command wrote on the timeline.
-func markSteps(rec *probe.Recorder, path string) error {
+// markSteps puts the steps the command wrote on the timeline, and returns them.
+func markSteps(rec *probe.Recorder, path string) ([]rolling.Step, error) {
 	steps, err := rolling.ReadSteps(path)
 	for _, s := range steps {
 		kind := probe.EventStepBegin
@@ -298,7 +324,7 @@ func markSteps(rec *probe.Recorder, path string) error {
 		}
 		rec.MarkAt(s.At.Sub(rec.Start()), kind, s.Name)
 	}
-	return err
+	return steps, err
 }
 
 func newRollingRestartCommand() *cobra.Command {
@@ -328,22 +354,23 @@ func rollingRestartCmd(config string, only []string) error {
 }
 
 func newUpgradeCommand() *cobra.Command {
-	var config, to string
+	var config, to, patches string
 	c := &cobra.Command{
-		Use:     "upgrade --to vX.Y.Z",
+		Use:     "upgrade --to vX.Y.Z [--patches DIR]",
 		Short:   "roll the running topology to another Kubernetes version, one node at a time (run it under hachaos monitor)",
 		GroupID: "events",
 		Args:    noArgs,
-		RunE:    func(*cobra.Command, []string) error { return upgradeCmd(config, to) },
+		RunE:    func(*cobra.Command, []string) error { return upgradeCmd(config, to, patches) },
 	}
 	addConfigFlag(c.Flags(), &config, "topology Spec file of the running (FROM) topology")
 	c.Flags().StringVar(&to, "to", "", "the Kubernetes version to upgrade to, e.g. v1.37.2 (its images built: scripts/build-images.sh) (required)")
+	c.Flags().StringVar(&patches, "patches", "", "a folder of kubeadm patch files (target[suffix][+patchtype].json|yaml) every kubeadm upgrade applies, as kubeadm's own --patches")
 	return c
 }
 
 // upgradeCmd rolls the running topology to another Kubernetes version in place
 // (rolling.Upgrade), writing its steps for the monitor.
-func upgradeCmd(config, to string) error {
+func upgradeCmd(config, to, patchDir string) error {
 	if err := requireFlags("upgrade", map[string]string{"--to": to}); err != nil {
 		return err
 	}
@@ -351,9 +378,16 @@ func upgradeCmd(config, to string) error {
 	if err != nil {
 		return err
 	}
+	var patches rolling.Patches
+	if patchDir != "" {
+		if patches, err = rolling.LoadPatches(patchDir); err != nil {
+			return usageError{err.Error()}
+		}
+		progress("every kubeadm upgrade applies the patches of %s: %s", patchDir, strings.Join(patches.Names(), ", "))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return withSteps(spec, func(in rolling.Input) error { return rolling.Upgrade(ctx, in, to) }, "upgrade to "+to)
+	return withSteps(spec, func(in rolling.Input) error { return rolling.Upgrade(ctx, in, to, patches) }, "upgrade to "+to)
 }
 
 // withSteps runs a rolling operation on the topology's provider with the monitor's
