@@ -35,6 +35,9 @@ type Recording struct {
 	// than the Spec's budget (each judged on its own against budget + allowance; the
 	// rest of the run against the Spec's budget alone).
 	Allowances []Allowance
+	// LeaseBounds are the Leases' takeover bounds by name (LeaseBounds); a Lease without
+	// one is not judged.
+	LeaseBounds map[string]topology.Bound
 }
 
 // Allowance is a step of the command seen restarting something clients through the load
@@ -79,6 +82,8 @@ func Judge(r Recording, budgets topology.DisruptionSpec, writeGap topology.Bound
 	problems := describe(broken)
 	problems = append(problems, etcdProblems(r, &j, writeGap, until)...)
 	problems = append(problems, skewJudged(r, &j, until)...)
+	problems = append(problems, leasesJudged(r, &j, until)...)
+	problems = append(problems, pdbJudged(r, &j, until)...)
 	if workers := dataplane.Workers(r.Timeline); len(workers) > 0 {
 		m, notes, problem := dataplane.JudgeServed(r.Timeline, workers, r.Started, until)
 		j.Measured, j.Notes = append(j.Measured, m), append(j.Notes, notes...)
@@ -176,22 +181,7 @@ func skewJudged(r Recording, j *Judgement, until time.Duration) []string {
 	if len(samples) == 0 {
 		return nil
 	}
-	var n, checked int
-	var first probe.Sample
-	for _, s := range samples {
-		if s.At < r.Started || s.At >= until {
-			continue
-		}
-		if s.OK || strings.HasPrefix(s.Error, SkewViolation) {
-			checked++
-		}
-		if strings.HasPrefix(s.Error, SkewViolation) {
-			if n == 0 {
-				first = s
-			}
-			n++
-		}
-	}
+	n, checked, first := violations(samples, SkewViolation, r.Started, until)
 	j.Measured = append(j.Measured, reports.Measurement{Name: "version-skew policy: samples breaking it", Value: float64(n), Unit: "samples",
 		Formula: fmt.Sprintf("none: no kubelet newer than any API server, API servers within one minor (%d samples read the live versions)", checked)})
 	if n > 0 {

@@ -120,3 +120,57 @@ func TestMonitorJudgeAllowsAStackedMemberRestartItsBoundOnly(t *testing.T) {
 		})
 	}
 }
+
+// The Lease judge's negative control: a Lease read as held by nobody for longer than
+// its takeover bound breaks it; a short handover, and failed reads, do not.
+func TestMonitorJudgeHoldsEachLeaseToItsTakeoverBound(t *testing.T) {
+	bounds := LeaseBounds(topology.Default(), topology.NewBounds(topology.Default(), topology.DefaultComponentTimings()))
+	bounds["kube-scheduler"] = topology.Bound{Value: 2500 * time.Millisecond, Formula: "test"} // the recording is 9 s long
+	lease := func(unheldFrom, unheldTo int) []probe.Sample {
+		s := samples(90, ms(5))
+		for i := range s {
+			s[i].Value = "node1 abc"
+			if i >= unheldFrom && i < unheldTo {
+				s[i].Value = ""
+			}
+			if i == 5 {
+				s[i].OK, s[i].Value, s[i].Error = false, "", "timeout"
+			}
+		}
+		return s
+	}
+	bound := bounds["kube-scheduler"].Value
+	long := int(bound/ms(100)) + 5
+	for name, c := range map[string]struct {
+		series []probe.Sample
+		want   verdict.Verdict
+	}{
+		"a handover of 2 s": {lease(20, 40), verdict.Passed},
+		"held by nobody for longer than the bound": {lease(10, 10+long), verdict.GuaranteeBroken},
+	} {
+		r := quietRecording()
+		r.Timeline.Series[PrefixLease+"kube-scheduler"] = c.series
+		r.LeaseBounds = bounds
+		j := Judge(r, topology.Default().Disruption, testWriteGap)
+		if j.Verdict != c.want || (c.want != verdict.Passed && !strings.Contains(j.Reason, "kube-scheduler Lease was held by nobody")) {
+			t.Errorf("%s: verdict %q (%s), want %q", name, j.Verdict, j.Reason, c.want)
+		}
+	}
+}
+
+// The PDB judge's negative control: one sample below a budget breaks the guarantee.
+func TestMonitorJudgeCatchesAPDBBroken(t *testing.T) {
+	r := quietRecording()
+	s := samples(9, ms(5))
+	for i := range s {
+		s[i].Value = "hachaos-dataplane/hachaos-serve=2/1"
+	}
+	r.Timeline.Series[SeriesPDB] = s
+	if j := Judge(r, topology.Default().Disruption, testWriteGap); j.Verdict != verdict.Passed {
+		t.Fatalf("every budget kept: verdict %q (%s)", j.Verdict, j.Reason)
+	}
+	s[4].OK, s[4].Value, s[4].Error = false, "hachaos-dataplane/hachaos-serve=0/1", PDBViolation+"hachaos-dataplane/hachaos-serve=0/1"
+	if j := Judge(r, topology.Default().Disruption, testWriteGap); j.Verdict != verdict.GuaranteeBroken || !strings.Contains(j.Reason, "PodDisruptionBudget was broken in 1 samples") {
+		t.Fatalf("one sample below: verdict %q (%s)", j.Verdict, j.Reason)
+	}
+}

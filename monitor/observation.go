@@ -109,6 +109,7 @@ func (o *Observation) start(ctx, rctx context.Context, in Input) error {
 		return err
 	}
 	o.Rec.Poll(rctx, SeriesVersionSkew, LBCountersEvery, SampleTimeout, skew)
+	o.Rec.Poll(rctx, SeriesPDB, LBCountersEvery, SampleTimeout, PDBStatus(kubernetes.NewForConfigOrDie(KeepAliveConfig(lbCfg))))
 	client, err := FreshConnectionClient(lbCfg)
 	if err != nil {
 		return err

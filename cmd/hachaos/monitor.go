@@ -199,6 +199,7 @@ func monitorRun(ctx context.Context, spec topology.Spec, p cluster.Provider, dir
 	checkEtcd(obs, &r, dir, name)
 	bounds := topology.NewBounds(spec, timings)
 	r.Allowances = allowances(steps, obs.Rec.Start(), spec, bounds)
+	r.LeaseBounds = monitor.LeaseBounds(spec, bounds)
 	return monitor.Judge(r, spec.Disruption.WithLB(spec.LoadBalancer), bounds.EtcdWriteGap(monitor.KVOpTimeout)), tlPath
 }
 
