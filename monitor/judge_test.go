@@ -145,7 +145,7 @@ func TestMonitorJudgeHoldsEachLeaseToItsTakeoverBound(t *testing.T) {
 		series []probe.Sample
 		want   verdict.Verdict
 	}{
-		"a handover of 2 s": {lease(20, 40), verdict.Passed},
+		"a handover of 2 s":                        {lease(20, 40), verdict.Passed},
 		"held by nobody for longer than the bound": {lease(10, 10+long), verdict.GuaranteeBroken},
 	} {
 		r := quietRecording()
