@@ -8,6 +8,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/version"
 
+	"github.com/hachaos/hachaos/fault"
 	"github.com/hachaos/hachaos/topology"
 	"github.com/hachaos/hachaos/topology/cluster"
 )
@@ -23,16 +24,14 @@ import (
 // external members are not touched (see the closing note of #12). Every `kubeadm
 // upgrade` applies patches (none when empty). A control plane's kubeadm step that
 // restarts its stacked etcd member says so on its end line (Step.Restarted).
-func Upgrade(ctx context.Context, in Input, to string, patches Patches) error {
+func Upgrade(ctx context.Context, in Input, to string, patches Patches, staged bool) error {
 	if err := in.checkUpgrade(ctx, to); err != nil {
 		return err
 	}
-	stager, ok := in.Provider.(cluster.VersionStager)
-	if !ok {
-		return fmt.Errorf("the provider cannot make Kubernetes %s available in its nodes (no cluster.VersionStager)", to)
-	}
-	if err := in.step(ctx, "stage "+to+" in every node", func(ctx context.Context) error { return stager.StageVersion(ctx, to, in.Progress) }); err != nil {
-		return err
+	if !staged {
+		if err := Stage(ctx, in, to); err != nil {
+			return err
+		}
 	}
 	planes, err := in.Provider.Nodes(ctx, topology.RoleControlPlane)
 	if err != nil {
@@ -57,7 +56,7 @@ func Upgrade(ctx context.Context, in Input, to string, patches Patches) error {
 		}
 	}
 	for _, n := range planes {
-		if err := in.upgradeKubelet(ctx, admin, n.Name, to); err != nil {
+		if err := in.upgradeKubelet(ctx, admin, n.Name, to, true); err != nil {
 			return err
 		}
 	}
@@ -66,11 +65,24 @@ func Upgrade(ctx context.Context, in Input, to string, patches Patches) error {
 		if err := in.step(ctx, node+": kubeadm upgrade node", func(ctx context.Context) error { return in.kubeadmUpgrade(ctx, node, to, false, patches) }); err != nil {
 			return err
 		}
-		if err := in.upgradeKubelet(ctx, admin, node, to); err != nil {
+		if err := in.upgradeKubelet(ctx, admin, node, to, false); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// Stage makes to's binaries and images available in every node (the provider's
+// cluster.VersionStager): what an operator pre-pulls before the upgrade, and what kinder
+// bakes into its node image. It is a step of its own, so that a certification can run it
+// before the monitor starts: importing seven images into five nodes on 2 cores slowed
+// the API servers past the monitor's 2 s client timeout (2 requests, v1.36.3 → v1.37.2).
+func Stage(ctx context.Context, in Input, to string) error {
+	stager, ok := in.Provider.(cluster.VersionStager)
+	if !ok {
+		return fmt.Errorf("the provider cannot make Kubernetes %s available in its nodes (no cluster.VersionStager)", to)
+	}
+	return in.step(ctx, "stage "+to+" in every node", func(ctx context.Context) error { return stager.StageVersion(ctx, to, in.Progress) })
 }
 
 // checkUpgrade refuses what kubeadm refuses: a downgrade, or more than one minor at once.
@@ -110,14 +122,28 @@ func (in Input) kubeadmUpgrade(ctx context.Context, node, to string, first bool,
 }
 
 // upgradeKubelet drains node, installs to's kubelet and kubectl, restarts the kubelet,
-// waits for it and the gate, and uncordons: three steps on the timeline.
-func (in Input) upgradeKubelet(ctx context.Context, admin, node, to string) error {
+// waits for it and the gate, and uncordons: three steps on the timeline. On a control
+// plane the API server is stopped gracefully around the kubelet's replacement (two more
+// steps): a kubelet of the next minor restarts the static Pods it finds running (the
+// hash it gives a manifest changes), and measured v1.36.3 → v1.37.2 each node's API
+// server then reset its connections within a second — no shutdown delay, so the LB
+// still sent it requests (7–9 failed per node). Stopped through its parked manifest it
+// fails /readyz for the shutdown delay first and leaves the LB without a failed request,
+// and the new kubelet starts it from the manifest put back.
+func (in Input) upgradeKubelet(ctx context.Context, admin, node, to string, controlPlane bool) error {
 	kubectl := "kubectl --kubeconfig /etc/kubernetes/admin.conf "
 	if err := in.step(ctx, node+": drain", func(ctx context.Context) error {
 		_, err := in.Provider.Exec(ctx, admin, nil, "sh", "-c", kubectl+"drain "+node+" --ignore-daemonsets --delete-emptydir-data --timeout "+in.Spec.Waits.ComponentRestart.Duration.String()+" 2>&1")
 		return err
 	}); err != nil {
 		return err
+	}
+	var stopped *fault.Injected
+	if controlPlane {
+		var err error
+		if stopped, err = in.stopAPIServer(ctx, node); err != nil {
+			return err
+		}
 	}
 	if err := in.step(ctx, node+": kubelet "+to, func(ctx context.Context) error {
 		since := time.Now()
@@ -130,10 +156,57 @@ func (in Input) upgradeKubelet(ctx context.Context, admin, node, to string) erro
 	}); err != nil {
 		return err
 	}
+	if stopped != nil {
+		if err := in.step(ctx, node+": start kube-apiserver", func(ctx context.Context) error {
+			since := time.Now()
+			if err := stopped.Recover(ctx); err != nil {
+				return err
+			}
+			return in.awaitNewInstance(ctx, node, fault.ProcessAPIServer, since)
+		}); err != nil {
+			return err
+		}
+	}
 	return in.step(ctx, node+": uncordon", func(ctx context.Context) error {
 		_, err := in.Provider.Exec(ctx, admin, nil, "sh", "-c", kubectl+"uncordon "+node)
 		return err
 	})
+}
+
+// stopAPIServer stops node's API server gracefully (fault.APIServerStop: its manifest
+// parked, recorded in the fault ledger first, so that an upgrade interrupted here is
+// undone by the next run or `hachaos recover`), and waits until no kube-apiserver runs.
+func (in Input) stopAPIServer(ctx context.Context, node string) (*fault.Injected, error) {
+	var stopped *fault.Injected
+	err := in.step(ctx, node+": stop kube-apiserver gracefully", func(ctx context.Context) error {
+		local, ok := in.Provider.(cluster.Local)
+		if !ok {
+			return fmt.Errorf("the provider keeps no fault ledger (cluster.Local): a stopped API server could not be recovered after an interruption")
+		}
+		f := fault.NewAPIServerStop(in.Provider, node)
+		var err error
+		if stopped, err = fault.NewInjector(fault.OpenLedger(local.LedgerPath()), in.Provider).Prepare(f); err != nil {
+			return err
+		}
+		if err := stopped.Inject(ctx); err != nil {
+			return err
+		}
+		deadline := time.Now().Add(in.Spec.Waits.ComponentRestart.Duration)
+		for {
+			err := f.InEffect(ctx, time.Time{})
+			if err == nil {
+				return nil
+			}
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				return fmt.Errorf("kube-apiserver still runs on %s after waits.componentRestart (%s): %w", node, in.Spec.Waits.ComponentRestart, err)
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(in.Spec.Waits.Poll.Duration / 4):
+			}
+		}
+	})
+	return stopped, err
 }
 
 // tail is the last n lines of s.

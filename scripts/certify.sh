@@ -52,9 +52,12 @@ bash scripts/chaos.sh "$cfg" "$artifacts/from" "$trials" "$labels" || rc=$?
 [ "$rc" -le 1 ] || die "FROM side: artifacts hold a secret or their reports failed (see above)"
 
 log "certification 2/3: rolling upgrade $version → $to$patched under the disruption monitor"
+# TO's binaries and images in every node first, before the monitor: what an operator
+# pre-pulls and kinder bakes into its node image, not a step of the upgrade.
+"$bin" upgrade --config "$cfg" --to "$to" --stage-only || die "staging $to in the nodes failed (above)"
 upgrade=0
 "$bin" monitor --config "$cfg" --artifacts "$artifacts/upgrade" --name "rolling upgrade $version → $to$patched" -- \
-	"$bin" upgrade --config "$cfg" --to "$to" "${upgrade_flags[@]}" || upgrade=$?
+	"$bin" upgrade --config "$cfg" --to "$to" --staged "${upgrade_flags[@]}" || upgrade=$?
 if [ "$upgrade" -ne 0 ]; then
 	log "the upgrade did not pass (exit $upgrade; $artifacts/upgrade/report.html): certification FAILED"
 	exit 1

@@ -356,24 +356,30 @@ func rollingRestartCmd(config string, only []string) error {
 
 func newUpgradeCommand() *cobra.Command {
 	var config, to, patches string
+	var stageOnly, staged bool
 	c := &cobra.Command{
-		Use:     "upgrade --to vX.Y.Z [--patches DIR]",
+		Use:     "upgrade --to vX.Y.Z [--patches DIR] [--stage-only | --staged]",
 		Short:   "roll the running topology to another Kubernetes version, one node at a time (run it under hachaos monitor)",
 		GroupID: "events",
 		Args:    noArgs,
-		RunE:    func(*cobra.Command, []string) error { return upgradeCmd(config, to, patches) },
+		RunE:    func(*cobra.Command, []string) error { return upgradeCmd(config, to, patches, stageOnly, staged) },
 	}
 	addConfigFlag(c.Flags(), &config, "topology Spec file of the running (FROM) topology")
 	c.Flags().StringVar(&to, "to", "", "the Kubernetes version to upgrade to, e.g. v1.37.2 (its images built: scripts/build-images.sh) (required)")
+	c.Flags().BoolVar(&stageOnly, "stage-only", false, "only make TO's binaries and images available in every node (what an operator pre-pulls; certify runs it before the monitor starts)")
+	c.Flags().BoolVar(&staged, "staged", false, "TO is already staged (--stage-only ran): go straight to the kubeadm steps")
 	c.Flags().StringVar(&patches, "patches", "", "a folder of kubeadm patch files (target[suffix][+patchtype].json|yaml) every kubeadm upgrade applies, as kubeadm's own --patches")
 	return c
 }
 
 // upgradeCmd rolls the running topology to another Kubernetes version in place
 // (rolling.Upgrade), writing its steps for the monitor.
-func upgradeCmd(config, to, patchDir string) error {
+func upgradeCmd(config, to, patchDir string, stageOnly, staged bool) error {
 	if err := requireFlags("upgrade", map[string]string{"--to": to}); err != nil {
 		return err
+	}
+	if stageOnly && staged {
+		return usageError{"upgrade: --stage-only and --staged: pick one"}
 	}
 	spec, err := topology.Load(config)
 	if err != nil {
@@ -388,7 +394,10 @@ func upgradeCmd(config, to, patchDir string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return withSteps(spec, func(in rolling.Input) error { return rolling.Upgrade(ctx, in, to, patches) }, "upgrade to "+to)
+	if stageOnly {
+		return withSteps(spec, func(in rolling.Input) error { return rolling.Stage(ctx, in, to) }, "staging "+to)
+	}
+	return withSteps(spec, func(in rolling.Input) error { return rolling.Upgrade(ctx, in, to, patches, staged) }, "upgrade to "+to)
 }
 
 // withSteps runs a rolling operation on the topology's provider with the monitor's
