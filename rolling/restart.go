@@ -145,6 +145,15 @@ func (in Input) restartKubelet(ctx context.Context, node string) error {
 // awaitNewInstance waits up to waits.componentRestart for a process started after
 // since, then up to waits.clusterReady for the readiness gate.
 func (in Input) awaitNewInstance(ctx context.Context, node, process string, since time.Time) error {
+	if err := in.awaitProcess(ctx, node, process, since); err != nil {
+		return err
+	}
+	w := in.Spec.Waits
+	return cluster.NewGate(in.Spec, in.Provider).Wait(ctx, w.ClusterReady.Duration, w.Poll.Duration, in.Progress)
+}
+
+// awaitProcess waits up to waits.componentRestart for a process started after since.
+func (in Input) awaitProcess(ctx context.Context, node, process string, since time.Time) error {
 	w := in.Spec.Waits
 	deadline := time.Now().Add(w.ComponentRestart.Duration)
 	for {
@@ -162,6 +171,6 @@ func (in Input) awaitNewInstance(ctx context.Context, node, process string, sinc
 		case <-time.After(w.Poll.Duration / 4):
 		}
 	}
-	in.Progress("  new %s on %s after %s; waiting for the readiness gate", process, node, time.Since(since).Round(100*time.Millisecond))
-	return cluster.NewGate(in.Spec, in.Provider).Wait(ctx, w.ClusterReady.Duration, w.Poll.Duration, in.Progress)
+	in.Progress("  new %s on %s after %s", process, node, time.Since(since).Round(100*time.Millisecond))
+	return nil
 }

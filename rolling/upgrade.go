@@ -152,6 +152,11 @@ func (in Input) upgradeKubelet(ctx context.Context, admin, node, to string, cont
 		if _, err := in.Provider.Exec(ctx, node, nil, "sh", "-c", script); err != nil {
 			return fmt.Errorf("install and restart the kubelet on %s: %w", node, err)
 		}
+		if stopped != nil {
+			// no readiness gate yet: a control plane's kubelet talks to its own API
+			// server (kubeadm's ControlPlaneKubeletLocalMode), stopped until the next step
+			return in.awaitProcess(ctx, node, "(/usr/bin/)?kubelet", since)
+		}
 		return in.awaitNewInstance(ctx, node, "(/usr/bin/)?kubelet", since)
 	}); err != nil {
 		return err
