@@ -246,7 +246,9 @@ func newCompareCommand() *cobra.Command {
 		Use:   "compare BASE.json CAND.json",
 		Short: "compare two results.json; fail on a broken guarantee or a p95 regression (--side-by-side: judge nothing, both runs' p50 / p95 per guarantee)",
 		Long: `Compare two results.json: fail on a broken guarantee or a p95 regression beyond the
-Spec's certification budget. With --side-by-side, judge nothing: print both runs' p50 / p95
+Spec's certification budget that is also significant (one-sided Mann–Whitney, p ≤ 0.05,
+at least 3 trials a side); a value whose spread on BASE alone exceeds the budget is
+reported "too noisy to judge", not as a regression. With --side-by-side, judge nothing: print both runs' p50 / p95
 per guarantee, and the etcd layouts' reason where they differ (make compare-topologies).`,
 		GroupID: "reports",
 		Args:    exactArgs(2),

@@ -22,7 +22,8 @@ step() {
 	shift
 	started=$(date +%s)
 	log "▶ $name"
-	(while sleep 30; do log "… $name: still running, $(($(date +%s) - started))s so far"; done) &
+	# the heartbeat ends with this shell too: a die inside CMD exits it without the kill below
+	(while sleep 30 && kill -0 $$ 2>/dev/null; do log "… $name: still running, $(($(date +%s) - started))s so far"; done) &
 	beat=$!
 	"$@" || rc=$?
 	kill "$beat" 2>/dev/null
