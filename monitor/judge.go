@@ -42,9 +42,10 @@ type Recording struct {
 
 // Allowance is a step of the command seen restarting something clients through the load
 // balancer cannot be shielded from (rolling.RestartedStackedEtcd): between From and To
-// requests on new connections may fail for Bound more than the Spec's budget allows
-// (topology.DisruptionSpec.PlusLBAllowance), a bound from the Spec and the running
-// components' flags — never the command's own say.
+// requests through the LB may fail for Bound (topology.DisruptionSpec.PlusLBAllowance),
+// a bound from the Spec and the running components' flags, never the command's own say.
+// The window is judged against the allowance alone: the Spec's budget is the rest of the
+// run's, granted once.
 type Allowance struct {
 	Step      string
 	From, To  time.Duration
@@ -54,7 +55,7 @@ type Allowance struct {
 
 // budgetFrom names the allowance's budget and formula for the reports.
 func (a Allowance) budgetFrom() string {
-	return fmt.Sprintf("Spec disruption budget + allowance for the %s it restarted, %s (kept-alive: + client timeout %s)", a.Restarted, a.Bound.FormulaText(), SampleTimeout)
+	return fmt.Sprintf("allowance for the %s it restarted, %s (kept-alive: + client timeout %s); the Spec's disruption budget is held against the rest of the run", a.Restarted, a.Bound.FormulaText(), SampleTimeout)
 }
 
 // Judgement is the monitor's verdict on a recording, with what it measured.
@@ -115,9 +116,8 @@ func Judge(r Recording, budgets topology.DisruptionSpec, writeGap topology.Bound
 	return j
 }
 
-// judgeDisruptionWithAllowances holds each step with an allowance to the Spec's budget
-// plus its allowance, and the rest of the run to the Spec's budget alone; it returns
-// what broke its budget.
+// judgeDisruptionWithAllowances holds each step with an allowance to its allowance
+// alone, and the rest of the run to the Spec's budget; it returns what broke its budget.
 func judgeDisruptionWithAllowances(r Recording, budgets topology.DisruptionSpec, until time.Duration, j *Judgement) []Disruption {
 	scope := "whole run"
 	var skip []span
@@ -130,7 +130,7 @@ func judgeDisruptionWithAllowances(r Recording, budgets topology.DisruptionSpec,
 		j.Measured = append(j.Measured, d.Measurements(scope)...)
 	}
 	for _, a := range r.Allowances {
-		stepAll, _ := JudgeDisruption(r.Timeline, r.History, budgets.PlusLBAllowance(a.Bound.Value, SampleEvery, SampleTimeout), a.From, a.To)
+		stepAll, _ := JudgeDisruption(r.Timeline, r.History, budgets.Spent().PlusLBAllowance(a.Bound.Value, SampleEvery, SampleTimeout), a.From, a.To)
 		for _, d := range stepAll {
 			d.Window, d.BudgetFrom = "step "+a.Step, a.budgetFrom()
 			j.Measured = append(j.Measured, d.Measurements(d.Window)...)

@@ -121,11 +121,36 @@ func TestMonitorJudgeAllowsAStackedMemberRestartItsBoundOnly(t *testing.T) {
 	}
 }
 
+// The Spec's budget is granted once per run: a step with an allowance is held to its
+// allowance alone, so failures inside it cannot spend the budget the rest of the run
+// already used.
+func TestMonitorJudgeGrantsTheSpecBudgetOnce(t *testing.T) {
+	budgets := topology.Default().Disruption
+	budgets.LBNewConnections = topology.DisruptionBudget{FailedRequests: 5, Seconds: topology.Duration{Duration: time.Minute}}
+	zero := Allowance{Step: "node1: kubeadm upgrade node", From: ms(1000), To: ms(4000), Restarted: "stacked etcd member", Bound: topology.Bound{Value: 0, Formula: "test"}}
+	outside, inside := []int{60, 62, 64, 66, 68}, []int{12, 14, 16, 18, 20}
+	for name, c := range map[string]struct {
+		failed []int
+		want   verdict.Verdict
+	}{
+		"the budget spent outside the step":            {outside, verdict.Passed},
+		"and as many failures inside a step allowed 0": {append(outside, inside...), verdict.GuaranteeBroken},
+	} {
+		r := quietRecording(c.failed...)
+		r.Allowances = []Allowance{zero}
+		if j := Judge(r, budgets, testWriteGap); j.Verdict != c.want {
+			t.Errorf("%s: verdict %q (%s), want %q", name, j.Verdict, j.Reason, c.want)
+		}
+	}
+}
+
 // The Lease judge's negative control: a Lease read as held by nobody for longer than
-// its takeover bound breaks it; a short handover, and failed reads, do not.
+// its takeover bound breaks it; a short handover, and failed reads before it, do not.
 func TestMonitorJudgeHoldsEachLeaseToItsTakeoverBound(t *testing.T) {
 	bounds := LeaseBounds(topology.Default(), topology.NewBounds(topology.Default(), topology.DefaultComponentTimings()))
 	bounds["kube-scheduler"] = topology.Bound{Value: 2500 * time.Millisecond, Formula: "test"} // the recording is 9 s long
+	// failed reads right before the stretch held by nobody: counted as "nobody", they
+	// would lengthen a 2 s handover to 3 s, beyond the bound
 	lease := func(unheldFrom, unheldTo int) []probe.Sample {
 		s := samples(90, ms(5))
 		for i := range s {
@@ -133,7 +158,7 @@ func TestMonitorJudgeHoldsEachLeaseToItsTakeoverBound(t *testing.T) {
 			if i >= unheldFrom && i < unheldTo {
 				s[i].Value = ""
 			}
-			if i == 5 {
+			if i >= unheldFrom-10 && i < unheldFrom {
 				s[i].OK, s[i].Value, s[i].Error = false, "", "timeout"
 			}
 		}

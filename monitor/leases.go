@@ -10,7 +10,7 @@ import (
 )
 
 // leasesJudged: each leader-elected component's Lease was held — by a holder that renews
-// it, read through the LB — all along, but for at most its takeover bound at a time (a
+// it, read through the LB — all along, but for at most its LeaseUnheld bound at a time (a
 // holder stopped gracefully releases it and a standby acquires it; one killed lets it
 // expire first). A read that failed says nothing and is skipped. The Lease object names
 // one holder by construction: two instances leading at once shows only in their own
@@ -59,12 +59,14 @@ func longestUnheld(samples []probe.Sample, from, until time.Duration) (longest, 
 	return longest, at
 }
 
-// LeaseBounds are the takeover bounds of the leader-elected components' Leases from the
-// Spec's resolved timings, by Lease name.
+// LeaseBounds are how long each leader-elected component's Lease may be read as held by
+// nobody (topology.Bounds.LeaseUnheld, at this reader's cadence), by Lease name. Not the
+// takeover bound: that counts from the holder's death and includes the lease duration,
+// which the reader sees the Lease still held for.
 func LeaseBounds(spec topology.Spec, b topology.Bounds) map[string]topology.Bound {
 	t := spec.ResolvedTimeouts()
 	return map[string]topology.Bound{
-		"kube-scheduler":          b.LeaseTakeover("kube-scheduler", t.Scheduler),
-		"kube-controller-manager": b.LeaseTakeover("kube-controller-manager", t.ControllerManager),
+		"kube-scheduler":          b.LeaseUnheld("kube-scheduler", t.Scheduler, QuorumReadEvery, SampleTimeout),
+		"kube-controller-manager": b.LeaseUnheld("kube-controller-manager", t.ControllerManager, QuorumReadEvery, SampleTimeout),
 	}
 }

@@ -84,7 +84,8 @@ func (p Patches) install(ctx context.Context, provider cluster.Provider, node st
 		return fmt.Errorf("prepare %s on %s: %w", nodePatchDir, node, err)
 	}
 	for _, name := range p.Names() {
-		if _, err := provider.Exec(ctx, node, bytes.NewReader(p[name]), "sh", "-c", "cat > "+nodePatchDir+"/"+name); err != nil {
+		// the path as an argument, never in the script: a name may hold spaces or $()
+		if _, err := provider.Exec(ctx, node, bytes.NewReader(p[name]), "sh", "-c", `cat > "$1"`, "sh", nodePatchDir+"/"+name); err != nil {
 			return fmt.Errorf("write the patch %s on %s: %w", name, node, err)
 		}
 	}

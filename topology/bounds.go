@@ -169,6 +169,24 @@ func (b Bounds) LeaseTakeover(component string, le LeaderElection) Bound {
 		}}
 }
 
+// LeaseUnheld is how long component's Lease may be read as held by nobody — from the
+// first read that finds it expired (renewal + lease duration) or released, to the
+// answer of the first that finds a holder — by a reader asking every readEvery with a
+// client timeout of readTimeout: a standby saw the last renewal up to one jittered
+// retry period after it was made, so it sees the expiry as late, and it tries one
+// jittered retry period after that (one more attempt lost to an update conflict is
+// the LeaseTakeover bound's second term); the reader sees the new holder a read later.
+// bound = 2 × retry period × (1 + jitter 1.2) + read interval + read timeout.
+func (b Bounds) LeaseUnheld(component string, le LeaderElection, readEvery, readTimeout time.Duration) Bound {
+	retries := time.Duration(2 * (1 + jitterFactor) * float64(le.RetryPeriod.Duration))
+	return Bound{Value: retries + readEvery + readTimeout, Formula: "2 × retry period × (1 + jitter 1.2) + read interval + read timeout",
+		Inputs: []BoundInput{
+			specInput("retry period", le.RetryPeriod.Duration, "timeouts."+component+".retryPeriod"),
+			{Name: "read interval", Value: readEvery.String(), Source: "hachaos' Lease reader"},
+			{Name: "read timeout", Value: readTimeout.String(), Source: "hachaos' Lease reader"},
+		}}
+}
+
 // WorkerLossReschedule is how long after a worker is lost its Pods are Ready elsewhere:
 // the node controller marks it unreachable after the node-monitor grace period (noticed
 // within one monitor period), the unreachable taint's toleration expires and its Pods are

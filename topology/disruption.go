@@ -75,6 +75,17 @@ func (d DisruptionSpec) validate(v *violations) {
 	}
 }
 
+// Spent is d with every judged budget used up (no failed request, no failing time),
+// recorded-only budgets left as they are: the base of a window judged apart from the
+// rest of a run that was held to the whole of d already, so that d is granted once per
+// run, not once per window, and an allowance added to it stands alone.
+func (d DisruptionSpec) Spent() DisruptionSpec {
+	for _, b := range []*DisruptionBudget{&d.LBNewConnections, &d.LBKeptAlive, &d.APIServer, &d.EtcdWrites} {
+		b.FailedRequests, b.Seconds.Duration = 0, 0
+	}
+	return d
+}
+
 // PlusLBAllowance is d with an allowance of failing time through the load balancer
 // added: on new connections seconds and as many failed requests as a client sending
 // every `every` sends in that time; on a kept-alive connection one client timeout more

@@ -401,12 +401,20 @@ func upgradeCmd(config, to, patchDir string, stageOnly, staged bool) error {
 }
 
 // withSteps runs a rolling operation on the topology's provider with the monitor's
-// steps file.
+// steps file, holding the topology's lock, after recovering what an interrupted earlier
+// run left stopped (an upgrade parks API servers and stops external etcd members through
+// the fault ledger).
 func withSteps(spec topology.Spec, do func(in rolling.Input) error, what string) error {
-	p, err := providers.New(spec, progress)
-	if err != nil {
-		return err
-	}
+	return withLock(spec, func(p cluster.Local) error {
+		if err := recoverWith(context.Background(), p); err != nil {
+			return err
+		}
+		return runSteps(spec, p, do, what)
+	})
+}
+
+// runSteps runs do with the monitor's steps file.
+func runSteps(spec topology.Spec, p cluster.Local, do func(in rolling.Input) error, what string) error {
 	steps, err := rolling.OpenSteps()
 	if err != nil {
 		return err
