@@ -20,8 +20,9 @@ import (
 // worker drained (its PDBs honoured: kubectl drain evicts), upgraded, its kubelet
 // replaced, uncordoned. Unlike kubeadm's guide, no kubelet is upgraded before every API
 // server is (the version-skew policy). Every step waits
-// for the readiness gate. Stacked etcd is upgraded by kubeadm with its control plane;
-// external members are not touched (see the closing note of #12). Every `kubeadm
+// for the readiness gate. Stacked etcd is upgraded by kubeadm with its control plane,
+// external members first, one by one, where to's etcd is newer (upgradeExternalEtcd).
+// Every `kubeadm
 // upgrade` applies patches (none when empty). A control plane's kubeadm step that
 // restarts its stacked etcd member says so on its end line (Step.Restarted).
 func Upgrade(ctx context.Context, in Input, to string, patches Patches, staged bool) error {
@@ -32,6 +33,9 @@ func Upgrade(ctx context.Context, in Input, to string, patches Patches, staged b
 		if err := Stage(ctx, in, to); err != nil {
 			return err
 		}
+	}
+	if err := in.upgradeExternalEtcd(ctx, to); err != nil {
+		return err
 	}
 	planes, err := in.Provider.Nodes(ctx, topology.RoleControlPlane)
 	if err != nil {
@@ -138,14 +142,19 @@ func (in Input) upgradeKubelet(ctx context.Context, admin, node, to string, cont
 	}); err != nil {
 		return err
 	}
+	// the new kubelet restarts the static Pods whose hash changed, a stacked etcd member
+	// among them, while its API server is stopped or once it is back: both steps say so
+	// when it did (stepOn), as a kubeadm step does
+	etcdNode := ""
 	var stopped *fault.Injected
 	if controlPlane {
+		etcdNode = node
 		var err error
 		if stopped, err = in.stopAPIServer(ctx, node); err != nil {
-			return err
+			return in.withRecovery(ctx, stopped, err)
 		}
 	}
-	if err := in.step(ctx, node+": kubelet "+to, func(ctx context.Context) error {
+	if err := in.stepOn(ctx, etcdNode, node+": kubelet "+to, func(ctx context.Context) error {
 		since := time.Now()
 		dir := cluster.StagedBinDir(to)
 		script := fmt.Sprintf("set -e\ninstall -m 0755 %[1]s/kubectl /usr/bin/kubectl\ninstall -m 0755 %[1]s/kubelet /usr/bin/kubelet.new\nmv /usr/bin/kubelet.new /usr/bin/kubelet\nsystemctl daemon-reload\nsystemctl restart kubelet", dir)
@@ -159,10 +168,10 @@ func (in Input) upgradeKubelet(ctx context.Context, admin, node, to string, cont
 		}
 		return in.awaitNewInstance(ctx, node, "(/usr/bin/)?kubelet", since)
 	}); err != nil {
-		return err
+		return in.withRecovery(ctx, stopped, err)
 	}
 	if stopped != nil {
-		if err := in.step(ctx, node+": start kube-apiserver", func(ctx context.Context) error {
+		if err := in.stepOn(ctx, etcdNode, node+": start kube-apiserver", func(ctx context.Context) error {
 			since := time.Now()
 			if err := stopped.Recover(ctx); err != nil {
 				return err
@@ -179,39 +188,46 @@ func (in Input) upgradeKubelet(ctx context.Context, admin, node, to string, cont
 }
 
 // stopAPIServer stops node's API server gracefully (fault.APIServerStop: its manifest
-// parked, recorded in the fault ledger first, so that an upgrade interrupted here is
-// undone by the next run or `hachaos recover`), and waits until no kube-apiserver runs.
+// parked), and waits until no kube-apiserver runs.
 func (in Input) stopAPIServer(ctx context.Context, node string) (*fault.Injected, error) {
 	var stopped *fault.Injected
 	err := in.step(ctx, node+": stop kube-apiserver gracefully", func(ctx context.Context) error {
-		local, ok := in.Provider.(cluster.Local)
-		if !ok {
-			return fmt.Errorf("the provider keeps no fault ledger (cluster.Local): a stopped API server could not be recovered after an interruption")
-		}
-		f := fault.NewAPIServerStop(in.Provider, node)
 		var err error
-		if stopped, err = fault.NewInjector(fault.OpenLedger(local.LedgerPath()), in.Provider).Prepare(f); err != nil {
-			return err
-		}
-		if err := stopped.Inject(ctx); err != nil {
-			return err
-		}
-		deadline := time.Now().Add(in.Spec.Waits.ComponentRestart.Duration)
-		for {
-			err := f.InEffect(ctx, time.Time{})
-			if err == nil {
-				return nil
-			}
-			if time.Now().After(deadline) || ctx.Err() != nil {
-				return fmt.Errorf("kube-apiserver still runs on %s after waits.componentRestart (%s): %w", node, in.Spec.Waits.ComponentRestart, err)
-			}
-			select {
-			case <-ctx.Done():
-			case <-time.After(in.Spec.Waits.Poll.Duration / 4):
-			}
-		}
+		stopped, err = in.injectThroughLedger(ctx, fault.NewAPIServerStop(in.Provider, node), "kube-apiserver still runs on "+node)
+		return err
 	})
 	return stopped, err
+}
+
+// injectThroughLedger injects f recorded in the fault ledger first, so that an upgrade
+// interrupted before it recovers f is undone by the next run or `hachaos recover`, and
+// waits up to waits.componentRestart for f to be in effect (notYet says what is not).
+func (in Input) injectThroughLedger(ctx context.Context, f fault.Observable, notYet string) (*fault.Injected, error) {
+	local, ok := in.Provider.(cluster.Local)
+	if !ok {
+		return nil, fmt.Errorf("the provider keeps no fault ledger (cluster.Local): what this step stops could not be recovered after an interruption")
+	}
+	injected, err := fault.NewInjector(fault.OpenLedger(local.LedgerPath()), in.Provider).Prepare(f)
+	if err != nil {
+		return nil, err
+	}
+	if err := injected.Inject(ctx); err != nil {
+		return injected, err
+	}
+	deadline := time.Now().Add(in.Spec.Waits.ComponentRestart.Duration)
+	for {
+		err := f.InEffect(ctx, time.Time{})
+		if err == nil {
+			return injected, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return injected, fmt.Errorf("%s after waits.componentRestart (%s): %w", notYet, in.Spec.Waits.ComponentRestart, err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(in.Spec.Waits.Poll.Duration / 4):
+		}
+	}
 }
 
 // tail is the last n lines of s.

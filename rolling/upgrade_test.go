@@ -31,3 +31,23 @@ func TestTailKeepsTheLastLines(t *testing.T) {
 		t.Errorf("tail = %q", got)
 	}
 }
+
+func TestExternalEtcdIsUpgradedOneMinorForwardOnly(t *testing.T) {
+	for _, c := range []struct {
+		running, target string
+		want            bool
+		err             string
+	}{
+		{"3.6.8", "3.7.0", true, ""},
+		{"3.7.0", "3.7.0", false, ""},
+		{"3.7.0", "3.6.8", false, ""}, // never a downgrade
+		{"3.6.8", "3.6.9", true, ""},
+		{"3.5.21", "3.7.0", false, "one minor version at a time"},
+		{"v3", "3.7.0", false, "not a version"},
+	} {
+		got, err := etcdUpgradeNeeded(c.running, c.target)
+		if got != c.want || (c.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.err)) {
+			t.Errorf("%s → %s: %v, %v; want %v, %q", c.running, c.target, got, err, c.want, c.err)
+		}
+	}
+}

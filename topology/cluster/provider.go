@@ -174,5 +174,14 @@ type VersionStager interface {
 	StageVersion(ctx context.Context, version string, progress topology.Progress) error
 }
 
+// EtcdInstaller is a provider whose external etcd members run a binary it can replace:
+// EtcdVersion is the etcd version Kubernetes version's kubeadm recommends (what the
+// image build compiled for it), InstallEtcd puts that binary into member, which must be
+// stopped (its data stays where it was: the member rejoins as itself, upgraded).
+type EtcdInstaller interface {
+	EtcdVersion(ctx context.Context, kubernetesVersion string) (string, error)
+	InstallEtcd(ctx context.Context, member, kubernetesVersion string) error
+}
+
 // StagedBinDir is where a staged version's binaries are in every node.
 func StagedBinDir(version string) string { return "/opt/hachaos/upgrade/" + version }
