@@ -49,7 +49,7 @@ func RestartControlPlane(ctx context.Context, in Input, only []string) error {
 		}
 	}
 	chosen := func(c string) bool { return len(only) == 0 || slices.Contains(only, c) }
-	planes, err := in.Provider.Nodes(ctx, topology.RoleControlPlane)
+	planes, err := in.controlPlanes(ctx)
 	if err != nil {
 		return err
 	}
@@ -173,4 +173,17 @@ func (in Input) awaitProcess(ctx context.Context, node, process string, since ti
 	}
 	in.Progress("  new %s on %s after %s", process, node, time.Since(since).Round(100*time.Millisecond))
 	return nil
+}
+
+// controlPlanes are the topology's control-plane nodes; none is an error: a rolling
+// operation that found nothing to roll must not report success.
+func (in Input) controlPlanes(ctx context.Context) ([]topology.Node, error) {
+	planes, err := in.Provider.Nodes(ctx, topology.RoleControlPlane)
+	if err != nil {
+		return nil, err
+	}
+	if len(planes) == 0 {
+		return nil, fmt.Errorf("topology %q has no control-plane node: is it up?", in.Spec.Name)
+	}
+	return planes, nil
 }

@@ -37,7 +37,7 @@ func Upgrade(ctx context.Context, in Input, to string, patches Patches, staged b
 	if err := in.upgradeExternalEtcd(ctx, to); err != nil {
 		return err
 	}
-	planes, err := in.Provider.Nodes(ctx, topology.RoleControlPlane)
+	planes, err := in.controlPlanes(ctx)
 	if err != nil {
 		return err
 	}
@@ -85,6 +85,9 @@ func Stage(ctx context.Context, in Input, to string) error {
 	stager, ok := in.Provider.(cluster.VersionStager)
 	if !ok {
 		return fmt.Errorf("the provider cannot make Kubernetes %s available in its nodes (no cluster.VersionStager)", to)
+	}
+	if _, err := in.controlPlanes(ctx); err != nil {
+		return err
 	}
 	return in.step(ctx, "stage "+to+" in every node", func(ctx context.Context) error { return stager.StageVersion(ctx, to, in.Progress) })
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/hachaos/hachaos/topology"
+	"github.com/hachaos/hachaos/topology/cluster"
 )
 
 func TestUpgradeGoesOneMinorForwardOnly(t *testing.T) {
@@ -49,5 +50,19 @@ func TestExternalEtcdIsUpgradedOneMinorForwardOnly(t *testing.T) {
 		if got != c.want || (c.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.err)) {
 			t.Errorf("%s → %s: %v, %v; want %v, %q", c.running, c.target, got, err, c.want, c.err)
 		}
+	}
+}
+
+// noNodes is a provider whose topology has no node: nothing is up.
+type noNodes struct{ cluster.Provider }
+
+func (noNodes) Nodes(context.Context, topology.Role) ([]topology.Node, error) { return nil, nil }
+
+// A rolling operation on a topology with no control plane fails: it found nothing to
+// roll, which is not a success.
+func TestRollingOperationsRefuseATopologyWithNoControlPlane(t *testing.T) {
+	in := Input{Spec: topology.Default(), Provider: noNodes{}, Progress: func(string, ...any) {}, Steps: &Steps{}}
+	if err := RestartControlPlane(context.Background(), in, nil); err == nil || !strings.Contains(err.Error(), "no control-plane node") {
+		t.Errorf("RestartControlPlane: %v, want 'no control-plane node'", err)
 	}
 }
