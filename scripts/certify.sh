@@ -5,7 +5,8 @@
 #      first control plane, upgrade node on the others, kubelets, then each worker
 #      drained, upgraded, uncordoned) under the disruption monitor, judged against the
 #      Spec's disruption budgets, the etcd guarantees and the version-skew policy,
-#   3. the suites again on the upgraded cluster (TRIALS times),
+#   3. the suites again on the upgraded cluster (TRIALS times) — after a failed upgrade
+#      too, which fails the certification whatever they show,
 #   4. the comparison, guarantee by guarantee: a guarantee broken on TO fails it, and so
 #      does a recovery time that regressed beyond the certification budget *and* is
 #      significantly slower (one-sided Mann–Whitney, p ≤ 0.05, at least 3 trials a side;
@@ -59,8 +60,9 @@ upgrade=0
 "$bin" monitor --config "$cfg" --artifacts "$artifacts/upgrade" --name "rolling upgrade $version → $to$patched" -- \
 	"$bin" upgrade --config "$cfg" --to "$to" --staged "${upgrade_flags[@]}" || upgrade=$?
 if [ "$upgrade" -ne 0 ]; then
-	log "the upgrade did not pass (exit $upgrade; $artifacts/upgrade/report.html): certification FAILED"
-	exit 1
+	# the certification has failed; the suites still run on what the upgrade left, so
+	# one report shows what else changed (a slower TO's regression, named by the comparison)
+	log "the upgrade did not pass (exit $upgrade; $artifacts/upgrade/report.html): the certification fails; the suites run on the upgraded cluster all the same"
 fi
 
 log "certification 3/3: the suites on the upgraded cluster"
@@ -71,5 +73,9 @@ bash scripts/chaos.sh "$cfg" "$artifacts/to" "$trials" "$labels" || rc=$?
 log "comparing $version → $to"
 "$bin" report --config "$config" --baseline "$artifacts/from/results.json" "$artifacts/to" | tee "$artifacts/comparison.txt"
 status=${PIPESTATUS[0]}
+if [ "$upgrade" -ne 0 ]; then
+	log "certification FAILED: the upgrade broke its budgets or guarantees ($artifacts/upgrade/report.html)"
+	status=1
+fi
 log "certification reports: the upgrade $artifacts/upgrade/report.html (each step's disruption beside its budget), the suites after it $artifacts/to/report.html (comparison at the top), $artifacts/comparison.txt"
 exit "$status"
