@@ -103,7 +103,7 @@ func (in Input) upgradeEtcdMember(ctx context.Context, installer cluster.EtcdIns
 	}
 	since := time.Now()
 	if err := stopped.Recover(ctx); err != nil {
-		return err
+		return in.withRecovery(ctx, stopped, err) // once more, past a Ctrl-C
 	}
 	if err := in.awaitMemberVersion(ctx, access, member, target); err != nil {
 		return err

@@ -177,7 +177,7 @@ func (in Input) upgradeKubelet(ctx context.Context, admin, node, to string, cont
 		if err := in.stepOn(ctx, etcdNode, node+": start kube-apiserver", func(ctx context.Context) error {
 			since := time.Now()
 			if err := stopped.Recover(ctx); err != nil {
-				return err
+				return in.withRecovery(ctx, stopped, err) // once more, past a Ctrl-C
 			}
 			return in.awaitNewInstance(ctx, node, fault.ProcessAPIServer, since)
 		}); err != nil {
