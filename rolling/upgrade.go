@@ -19,11 +19,10 @@ import (
 // control plane drained, its kubelet replaced and restarted, uncordoned; then each
 // worker drained (its PDBs honoured: kubectl drain evicts), upgraded, its kubelet
 // replaced, uncordoned. Unlike kubeadm's guide, no kubelet is upgraded before every API
-// server is (the version-skew policy). Every step waits
-// for the readiness gate. Stacked etcd is upgraded by kubeadm with its control plane,
-// external members first, one by one, where to's etcd is newer (upgradeExternalEtcd).
-// Every `kubeadm
-// upgrade` applies patches (none when empty). A control plane's kubeadm step that
+// server is (the version-skew policy). Every step waits for the readiness gate.
+// Stacked etcd is upgraded by kubeadm with its control plane, external members first,
+// one by one, where to's etcd is newer (upgradeExternalEtcd). Every `kubeadm upgrade`
+// applies patches (none when empty). A control plane's kubeadm step that
 // restarts its stacked etcd member says so on its end line (Step.Restarted).
 func Upgrade(ctx context.Context, in Input, to string, patches Patches, staged bool) error {
 	if err := in.checkUpgrade(ctx, to); err != nil {
