@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/version"
 
 	"github.com/hachaos/hachaos/fault"
+	"github.com/hachaos/hachaos/probe"
 	"github.com/hachaos/hachaos/topology"
 	"github.com/hachaos/hachaos/topology/cluster"
 )
@@ -132,21 +133,21 @@ func (in Input) withRecovery(ctx context.Context, stopped *fault.Injected, err e
 // awaitMemberVersion waits up to waits.componentRestart for member to report target.
 func (in Input) awaitMemberVersion(ctx context.Context, access cluster.EtcdAccess, member, target string) error {
 	w := in.Spec.Waits
-	deadline := time.Now().Add(w.ComponentRestart.Duration)
-	for {
+	err := probe.PollUntil(ctx, w.ComponentRestart.Duration, w.Poll.Duration/4, memberStatusTimeout, func(ctx context.Context) error {
 		got, err := memberVersion(ctx, access, member)
-		if err == nil && got == target {
-			return nil
+		if err == nil && got != target {
+			err = fmt.Errorf("answers as %s", got)
 		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("etcd member %s did not answer as %s within waits.componentRestart (%s): last answer %q, %v", member, target, w.ComponentRestart, got, err)
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(w.Poll.Duration / 4):
-		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("etcd member %s did not answer as %s within waits.componentRestart (%s): %w", member, target, w.ComponentRestart, err)
 	}
+	return nil
 }
+
+// memberStatusTimeout bounds one status call to a member.
+const memberStatusTimeout = 5 * time.Second
 
 // memberVersion is the etcd version member reports.
 func memberVersion(ctx context.Context, access cluster.EtcdAccess, member string) (string, error) {
@@ -159,7 +160,7 @@ func memberVersion(ctx context.Context, access cluster.EtcdAccess, member string
 		return "", err
 	}
 	defer c.Close()
-	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	sctx, cancel := context.WithTimeout(ctx, memberStatusTimeout)
 	defer cancel()
 	st, err := c.Status(sctx)
 	if err != nil {

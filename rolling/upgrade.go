@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/version"
 
 	"github.com/hachaos/hachaos/fault"
+	"github.com/hachaos/hachaos/probe"
 	"github.com/hachaos/hachaos/topology"
 	"github.com/hachaos/hachaos/topology/cluster"
 )
@@ -216,20 +217,13 @@ func (in Input) injectThroughLedger(ctx context.Context, f fault.Observable, not
 	if err := injected.Inject(ctx); err != nil {
 		return injected, err
 	}
-	deadline := time.Now().Add(in.Spec.Waits.ComponentRestart.Duration)
-	for {
-		err := f.InEffect(ctx, time.Time{})
-		if err == nil {
-			return injected, nil
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return injected, fmt.Errorf("%s after waits.componentRestart (%s): %w", notYet, in.Spec.Waits.ComponentRestart, err)
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(in.Spec.Waits.Poll.Duration / 4):
-		}
+	w := in.Spec.Waits
+	if err := probe.PollUntil(ctx, w.ComponentRestart.Duration, w.Poll.Duration/4, w.ComponentRestart.Duration, func(ctx context.Context) error {
+		return f.InEffect(ctx, time.Time{})
+	}); err != nil {
+		return injected, fmt.Errorf("%s after waits.componentRestart (%s): %w", notYet, w.ComponentRestart, err)
 	}
+	return injected, nil
 }
 
 // tail is the last n lines of s.
