@@ -48,16 +48,22 @@ func (e exitByVerdicts) Error() string {
 // exitStatus prints err (if any) and says how hachaos exits for it.
 func exitStatus(err error, stderr io.Writer) int {
 	var byVerdicts exitByVerdicts
-	if err == nil {
-		return exitOK
+	if err != nil && !errors.As(err, &byVerdicts) {
+		fmt.Fprintf(stderr, "hachaos: %v\n", err)
 	}
-	if errors.As(err, &byVerdicts) {
-		return byVerdicts.status
-	}
-	fmt.Fprintf(stderr, "hachaos: %v\n", err)
+	return statusOf(err)
+}
+
+// statusOf is the exit status hachaos gives err.
+func statusOf(err error) int {
+	var byVerdicts exitByVerdicts
 	var failed checkFailed
 	var unready notReady
 	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &byVerdicts):
+		return byVerdicts.status
 	case errors.As(err, &failed):
 		return exitFailed
 	case errors.As(err, &unready):

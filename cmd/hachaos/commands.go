@@ -81,7 +81,7 @@ runs planned events under a disruption monitor, and builds and compares the repo
 		newExplainCommand(),
 		newRunCommand(), newListCommand(),
 		newDiscoverCommand(),
-		newRollingRestartCommand(), newUpgradeCommand(), newMonitorCommand(), newSoakCommand(), newNemesisCommand(),
+		newRollingRestartCommand(), newUpgradeCommand(), newMonitorCommand(), newCertifyCommand(), newSoakCommand(), newNemesisCommand(),
 		newReportCommand(), newCompareCommand(), newMergeCommand(), newAnnotateCommand(), newExitStatusCommand(),
 		newDeriveConfigCommand(), newScanSecretsCommand(), newVersionCommand(),
 		newExpectDetectedCommand(), newExpectNotInEffectCommand(),

@@ -41,25 +41,50 @@ func deriveConfig(o deriveOptions) error {
 	if err != nil {
 		return err
 	}
-	spec.Name = o.name
-	if strings.HasPrefix(o.target, "v") && !strings.Contains(o.target, ":") {
-		spec.Kubernetes.Version, spec.Kubernetes.NodeImage = o.target, ""
-	} else {
-		version, err := versionOfImage(o.target)
-		if err != nil {
-			return err
-		}
-		spec.Kubernetes.Version, spec.Kubernetes.NodeImage = version, o.target
+	derived, err := deriveSpec(spec, o.name, o.target)
+	if err != nil {
+		return err
 	}
+	return writeSpec(o.out, derived, fmt.Sprintf("derived from %s by hachaos derive-config for %s", o.config, o.target))
+}
+
+// deriveSpec is spec renamed to name, at Kubernetes version or node image target,
+// validated.
+func deriveSpec(spec topology.Spec, name, target string) (topology.Spec, error) {
+	spec.Name = name
+	if strings.HasPrefix(target, "v") && !strings.Contains(target, ":") {
+		spec.Kubernetes.Version, spec.Kubernetes.NodeImage = target, ""
+	} else {
+		version, err := versionOfImage(target)
+		if err != nil {
+			return topology.Spec{}, err
+		}
+		spec.Kubernetes.Version, spec.Kubernetes.NodeImage = version, target
+	}
+	return checkedSpec(spec, target)
+}
+
+// checkedSpec is spec after a round trip through its file form and Parse: what a
+// derived Spec file will load as, every rule checked.
+func checkedSpec(spec topology.Spec, what string) (topology.Spec, error) {
+	data, err := yaml.Marshal(spec)
+	if err != nil {
+		return topology.Spec{}, err
+	}
+	parsed, err := topology.Parse(data)
+	if err != nil {
+		return topology.Spec{}, fmt.Errorf("derived Spec for %s: %w", what, err)
+	}
+	return parsed, nil
+}
+
+// writeSpec writes spec to path, headed by a comment saying where it came from.
+func writeSpec(path string, spec topology.Spec, origin string) error {
 	data, err := yaml.Marshal(spec)
 	if err != nil {
 		return err
 	}
-	if _, err := topology.Parse(data); err != nil {
-		return fmt.Errorf("derived Spec for %s: %w", o.target, err)
-	}
-	header := fmt.Sprintf("# derived from %s by hachaos derive-config for %s\n", o.config, o.target)
-	return os.WriteFile(o.out, append([]byte(header), data...), 0o644)
+	return os.WriteFile(path, append([]byte("# "+origin+"\n"), data...), 0o644)
 }
 
 // versionOfImage reads the Kubernetes version from a node image tag ("…:v1.36.3"), as

@@ -170,8 +170,11 @@ type Attacher interface {
 // Kubernetes version's kubeadm, kubelet and kubectl (under StagedBinDir) and its
 // control-plane images made available in every node, beside what runs — kinder bundles
 // both versions in one node image; a provider may copy them in.
+// CanStage says, without changing anything, what StageVersion would miss: a
+// certification checks it before its first hour of suites, not after.
 type VersionStager interface {
 	StageVersion(ctx context.Context, version string, progress topology.Progress) error
+	CanStage(ctx context.Context, version string) error
 }
 
 // EtcdInstaller is a provider whose external etcd members run a binary it can replace:

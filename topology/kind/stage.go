@@ -22,16 +22,11 @@ var stagedBinaries = []string{"kubeadm", "kubelet", "kubectl"}
 // the names kubeadm asks for.
 func (p *Provider) StageVersion(ctx context.Context, version string, progress topology.Progress) error {
 	bin := filepath.Join(cacheRoot(), "bin", version)
-	for _, b := range stagedBinaries {
-		if _, err := os.Stat(filepath.Join(bin, b)); err != nil {
-			return fmt.Errorf("Kubernetes %s's %s is not in %s: build it first (scripts/build-images.sh %s): %w", version, b, bin, version, err)
-		}
-	}
-	images, err := exec.CommandContext(ctx, filepath.Join(bin, "kubeadm"), "config", "images", "list", "--kubernetes-version", version).Output()
+	images, err := p.stageableImages(ctx, version)
 	if err != nil {
-		return fmt.Errorf("list Kubernetes %s's images: %w", version, err)
+		return err
 	}
-	archive, err := p.saveImages(ctx, strings.Fields(string(images)))
+	archive, err := p.saveImages(ctx, images)
 	if err != nil {
 		return err
 	}
@@ -52,13 +47,37 @@ func (p *Provider) StageVersion(ctx context.Context, version string, progress to
 	return nil
 }
 
-// saveImages writes images to one archive (docker save), returning its path.
-func (p *Provider) saveImages(ctx context.Context, images []string) (string, error) {
-	for _, img := range images {
-		if !p.docker.imageExists(ctx, img) {
-			return "", fmt.Errorf("image %s is not in the local Docker: build it first (scripts/build-images.sh)", img)
+// CanStage implements cluster.VersionStager: version's binaries in the image build's
+// cache and its images in the local Docker.
+func (p *Provider) CanStage(ctx context.Context, version string) error {
+	_, err := p.stageableImages(ctx, version)
+	return err
+}
+
+// stageableImages checks that version's binaries are in the image build's cache and the
+// images its kubeadm lists in the local Docker, and returns those images.
+func (p *Provider) stageableImages(ctx context.Context, version string) ([]string, error) {
+	bin := filepath.Join(cacheRoot(), "bin", version)
+	for _, b := range stagedBinaries {
+		if _, err := os.Stat(filepath.Join(bin, b)); err != nil {
+			return nil, fmt.Errorf("Kubernetes %s's %s is not in %s: build it first (scripts/build-images.sh %s): %w", version, b, bin, version, err)
 		}
 	}
+	images, err := exec.CommandContext(ctx, filepath.Join(bin, "kubeadm"), "config", "images", "list", "--kubernetes-version", version).Output()
+	if err != nil {
+		return nil, fmt.Errorf("list Kubernetes %s's images: %w", version, err)
+	}
+	list := strings.Fields(string(images))
+	for _, img := range list {
+		if !p.docker.imageExists(ctx, img) {
+			return nil, fmt.Errorf("image %s is not in the local Docker: build it first (scripts/build-images.sh %s)", img, version)
+		}
+	}
+	return list, nil
+}
+
+// saveImages writes images to one archive (docker save), returning its path.
+func (p *Provider) saveImages(ctx context.Context, images []string) (string, error) {
 	f, err := os.CreateTemp("", "hachaos-stage-*.tar")
 	if err != nil {
 		return "", err
