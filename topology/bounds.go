@@ -146,9 +146,8 @@ func (b Bounds) LBDetection() Bound {
 // load balancer takes it back in rotation (LoadBalancerSpec.RiseWindow).
 func (b Bounds) LBRise() Bound {
 	l := b.spec.LoadBalancer
-	return Bound{Value: l.RiseWindow(), Formula: "steps × (min(connect, inter) + check) + downinter + rise × steps × (min(connect, inter) + check) + (rise − 1) × fastinter",
+	return Bound{Value: l.RiseWindow(), Formula: "min(connect, inter) + check + downinter + rise × (min(connect, inter) + check) + (rise − 1) × fastinter",
 		Inputs: []BoundInput{
-			{Name: "steps", Value: fmt.Sprint(l.CheckSteps()), Source: "Spec loadBalancer.readCheck (2 with the read check, else 1)"},
 			specInput("inter", l.CheckInterval.Duration, "loadBalancer.checkInterval"),
 			specInput("connect", l.ConnectTimeout.Duration, "loadBalancer.connectTimeout"),
 			specInput("check", l.CheckTimeout.Duration, "loadBalancer.checkTimeout"),

@@ -30,7 +30,7 @@ func TestBoundFormulas(t *testing.T) {
 		{"etcd election = 2×2×1s", defaults.EtcdElection().Value, 4 * time.Second},
 		{"etcd write gap = election + 2s op timeout", defaults.EtcdWriteGap(2 * time.Second).Value, 6 * time.Second},
 		{"default LB detection window", defaults.LBDetection().Value, 3250 * time.Millisecond},
-		{"default LB rise window (read check: two steps a check)", defaults.LBRise().Value, 5 * time.Second},
+		{"default LB rise window", defaults.LBRise().Value, 3 * time.Second},
 		{"API server cut off from etcd still ready = 2s/2 + 2s", defaults.APIServerEtcdUnready().Value, 3 * time.Second},
 		{"etcd election with --election-timeout=2500", NewBounds(Default(), slow).EtcdElection().Value, 10 * time.Second},
 		{"etcd graceful stop, etcd's defaults = (1+1)×(5s+2×1s) + 1×1s", defaults.EtcdGracefulStop().Value, 15 * time.Second},

@@ -274,36 +274,24 @@ func (l LoadBalancerSpec) DetectionWindow() time.Duration {
 // RiseWindow is the longest time HAProxy can take to put an API server back in rotation
 // after it answers its health check again, from the same check scheduler as
 // DetectionWindow: the check in flight when the server became ready may still fail
-// (wholeCheck: CheckSteps × perCheck, every step of it), the next one starts
-// "downinter" after it ended, and the server is UP on the rise-th consecutive good
-// check, each taking up to wholeCheck, "fastinter" apart while the server is going up:
+// (perCheck), the next one starts "downinter" after it ended, and the server is UP on
+// the rise-th consecutive good check, each taking up to perCheck, "fastinter" apart
+// while the server is going up:
 //
-//	window = wholeCheck + DownInterval + Rise*wholeCheck + (Rise-1)*FastInterval
+//	window = perCheck + DownInterval + Rise*perCheck + (Rise-1)*FastInterval
 //
-// With the defaults (the read check: two steps) that is 2×(500ms+500ms) + 1s +
-// 1×2×(500ms+500ms) + 0 = 5s; 3s with one step. A Rise below 1 (rejected by Validate)
-// counts as 1.
+// With the defaults that is (500ms+500ms) + 1s + 1*(500ms+500ms) + 0 = 3s. A Rise below
+// 1 (rejected by Validate) counts as 1.
 func (l LoadBalancerSpec) RiseWindow() time.Duration {
 	rise := time.Duration(max(l.Rise, 1))
-	wholeCheck := time.Duration(l.CheckSteps()) * l.CheckLimit()
-	return wholeCheck + l.DownInterval.Duration + rise*wholeCheck + (rise-1)*l.FastInterval.Duration
+	perCheck := l.CheckLimit()
+	return perCheck + l.DownInterval.Duration + rise*perCheck + (rise-1)*l.FastInterval.Duration
 }
 
-// CheckLimit is the longest one step of an HAProxy health check may take before it
-// counts as failed: min(timeout connect, inter) to connect, then "timeout check" for the
-// reply. DetectionWindow counts one step per check: a server that stops answering (it
-// is stopped, killed, frozen, cut off, or loses etcd and fails /readyz) fails the first.
+// CheckLimit is the longest one HAProxy health check may take before it counts as
+// failed: min(timeout connect, inter) to connect, then "timeout check" for the reply.
 func (l LoadBalancerSpec) CheckLimit() time.Duration {
 	return min(l.ConnectTimeout.Duration, l.CheckInterval.Duration) + l.CheckTimeout.Duration
-}
-
-// CheckSteps is how many requests one health check makes: 2 with ReadCheck (the
-// health-check path, then the read), else 1. A good check must pass them all.
-func (l LoadBalancerSpec) CheckSteps() int {
-	if l.ReadCheck && l.Type == LBHAProxy {
-		return 2
-	}
-	return 1
 }
 
 // RiseBeyond is the smallest "rise" with which HAProxy cannot put a server back in

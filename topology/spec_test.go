@@ -296,9 +296,6 @@ func TestDetectionWindow(t *testing.T) {
 	}
 }
 
-func noReadCheck(l LoadBalancerSpec) LoadBalancerSpec { l.ReadCheck = false; return l }
-func kindLB(l LoadBalancerSpec) LoadBalancerSpec      { l.Type = LBKind; return l }
-
 func TestRiseWindow(t *testing.T) {
 	ms := time.Millisecond
 	lb := func(down, fast time.Duration, rise int) LoadBalancerSpec {
@@ -311,16 +308,12 @@ func TestRiseWindow(t *testing.T) {
 		lb   LoadBalancerSpec
 		want time.Duration
 	}{
-		// the read check's two steps: 2×(500ms+500ms) + 1s + 1×2×(500ms+500ms) + 0
-		{"defaults", defaultLoadBalancer(), 5 * time.Second},
-		// 2s + 2s + 3×2s + 2×250ms
-		{"rise 3, downinter 2s", lb(2*time.Second, 250*ms, 3), 10500 * ms},
+		// (500ms+500ms) + 1s + 1*(500ms+500ms) + 0
+		{"defaults", defaultLoadBalancer(), 3 * time.Second},
+		// 1s + 2s + 3*1s + 2*250ms
+		{"rise 3, downinter 2s", lb(2*time.Second, 250*ms, 3), 6500 * ms},
 		// an invalid rise counts as 1
-		{"rise 0", lb(time.Second, 250*ms, 0), 5 * time.Second},
-		// one step without the read check: (500ms+500ms) + 1s + 1×(500ms+500ms) + 0
-		{"no read check", noReadCheck(defaultLoadBalancer()), 3 * time.Second},
-		// kind's load balancer: no read check whatever the field says
-		{"kind's LB", kindLB(defaultLoadBalancer()), 3 * time.Second},
+		{"rise 0", lb(time.Second, 250*ms, 0), 3 * time.Second},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
