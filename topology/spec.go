@@ -163,13 +163,6 @@ const (
 	LBKind LBType = "kind"
 )
 
-// LBReadCheckPath is what the load balancer's read check gets (LoadBalancerSpec.ReadCheck),
-// and LBReadCheckUser who gets it: RBAC grants that user this one object.
-const (
-	LBReadCheckPath = "/api/v1/namespaces/default"
-	LBReadCheckUser = "hachaos:lb-read-check"
-)
-
 // LoadBalancerSpec configures the load balancer in front of the API servers. Its fields
 // map one to one to HAProxy settings (named in each comment).
 //
@@ -189,16 +182,6 @@ type LoadBalancerSpec struct {
 	// Default "/readyz": unlike /livez, it fails while the API server cannot reach etcd,
 	// so such a server stops getting traffic. Must start with "/".
 	HealthCheckPath string `json:"healthCheckPath"`
-	// ReadCheck adds a second step to each health check: an HTTPS GET of the namespace
-	// "default" (LBReadCheckPath), authenticated as LBReadCheckUser, whom RBAC
-	// lets get that one object and nothing else. A server must answer both with 200 to
-	// get traffic. Default true: /readyz's etcd check has an etcd client of its own, so a
-	// server can pass it while the client that serves requests still waits to reconnect
-	// (kubernetes#66312). Measured in the v1.36.3 → v1.37.2 upgrade on stacked etcd: after
-	// kubeadm restarted cp2's member, its API server passed /readyz 7 s before it served
-	// (35 requests failed through the LB). The read is a quorum read from etcd, so it
-	// answers only once the serving client has. Ignored with type "kind".
-	ReadCheck bool `json:"readCheck"`
 	// CheckInterval is the time between checks of a healthy server (server "inter").
 	// Default 1s.
 	CheckInterval Duration `json:"checkInterval"`
@@ -403,7 +386,6 @@ func defaultLoadBalancer() LoadBalancerSpec {
 		Type:                   LBHAProxy,
 		Image:                  "hachaos/haproxy:2.6",
 		HealthCheckPath:        "/readyz",
-		ReadCheck:              true,
 		CheckInterval:          dur(time.Second),
 		FastInterval:           dur(250 * time.Millisecond),
 		DownInterval:           dur(time.Second),

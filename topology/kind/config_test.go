@@ -134,27 +134,3 @@ func TestPickFreeSubnetSkipsUsedRanges(t *testing.T) {
 		t.Errorf("fixedAddress = %s", a)
 	}
 }
-
-func TestRenderHAProxyReadCheckIsASecondStep(t *testing.T) {
-	lb := topology.Default().LoadBalancer
-	cfg, err := renderHAProxy(lb, []string{"x"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := "  option httpchk GET /readyz\n" +
-		"  # two steps, both must answer 200: the path above (a send without a path sends it),\n" +
-		"  # then a read from etcd as hachaos:lb-read-check (its certificate is default-server's crt)\n" +
-		"  http-check connect default\n  http-check send\n  http-check expect status 200\n" +
-		"  http-check connect default\n  http-check send meth GET uri /api/v1/namespaces/default\n  http-check expect status 200\n"
-	if !strings.Contains(string(cfg), want) {
-		t.Errorf("haproxy.cfg lacks the two-step check:\n%s", cfg)
-	}
-	if !strings.Contains(string(cfg), " crt /usr/local/etc/haproxy/lb-read-check.pem\n") {
-		t.Errorf("default-server presents no client certificate:\n%s", cfg)
-	}
-	lb.ReadCheck = false
-	cfg, _ = renderHAProxy(lb, []string{"x"})
-	if strings.Contains(string(cfg), "http-check send") || strings.Contains(string(cfg), "crt ") {
-		t.Errorf("read check rendered although off:\n%s", cfg)
-	}
-}

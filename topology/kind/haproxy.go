@@ -45,7 +45,7 @@ defaults
 {{- if .LB.Redispatch}}
   option redispatch 1
 {{- end}}
-  default-server init-addr last,libc,none resolvers docker inter {{ms .LB.CheckInterval.Duration}} fastinter {{ms .LB.FastInterval.Duration}} downinter {{ms .LB.DownInterval.Duration}} fall {{.LB.Fall}} rise {{.LB.Rise}}{{if .LB.ShutdownSessionsOnDown}} on-marked-down shutdown-sessions{{end}}{{if .LB.ReadCheck}} crt {{.ReadCheckPEM}}{{end}}
+  default-server init-addr last,libc,none resolvers docker inter {{ms .LB.CheckInterval.Duration}} fastinter {{ms .LB.FastInterval.Duration}} downinter {{ms .LB.DownInterval.Duration}} fall {{.LB.Fall}} rise {{.LB.Rise}}{{if .LB.ShutdownSessionsOnDown}} on-marked-down shutdown-sessions{{end}}
 
 resolvers docker
   nameserver dns 127.0.0.11:53
@@ -57,15 +57,6 @@ frontend kube-apiserver
 
 backend kube-apiservers
   option httpchk GET {{.LB.HealthCheckPath}}
-{{- if .LB.ReadCheck}}
-  # two steps, both must answer 200: the path above (a send without a path sends it),
-  # then a read from etcd as {{.ReadCheckUser}} (its certificate is default-server's crt)
-  http-check connect default
-  http-check send
-  http-check expect status 200
-  http-check connect default
-  http-check send meth GET uri {{.ReadCheckPath}}
-{{- end}}
   http-check expect status 200
 {{- range .Servers}}
   server {{.}} {{.}}:{{$.Port}} check check-ssl verify none
@@ -82,10 +73,7 @@ func renderHAProxy(lb topology.LoadBalancerSpec, servers []string) ([]byte, erro
 		LB              topology.LoadBalancerSpec
 		Servers         []string
 		Port, StatsPort int
-		ReadCheckPEM    string
-		ReadCheckUser   string
-		ReadCheckPath   string
-	}{lb, servers, apiServerPort, haproxyStatPort, haproxyCfgDir + "/" + lbReadCheckPEM, topology.LBReadCheckUser, topology.LBReadCheckPath})
+	}{lb, servers, apiServerPort, haproxyStatPort})
 	if err != nil {
 		return nil, fmt.Errorf("render haproxy.cfg: %w", err)
 	}
@@ -112,12 +100,6 @@ func (p *Provider) replaceLoadBalancer(ctx context.Context, servers []string) er
 	}
 	if err := os.WriteFile(filepath.Join(cfgDir, "haproxy.cfg"), cfg, 0o644); err != nil {
 		return fmt.Errorf("write haproxy.cfg: %w", err)
-	}
-	if p.spec.LoadBalancer.ReadCheck && len(servers) > 0 {
-		// before the swap: kind's load balancer still routes the node's kubectl
-		if err := p.prepareLBReadCheck(ctx, servers[0], cfgDir); err != nil {
-			return err
-		}
 	}
 	opts, err := p.haproxyContainer(old, cfgDir)
 	if err != nil {
