@@ -52,6 +52,8 @@ var descriptions = map[string]Description{
 		"the binding deleted"},
 	KindLBNoChecks: {"(sabotage) HAProxy reloaded without health checks or redispatch", "the original configuration reloaded"},
 	KindLBRise:     {"(sabotage) HAProxy reloaded with a longer rise", "the original configuration reloaded"},
+	KindLBServerMaint: {"one API server taken out of HAProxy's rotation (runtime API: state maint; an upgrade's planned maintenance)",
+		"state ready: its health checks decide again"},
 	KindLBCheckPath: {"(sabotage) HAProxy reloaded checking another path",
 		"the original configuration reloaded"},
 }

@@ -57,3 +57,45 @@ func TestLBRiseRebuiltFromItsRecord(t *testing.T) {
 		t.Error("a rise of 0 was accepted")
 	}
 }
+
+// Taking a server out of rotation and back is one runtime command each, on the API
+// servers' backend; HAProxy's text answer (a refusal) fails it; the stats tell whether
+// it is in effect; and the ledger record rebuilds it.
+func TestLBServerMaintThroughTheRuntimeAPI(t *testing.T) {
+	tp := &fakeTopology{}
+	f, err := NewLBServerMaint(tp, "lb", "cp2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Inject(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Recover(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(tp.commands, "\n"); !strings.Contains(got, "set server kube-apiservers/cp2 state maint") || !strings.Contains(got, "set server kube-apiservers/cp2 state ready") {
+		t.Errorf("commands:\n%s", got)
+	}
+	tp.outputs = map[string]string{"state maint": "Permission denied\n"}
+	if err := f.Inject(context.Background()); err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Errorf("a refused command: %v", err)
+	}
+	stat := "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status\n" +
+		"kube-apiservers,cp1,0,0,0,0,,1,0,0,,0,,0,0,0,0,UP\n" +
+		"kube-apiservers,cp2,0,0,0,0,,1,0,0,,0,,0,0,0,0,%s\n"
+	tp.outputs = map[string]string{"show stat": strings.ReplaceAll(stat, "%s", "MAINT")}
+	if err := f.InEffect(context.Background(), time.Time{}); err != nil {
+		t.Errorf("MAINT not seen: %v", err)
+	}
+	tp.outputs = map[string]string{"show stat": strings.ReplaceAll(stat, "%s", "UP")}
+	if err := f.InEffect(context.Background(), time.Time{}); err == nil {
+		t.Error("a server UP counted as out of rotation")
+	}
+	rebuilt := registry[KindLBServerMaint](tp, f.Record()).(LBServerMaint)
+	if rebuilt.LB != "lb" || rebuilt.Server != "cp2" {
+		t.Errorf("rebuilt %+v from %+v", rebuilt, f.Record())
+	}
+	if _, err := NewLBServerMaint(tp, "lb", "cp2; reboot"); err == nil {
+		t.Error("a server name with shell in it was accepted")
+	}
+}

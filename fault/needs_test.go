@@ -22,6 +22,7 @@ func TestEveryFaultKindNamesWhatItNeeds(t *testing.T) {
 		KindLBCheckPath:        {"": {topology.CapabilityLBConfig}},
 		KindLBNoChecks:         {"": {topology.CapabilityLBConfig}},
 		KindLBRise:             {"": {topology.CapabilityLBConfig}},
+		KindLBServerMaint:      {"": {topology.CapabilityLBConfig}},
 		KindPartition:          {"": commands},
 		KindProcessKill:        {"": commands},
 		KindAnonymousAdmin:     {"": commands},

@@ -45,6 +45,8 @@ func guaranteeOf(values ...float64) Guarantee {
 	return Guarantee{Name: "new leader", Unit: "s", Values: values, Stats: StatsOf(values)}
 }
 
+func withHistory(g Guarantee, spread float64) Guarantee { g.HistorySpread = spread; return g }
+
 func TestRegressionNeedsTrialsSignificanceAndAQuietBaseline(t *testing.T) {
 	budget := Budget{Relative: 0.5, Absolute: time.Second}
 	cases := []struct {
@@ -58,6 +60,12 @@ func TestRegressionNeedsTrialsSignificanceAndAQuietBaseline(t *testing.T) {
 		{"a baseline spread wider than the budget (the stacked rejoin, 21.7–57.8 s)", guaranteeOf(21.7, 43, 57.8), guaranteeOf(60, 90, 136), false, "too noisy to judge"},
 		{"one sample a side", guaranteeOf(21.7), guaranteeOf(57.8), false, "too few"},
 		{"within the budget", guaranteeOf(1.2, 1.3, 1.4), guaranteeOf(1.5, 1.6, 1.7), false, ""},
+		// certification run6: a crashed stacked leader rejoined in 1.7–2.4 s on FROM and
+		// 12.4–13.5 s on the upgraded cluster, whose members had just been restarted: the
+		// kubelet's back-off (10 s) decides it, as 11.6–14 s in a third of FROM trials before
+		{"a quiet baseline, but the kubelet's back-off may add 10 s", withHistory(guaranteeOf(2.37, 1.73, 1.65), 10), withHistory(guaranteeOf(13.5, 13.0, 12.4), 10), false, "too noisy to judge: its own history may add 0–10 s"},
+		{"the same without a history spread is a regression", guaranteeOf(2.37, 1.73, 1.65), guaranteeOf(13.5, 13.0, 12.4), true, "p95 regressed"},
+		{"a history spread inside the budget leaves the test to decide", withHistory(guaranteeOf(1.2, 1.3, 1.4), 0.5), withHistory(guaranteeOf(4.1, 4.5, 5.0), 0.5), true, "significant"},
 	}
 	for _, c := range cases {
 		finding, problem := budget.regressionFinding(c.base, c.cand)

@@ -28,6 +28,14 @@ type Measurement struct {
 	// (a stacked etcd member's restart waits on kubelet housekeeping). Formula says why;
 	// comparisons still hold its p95 to the regression budget.
 	Unbounded bool `json:"unbounded,omitempty"`
+	// HistorySpread (in Unit) is how much the value may vary by what the run before it
+	// did, not by the version under test: a delay between 0 and HistorySpread that a
+	// component adds or not depending on its history — the kubelet restarts a crashed
+	// container at once, unless an earlier restart of it within 10 minutes left it in
+	// crash-loop back-off (up to timeouts.maxContainerRestartPeriod). A comparison counts
+	// it as the baseline's spread: wider than the budget allows, the value is "too noisy
+	// to judge" (on the upgraded cluster every member had just been restarted).
+	HistorySpread float64 `json:"historySpread,omitempty"`
 }
 
 // MeasurementEntryPrefix starts the name of every report entry that carries a Measurement.

@@ -11,7 +11,8 @@ import (
 // (exact, from the rank-sum distribution: no normal approximation on a handful of
 // trials), AND the baseline's own spread (max − min) fits inside the budget's allowance
 // — a value that varies on the old version more than the budget allows is "too noisy to
-// judge", not a regression. With fewer than MinTrialsForRegression values on a side no
+// judge", not a regression — AND so does the spread its history may add
+// (Measurement.HistorySpread), seen or not in these few trials. With fewer than MinTrialsForRegression values on a side no
 // regression is claimed at all (a "p95" of one sample is that sample).
 const (
 	RegressionAlpha        = 0.05
@@ -31,6 +32,9 @@ func (b Budget) regressionFinding(base, cand Guarantee) (finding string, problem
 			num(base.Stats.P95), num(cand.Stats.P95), num(allowed), nb, nc, MinTrialsForRegression), false
 	case base.Stats.Max-base.Stats.Min > slack:
 		return fmt.Sprintf("too noisy to judge: on the baseline alone it spread %s–%s s, more than the budget's %s s allowance", num(base.Stats.Min), num(base.Stats.Max), num(slack)), false
+	case max(base.HistorySpread, cand.HistorySpread) > slack:
+		return fmt.Sprintf("too noisy to judge: its own history may add 0–%s s to it (the kubelet's crash-loop back-off after an earlier restart), more than the budget's %s s allowance; p95 %s → %s s",
+			num(max(base.HistorySpread, cand.HistorySpread)), num(slack), num(base.Stats.P95), num(cand.Stats.P95)), false
 	}
 	p := mannWhitneyGreater(base.Values, cand.Values)
 	if p > RegressionAlpha {

@@ -404,8 +404,10 @@ type Guarantee struct {
 	// Unbounded: measured without a pass/fail bound (Measurement.Unbounded).
 	Unbounded bool
 	Formula   string
-	Values    []float64 // one per trial that measured it, in trial order
-	Stats     Stats
+	// HistorySpread is the widest Measurement.HistorySpread of its trials.
+	HistorySpread float64
+	Values        []float64 // one per trial that measured it, in trial order
+	Stats         Stats
 }
 
 // Within reports whether every trial kept the bound.
@@ -444,6 +446,7 @@ func (s Spec) Guarantees() []Guarantee {
 				out = append(out, Guarantee{Spec: s.Name, Name: m.Name, Unit: m.Unit, Bound: m.Bound, AtLeast: m.AtLeast, Unbounded: m.Unbounded, Formula: m.Formula})
 			}
 			out[i].Values = append(out[i].Values, m.Value)
+			out[i].HistorySpread = max(out[i].HistorySpread, m.HistorySpread)
 		}
 	}
 	for i := range out {

@@ -24,7 +24,9 @@ import (
 // Stacked etcd is upgraded by kubeadm with its control plane, external members first,
 // one by one, where to's etcd is newer (upgradeExternalEtcd). Every `kubeadm upgrade`
 // applies patches (none when empty). A control plane's kubeadm step that
-// restarts its stacked etcd member says so on its end line (Step.Restarted).
+// restarts its stacked etcd member says so on its end line (Step.Restarted). Each
+// control plane is out of the load balancer's rotation around its kubeadm step and
+// around its kubelet's replacement, back once it serves a read (outOfRotation).
 func Upgrade(ctx context.Context, in Input, to string, patches Patches, staged bool) error {
 	if err := in.checkUpgrade(ctx, to); err != nil {
 		return err
@@ -55,12 +57,14 @@ func Upgrade(ctx context.Context, in Input, to string, patches Patches, staged b
 		if i == 0 {
 			verb = "kubeadm upgrade apply " + to
 		}
-		if err := in.stepOn(ctx, node, node+": "+verb, func(ctx context.Context) error { return in.kubeadmUpgrade(ctx, node, to, i == 0, patches) }); err != nil {
+		if err := in.outOfRotation(ctx, node, func() error {
+			return in.stepOn(ctx, node, node+": "+verb, func(ctx context.Context) error { return in.kubeadmUpgrade(ctx, node, to, i == 0, patches) })
+		}); err != nil {
 			return err
 		}
 	}
 	for _, n := range planes {
-		if err := in.upgradeKubelet(ctx, admin, n.Name, to, true); err != nil {
+		if err := in.outOfRotation(ctx, n.Name, func() error { return in.upgradeKubelet(ctx, admin, n.Name, to, true) }); err != nil {
 			return err
 		}
 	}

@@ -290,7 +290,7 @@ func (r *etcdRun) expectAllRejoined(members, roles []string, since time.Duration
 			at := r.obs.rec.Mark(probe.EventHealthy, fmt.Sprintf("etcd member %s rejoined and caught up", member))
 			// Named by its role, not its node, so trials and certification sides line up.
 			AddReportEntry("measured: etcd "+roles[i], member)
-			measureUnbounded("etcd "+roles[i]+" rejoined and caught up after "+sinceWhat(since, r.recoveredAt), at-since, restartNotBounded)
+			measureUnboundedWithHistory("etcd "+roles[i]+" rejoined and caught up after "+sinceWhat(since, r.recoveredAt), at-since, restartNotBounded, r.restartHistorySpread(since))
 		}
 		if len(behind) > 0 {
 			return fmt.Errorf("%s", strings.Join(behind, "; "))
@@ -317,6 +317,19 @@ func (r *etcdRun) caughtUp(ctx context.Context, endpoint string, target uint64) 
 // restartNotBounded says why a member's rejoin and the service after a majority restore
 // are measured without a pass/fail bound.
 const restartNotBounded = "no derived bound: the kubelet (Docker, for external etcd) restarts the member at once, unless an earlier restart within 10 minutes left its container in crash-loop back-off (10 s, doubling, up to 5 min), kept in the kubelet's memory; waited for up to waits.componentRestart, then 'did not recover'"
+
+// restartHistorySpread is how much the kubelet's crash-loop back-off may add to a rejoin
+// counted from since: after a crash of a stacked member its kubelet restarts it at once,
+// unless an earlier restart within 10 minutes left the container in back-off — up to
+// timeouts.maxContainerRestartPeriod, decided by what ran before, not by the version
+// under test (reports.Measurement.HistorySpread). A member stopped and started by its
+// manifest, or external (Docker restarts it), gets none.
+func (r *etcdRun) restartHistorySpread(since time.Duration) time.Duration {
+	if since == r.recoveredAt || r.env.Spec.Etcd.Mode != topology.EtcdStacked {
+		return 0
+	}
+	return r.env.Spec.ResolvedTimeouts().MaxContainerRestartPeriod.Duration
+}
 
 // sinceWhat names the instant a rejoin is counted from.
 func sinceWhat(since, recovered time.Duration) string {

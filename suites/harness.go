@@ -119,6 +119,12 @@ func measureUnbounded(name string, value time.Duration, why string) {
 	report(reports.Measurement{Name: name, Value: value.Seconds(), Unit: "s", Unbounded: true, Formula: why})
 }
 
+// measureUnboundedWithHistory is measureUnbounded for a value its component's history
+// may lengthen by up to spread (reports.Measurement.HistorySpread).
+func measureUnboundedWithHistory(name string, value time.Duration, why string, spread time.Duration) {
+	report(reports.Measurement{Name: name, Value: value.Seconds(), Unit: "s", Unbounded: true, Formula: why, HistorySpread: spread.Seconds()})
+}
+
 // measureAtLeast reports a count that must not fall below its bound.
 func measureAtLeast(name string, value, bound int, unit, formula string) {
 	report(reports.Measurement{Name: name, Value: float64(value), Unit: unit, Bound: float64(bound), AtLeast: true, Formula: formula})

@@ -12,6 +12,14 @@ import (
 	"time"
 )
 
+// What hachaos' haproxy.cfg names and opens (topology/kind writes it): the backend of
+// the API servers, and the port of the stats socket in the load balancer's container
+// (level admin: the upgrade takes a server out of rotation through it).
+const (
+	HAProxyAPIBackend = "kube-apiservers"
+	HAProxyStatsPort  = 8404
+)
+
 // BackendState is one HAProxy server's state as the stats socket reports it.
 type BackendState struct {
 	Server string // the server name in haproxy.cfg (the control-plane node name)
@@ -42,11 +50,12 @@ func ReadHAProxyBackends(ctx context.Context, addr, backend string) ([]BackendSt
 	if _, err := io.WriteString(conn, "show stat\n"); err != nil {
 		return nil, fmt.Errorf("send show stat to %s: %w", addr, err)
 	}
-	return parseHAProxyStat(bufio.NewReader(conn), backend)
+	return ParseHAProxyStat(bufio.NewReader(conn), backend)
 }
 
-// parseHAProxyStat reads "show stat" CSV: a "# pxname,svname,...,status,..." header line.
-func parseHAProxyStat(r io.Reader, backend string) ([]BackendState, error) {
+// ParseHAProxyStat reads "show stat" CSV (a "# pxname,svname,...,status,..." header
+// line) and returns the servers of the backend named backend.
+func ParseHAProxyStat(r io.Reader, backend string) ([]BackendState, error) {
 	rd := csv.NewReader(r)
 	rd.FieldsPerRecord = -1
 	header, err := rd.Read()

@@ -15,7 +15,7 @@ kube-apiservers,BACKEND,0,0,0,2,200,17,0,0,0,0,,0,0,0,0,UP
 `
 
 func TestParseHAProxyStatKeepsOnlyTheBackendsServers(t *testing.T) {
-	got, err := parseHAProxyStat(strings.NewReader(showStat), "kube-apiservers")
+	got, err := ParseHAProxyStat(strings.NewReader(showStat), "kube-apiservers")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func TestParseHAProxyStatKeepsOnlyTheBackendsServers(t *testing.T) {
 }
 
 func TestParseHAProxyStatRejectsOutputWithoutStatus(t *testing.T) {
-	if _, err := parseHAProxyStat(strings.NewReader("# pxname,svname\nx,y\n"), "x"); err == nil {
+	if _, err := ParseHAProxyStat(strings.NewReader("# pxname,svname\nx,y\n"), "x"); err == nil {
 		t.Fatal("want an error for output without a status column")
 	}
 }

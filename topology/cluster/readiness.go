@@ -17,7 +17,7 @@ import (
 )
 
 // HAProxyBackend is the backend name hachaos' haproxy.cfg gives the API servers.
-const HAProxyBackend = "kube-apiservers"
+const HAProxyBackend = topology.HAProxyAPIBackend
 
 // checkTimeout bounds one condition check, so one hanging component cannot stall the gate.
 const checkTimeout = 5 * time.Second

@@ -21,7 +21,7 @@ import (
 
 const (
 	apiServerPort   = 6443
-	haproxyStatPort = 8404
+	haproxyStatPort = topology.HAProxyStatsPort
 	haproxyCfgDir   = "/usr/local/etc/haproxy"
 )
 
@@ -32,8 +32,10 @@ const (
 var haproxyTemplate = template.Must(template.New("haproxy.cfg").Funcs(template.FuncMap{"ms": ms}).Parse(`# Written by hachaos from the topology Spec; do not edit.
 global
   master-worker
-  # read by the harness: which backends are UP is evidence for the rerouting verdicts
-  stats socket ipv4@0.0.0.0:{{.StatsPort}} level user
+  # read by the harness: which backends are UP is evidence for the rerouting verdicts;
+  # level admin: the upgrade takes a control plane out of rotation around its steps
+  # (published on the host's loopback only)
+  stats socket ipv4@0.0.0.0:{{.StatsPort}} level admin
 
 defaults
   mode tcp
@@ -53,9 +55,9 @@ resolvers docker
 
 frontend kube-apiserver
   bind *:{{.Port}}
-  default_backend kube-apiservers
+  default_backend {{.Backend}}
 
-backend kube-apiservers
+backend {{.Backend}}
   option httpchk GET {{.LB.HealthCheckPath}}
   http-check expect status 200
 {{- range .Servers}}
@@ -73,7 +75,8 @@ func renderHAProxy(lb topology.LoadBalancerSpec, servers []string) ([]byte, erro
 		LB              topology.LoadBalancerSpec
 		Servers         []string
 		Port, StatsPort int
-	}{lb, servers, apiServerPort, haproxyStatPort})
+		Backend         string
+	}{lb, servers, apiServerPort, haproxyStatPort, topology.HAProxyAPIBackend})
 	if err != nil {
 		return nil, fmt.Errorf("render haproxy.cfg: %w", err)
 	}
