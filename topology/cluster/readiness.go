@@ -39,7 +39,8 @@ func (u Unmet) String() string { return fmt.Sprintf("%s: %v", u.Name, u.Reason) 
 // Gate decides whether a running topology is what its Spec says: every node Ready, every
 // control-plane component running, etcd whole with one leader, /readyz through the load
 // balancer and on each API server, the scheduler and controller-manager Leases held, and
-// (for hachaos' HAProxy) every API server UP behind the load balancer.
+// (for hachaos' HAProxy) every API server UP behind the load balancer but those an
+// upgrade has put in maintenance.
 type Gate struct {
 	spec     topology.Spec
 	provider Provider
@@ -61,7 +62,7 @@ func (g *Gate) Conditions() []Condition {
 		{"scheduler and controller-manager Leases held", g.leasesHeld},
 	}
 	if g.spec.LBStatesReadable() {
-		conds = append(conds, Condition{"every API server UP in the load balancer", g.backendsUp})
+		conds = append(conds, Condition{"every API server UP in the load balancer (but those in maintenance)", g.backendsUp})
 	}
 	return conds
 }
@@ -340,6 +341,9 @@ func (g *Gate) leasesHeld(ctx context.Context) error {
 	return nil
 }
 
+// backendsUp: every API server UP in HAProxy, but for those in maintenance (MAINT, set
+// through its runtime API as an upgrade does around a control plane's steps): out of
+// rotation on purpose, not waited for, as long as one other server is UP.
 func (g *Gate) backendsUp(ctx context.Context) error {
 	lb, err := g.provider.LoadBalancer(ctx)
 	if err != nil {
@@ -349,14 +353,25 @@ func (g *Gate) backendsUp(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	return backendsProblem(states, g.spec.ControlPlanes)
+}
+
+// backendsProblem is backendsUp's judgement of HAProxy's view of the API servers.
+func backendsProblem(states []topology.BackendState, controlPlanes int) error {
 	var notUp []string
+	up, maint := 0, 0
 	for _, s := range states {
-		if !s.Up() {
+		switch {
+		case s.Up():
+			up++
+		case strings.HasPrefix(s.Status, "MAINT"):
+			maint++
+		default:
 			notUp = append(notUp, s.Server+" "+s.Status)
 		}
 	}
-	if len(states) != g.spec.ControlPlanes || len(notUp) > 0 {
-		return fmt.Errorf("%d of %d API servers UP (%s)", len(states)-len(notUp), g.spec.ControlPlanes, strings.Join(notUp, ", "))
+	if len(states) != controlPlanes || len(notUp) > 0 || up == 0 {
+		return fmt.Errorf("%d of %d API servers UP, %d in maintenance (%s)", up, controlPlanes, maint, strings.Join(notUp, ", "))
 	}
 	return nil
 }
