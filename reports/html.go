@@ -293,8 +293,11 @@ func distributionSVG(g Guarantee) string {
 	}
 	for i, v := range g.Values {
 		color, past := colorOK, ""
-		if !g.ValueWithin(v) {
+		switch {
+		case !g.ValueWithin(v):
 			color, past = colorFailed, " (past the bound)"
+		case i < len(g.Verdicts) && g.Verdicts[i] != Passed && g.Verdicts[i] != "":
+			color, past = colorFailed, " (the trial: "+g.Verdicts[i]+")"
 		}
 		fmt.Fprintf(&b, `<circle cx="%.1f" cy="15" r="4" fill="%s" fill-opacity="0.7"><title>trial %d: %s%s</title></circle>`, x(v), color, i+1, esc(num(v)), past)
 	}

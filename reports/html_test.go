@@ -127,13 +127,19 @@ func TestReportsSayWhatBuiltThemAndWhetherTheRunWasDeliberate(t *testing.T) {
 	}
 }
 
-// A trial past its bound is drawn red, the others green.
+// A trial past its bound is drawn red, and so is a trial that failed; the others green.
 func TestDistributionDotsOfFailedTrialsAreRed(t *testing.T) {
 	g := Guarantee{Name: "new leader", Unit: "s", Bound: 4, Values: []float64{1.2, 5.1, 2}}
 	g.Stats = StatsOf(g.Values)
 	svg := distributionSVG(g)
 	if strings.Count(svg, `fill="`+colorFailed+`"`) != 1 || strings.Count(svg, `fill="`+colorOK+`"`) != 2 || !strings.Contains(svg, "trial 2: 5.1 (past the bound)") {
 		t.Errorf("want one red dot (trial 2) and two green:\n%s", svg)
+	}
+	// a value within its bound from a trial that failed on another guarantee is red too
+	g.Verdicts = []string{Passed, Passed, string(verdict.GuaranteeBroken)}
+	svg = distributionSVG(g)
+	if strings.Count(svg, `fill="`+colorFailed+`"`) != 2 || !strings.Contains(svg, "trial 3: 2 (the trial: guarantee broken)") {
+		t.Errorf("want trial 3's dot red for its failed trial:\n%s", svg)
 	}
 }
 

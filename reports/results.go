@@ -407,7 +407,10 @@ type Guarantee struct {
 	// HistorySpread is the widest Measurement.HistorySpread of its trials.
 	HistorySpread float64
 	Values        []float64 // one per trial that measured it, in trial order
-	Stats         Stats
+	// Verdicts are those trials' verdicts, beside Values: a value within its bound
+	// from a trial that failed (another guarantee broken) is drawn as failed too.
+	Verdicts []string
+	Stats    Stats
 }
 
 // Within reports whether every trial kept the bound.
@@ -446,6 +449,7 @@ func (s Spec) Guarantees() []Guarantee {
 				out = append(out, Guarantee{Spec: s.Name, Name: m.Name, Unit: m.Unit, Bound: m.Bound, AtLeast: m.AtLeast, Unbounded: m.Unbounded, Formula: m.Formula})
 			}
 			out[i].Values = append(out[i].Values, m.Value)
+			out[i].Verdicts = append(out[i].Verdicts, t.Verdict)
 			out[i].HistorySpread = max(out[i].HistorySpread, m.HistorySpread)
 		}
 	}

@@ -1,8 +1,10 @@
 package reports
 
 import (
+	"archive/zip"
 	"bufio"
 	"bytes"
+	"compress/bzip2"
 	"compress/gzip"
 	"encoding/base64"
 	"fmt"
@@ -74,8 +76,10 @@ func ScanSecrets(dir string) ([]Finding, error) {
 	return findings, nil
 }
 
-// scanFile scans a file's lines, a gzip-compressed one's decompressed lines (by its
-// magic bytes, whatever its name: a compressed log is no place to hide a key).
+// scanFile scans a file's lines, or a compressed one's decompressed lines, by its magic
+// bytes whatever its name: a compressed log is no place to hide a key. gzip (so
+// .tar.gz too), bzip2 and zip are read; a format hachaos cannot read (xz, zstd, 7z) is
+// a finding of its own — not scanned is not clean.
 func scanFile(path string) ([]Finding, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -83,15 +87,52 @@ func scanFile(path string) ([]Finding, error) {
 	}
 	defer f.Close()
 	r := bufio.NewReader(f)
-	if magic, _ := r.Peek(2); bytes.Equal(magic, []byte{0x1f, 0x8b}) {
+	magic, _ := r.Peek(6)
+	switch {
+	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
 		z, err := gzip.NewReader(r)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		defer z.Close()
 		return scanLines(path+" (decompressed)", z)
+	case bytes.HasPrefix(magic, []byte("BZh")) && len(magic) > 3 && magic[3] >= '1' && magic[3] <= '9':
+		return scanLines(path+" (decompressed)", bzip2.NewReader(r))
+	case bytes.HasPrefix(magic, []byte("PK\x03\x04")):
+		return scanZip(path)
+	}
+	for _, unreadable := range [][]byte{{0xfd, '7', 'z', 'X', 'Z', 0}, {0x28, 0xb5, 0x2f, 0xfd}, {'7', 'z', 0xbc, 0xaf, 0x27, 0x1c}} {
+		if bytes.HasPrefix(magic, unreadable) {
+			return []Finding{{Path: path, Line: 1, Kind: "compressed file hachaos cannot read (xz, zstd or 7z): not scanned"}}, nil
+		}
 	}
 	return scanLines(path, r)
+}
+
+// scanZip scans every file in a zip archive, named path!name.
+func scanZip(path string) ([]Finding, error) {
+	z, err := zip.OpenReader(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	defer z.Close()
+	var findings []Finding
+	for _, entry := range z.File {
+		if entry.FileInfo().IsDir() {
+			continue
+		}
+		rc, err := entry.Open()
+		if err != nil {
+			return nil, fmt.Errorf("%s!%s: %w", path, entry.Name, err)
+		}
+		found, err := scanLines(path+"!"+entry.Name, rc)
+		rc.Close()
+		if err != nil {
+			return nil, err
+		}
+		findings = append(findings, found...)
+	}
+	return findings, nil
 }
 
 func scanLines(path string, r io.Reader) ([]Finding, error) {

@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"archive/zip"
 	"bytes"
 	"compress/gzip"
 	"os"
@@ -38,6 +39,18 @@ func TestScanSecretsFindsEachKind(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "node.log.gz"), gz.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	var zipped bytes.Buffer // a zip of logs, one of them holding a key
+	zw := zip.NewWriter(&zipped)
+	w, _ := zw.Create("etcd.log")
+	_, _ = w.Write([]byte("ok\n-----BEGIN RSA PRIVATE KEY-----\n"))
+	_ = zw.Close()
+	if err := os.WriteFile(filepath.Join(dir, "logs.zip"), zipped.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// an xz file cannot be read here: not scanned is not clean
+	if err := os.WriteFile(filepath.Join(dir, "journal.xz"), []byte{0xfd, '7', 'z', 'X', 'Z', 0, 1, 2}, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	findings, err := ScanSecrets(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +64,8 @@ func TestScanSecretsFindsEachKind(t *testing.T) {
 	}
 	for _, want := range []string{"key.pem PEM private key", "kubelet.log bearer token", "sa.json JSON web token", "kubeconfig kubeconfig credential",
 		"kubeconfig base64-encoded PEM private key", "secret.json base64-encoded PEM private key", "user.json credential field", "join.log token argument",
-		"node.log.gz (decompressed) PEM private key"} {
+		"node.log.gz (decompressed) PEM private key", "logs.zip!etcd.log PEM private key",
+		"journal.xz compressed file hachaos cannot read (xz, zstd or 7z): not scanned"} {
 		if !got[want] {
 			t.Errorf("missed %q; found %v", want, findings)
 		}

@@ -27,4 +27,5 @@ func (c CertificationSpec) validate(v *violations) {
 	if c.P95Slack.Duration < 0 {
 		v.invalid("certification.p95Slack", c.P95Slack, "must not be negative")
 	}
+	checkAtMost(v, "certification.p95Slack", c.P95Slack)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -101,12 +102,26 @@ func byVerdicts(status int) error {
 	return exitByVerdicts{status}
 }
 
-// version prints this build of hachaos (hachaos version).
-func version() error {
+// version prints this build of hachaos (hachaos version), as results.json records it
+// with asJSON.
+func version(asJSON bool) error {
 	h := harness()
+	if asJSON {
+		return printJSON(h)
+	}
 	fmt.Printf("hachaos %s%s\n", h.Version, map[bool]string{true: " (modified)", false: ""}[h.Modified])
 	if h.Commit != "" {
 		fmt.Println("commit", h.Commit)
 	}
+	return nil
+}
+
+// printJSON prints v as indented JSON on stdout (-o json).
+func printJSON(v any) error {
+	out, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	fmt.Println(string(out))
 	return nil
 }

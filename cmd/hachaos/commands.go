@@ -72,9 +72,9 @@ runs planned events under a disruption monitor, and builds and compares the repo
 	for _, c := range []*cobra.Command{
 		specCommand("up", "create the topology, or reuse a running one created from the same Spec that is ready", up),
 		specCommand("down", "delete everything the topology created", down),
-		specCommand("status", "check the readiness gate once (exit 3 when a condition is unmet)", status),
+		specDataCommand("status", "check the readiness gate once (exit 3 when a condition is unmet)", "each condition with met and its reason", status),
 		specCommand("recover", "undo faults an interrupted or killed run left behind", recoverLeftovers),
-		specCommand("faults", "list the faults injected and not yet recovered", listFaults),
+		specDataCommand("faults", "list the faults injected and not yet recovered", "the ledger's entries", listFaults),
 		specCommand("validate", "check the Spec (every problem at once) and print it with the resolved timeouts", validate),
 		specCommand("kubernetes-version", "print the Spec's Kubernetes version (for make images)", printKubernetesVersion),
 		specCommand("cluster-name", "print the Spec's topology name (for scripts)", printClusterName),
@@ -100,18 +100,42 @@ func specCommand(name, short string, do func(ctx context.Context, spec topology.
 		Short:   short,
 		GroupID: "topology",
 		Args:    noArgs,
-		RunE: func(*cobra.Command, []string) error {
-			spec, err := topology.Load(config)
-			if err != nil {
-				return err
-			}
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			return do(ctx, spec)
-		},
+		RunE:    func(*cobra.Command, []string) error { return withSpec(config, do) },
 	}
 	addConfigFlag(c.Flags(), &config, "topology Spec file")
 	return c
+}
+
+// specDataCommand is specCommand for a command whose output is data: -o json prints it
+// for programs (do gets asJSON).
+func specDataCommand(name, short, jsonMeans string, do func(ctx context.Context, spec topology.Spec, asJSON bool) error) *cobra.Command {
+	var config, output string
+	c := &cobra.Command{
+		Use:     name,
+		Short:   short,
+		GroupID: "topology",
+		Args:    noArgs,
+		RunE: func(*cobra.Command, []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			return withSpec(config, func(ctx context.Context, spec topology.Spec) error { return do(ctx, spec, output == "json") })
+		},
+	}
+	addConfigFlag(c.Flags(), &config, "topology Spec file")
+	addOutputFlag(c.Flags(), &output, jsonMeans)
+	return c
+}
+
+// withSpec loads the Spec at config and runs do with it; Ctrl-C cancels do's context.
+func withSpec(config string, do func(ctx context.Context, spec topology.Spec) error) error {
+	spec, err := topology.Load(config)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return do(ctx, spec)
 }
 
 // addConfigFlag adds --config, the Spec file every command that needs one reads.
@@ -206,13 +230,21 @@ func newScanSecretsCommand() *cobra.Command {
 }
 
 func newVersionCommand() *cobra.Command {
-	return &cobra.Command{
+	var output string
+	c := &cobra.Command{
 		Use:     "version",
 		Short:   "this build of hachaos: version and commit",
 		GroupID: "about",
 		Args:    noArgs,
-		RunE:    func(*cobra.Command, []string) error { return version() },
+		RunE: func(*cobra.Command, []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			return version(output == "json")
+		},
 	}
+	addOutputFlag(c.Flags(), &output, "version, commit, modified: what results.json records")
+	return c
 }
 
 func newExpectDetectedCommand() *cobra.Command {

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hachaos/hachaos/fault"
+	"github.com/hachaos/hachaos/guarantees"
 	"github.com/hachaos/hachaos/monitor"
 	"github.com/hachaos/hachaos/topology"
 )
@@ -17,7 +18,7 @@ func newExplainCommand() *cobra.Command {
 	var config, output string
 	c := &cobra.Command{
 		Use:     "explain",
-		Short:   "every timing bound the Spec implies, with its value and formula (a dry run: creates nothing)",
+		Short:   "every timing bound the Spec implies, with its value and formula, and the faults the specs inject (a dry run: creates nothing)",
 		GroupID: "topology",
 		Args:    noArgs,
 		RunE:    func(*cobra.Command, []string) error { return explain(config, output) },
@@ -60,7 +61,27 @@ func explain(config, output string) error {
 		fmt.Println("Graceful stop: skipped (timeouts.apiServerShutdownDelay resolves to 0s)")
 	}
 	fmt.Printf("Recovery: each component back within waits.componentRestart %s, the readiness gate within waits.clusterReady %s, else \"did not recover\"\n", spec.Waits.ComponentRestart, spec.Waits.ClusterReady)
+	printFaultPlans(spec)
 	return nil
+}
+
+// printFaultPlans lists the faults the fault specs would inject on this Spec, each with
+// the rule that picks its node (hachaos run --dry-run names the nodes of a running
+// topology and the provider's capabilities).
+func printFaultPlans(spec topology.Spec) {
+	fmt.Printf("Faults the specs inject (%d specs; each recovers its own, the ledger covers a crash; `hachaos run --dry-run` names the nodes):\n", len(guarantees.FaultPlans))
+	for _, plan := range guarantees.FaultPlans {
+		fmt.Printf("  %s\n", plan.Spec)
+		for _, f := range plan.Faults {
+			note := ""
+			if f.Only != "" {
+				if value, applies := onlyWhen(spec, f.Only); !applies {
+					note = fmt.Sprintf(" — not on this Spec: only when %s (%s)", f.Only, value)
+				}
+			}
+			fmt.Printf("    %s on %s, held %s%s\n", f.Kind, f.Target, f.Hold, note)
+		}
+	}
 }
 
 // explainedBound is one guarantee's bound as explain lists it.
@@ -96,11 +117,12 @@ func explainJSON(spec topology.Spec, rows []explainedBound) error {
 		Inputs    []topology.BoundInput `json:"inputs,omitempty"`
 	}
 	out := struct {
-		Spec             string  `json:"spec"`
-		Bounds           []bound `json:"bounds"`
-		ComponentRestart float64 `json:"componentRestartSeconds"`
-		ClusterReady     float64 `json:"clusterReadySeconds"`
-	}{Spec: spec.Name, ComponentRestart: spec.Waits.ComponentRestart.Seconds(), ClusterReady: spec.Waits.ClusterReady.Seconds()}
+		Spec             string                `json:"spec"`
+		Bounds           []bound               `json:"bounds"`
+		ComponentRestart float64               `json:"componentRestartSeconds"`
+		ClusterReady     float64               `json:"clusterReadySeconds"`
+		Faults           []guarantees.SpecPlan `json:"faults"`
+	}{Spec: spec.Name, ComponentRestart: spec.Waits.ComponentRestart.Seconds(), ClusterReady: spec.Waits.ClusterReady.Seconds(), Faults: guarantees.FaultPlans}
 	for _, r := range rows {
 		out.Bounds = append(out.Bounds, bound{r.guarantee, r.bound.Value.Seconds(), r.bound.Formula, r.bound.Inputs})
 	}

@@ -115,7 +115,7 @@ func recoverWith(ctx context.Context, p cluster.Local) error {
 }
 
 // listFaults prints the ledger: one line per fault injected and not yet recovered.
-func listFaults(_ context.Context, spec topology.Spec) error {
+func listFaults(_ context.Context, spec topology.Spec, asJSON bool) error {
 	p, err := providers.New(spec, progress)
 	if err != nil {
 		return err
@@ -123,6 +123,9 @@ func listFaults(_ context.Context, spec topology.Spec) error {
 	entries, err := fault.OpenLedger(p.LedgerPath()).Entries()
 	if err != nil {
 		return err
+	}
+	if asJSON {
+		return printJSON(append([]fault.Entry{}, entries...)) // [] for none, not null
 	}
 	for _, e := range entries {
 		fmt.Printf("%s\t%s\t%s\tinjected %s\n", e.Record.Kind, e.Record.Target, formatParams(e.Record.Params), e.InjectedAt.Format(time.RFC3339))
@@ -150,7 +153,29 @@ func down(ctx context.Context, spec topology.Spec) error {
 	return withLock(spec, func(p cluster.Local) error { return p.Delete(ctx) })
 }
 
-func status(ctx context.Context, spec topology.Spec) error {
+// conditionStatus is one readiness condition as status -o json prints it.
+type conditionStatus struct {
+	Name   string `json:"name"`
+	Met    bool   `json:"met"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// printConditions prints the readiness conditions, a line each or as JSON.
+func printConditions(conditions []conditionStatus, asJSON bool) error {
+	if asJSON {
+		return printJSON(conditions)
+	}
+	for _, c := range conditions {
+		if c.Met {
+			fmt.Printf("✔ %s\n", c.Name)
+		} else {
+			fmt.Printf("✘ %s: %s\n", c.Name, c.Reason)
+		}
+	}
+	return nil
+}
+
+func status(ctx context.Context, spec topology.Spec, asJSON bool) error {
 	p, err := providers.New(spec, progress)
 	if err != nil {
 		return err
@@ -160,12 +185,16 @@ func status(ctx context.Context, spec topology.Spec) error {
 	for _, u := range gate.Check(ctx) {
 		unmet[u.Name] = u.Reason
 	}
+	var conditions []conditionStatus
 	for _, c := range gate.Conditions() {
-		if err := unmet[c.Name]; err != nil {
-			fmt.Printf("✘ %s: %v\n", c.Name, err)
-		} else {
-			fmt.Printf("✔ %s\n", c.Name)
+		cs := conditionStatus{Name: c.Name, Met: unmet[c.Name] == nil}
+		if !cs.Met {
+			cs.Reason = unmet[c.Name].Error()
 		}
+		conditions = append(conditions, cs)
+	}
+	if err := printConditions(conditions, asJSON); err != nil {
+		return err
 	}
 	if len(unmet) > 0 {
 		return notReady{fmt.Errorf("%d of %d readiness conditions unmet", len(unmet), len(gate.Conditions()))}
