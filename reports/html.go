@@ -296,7 +296,7 @@ func distributionSVG(g Guarantee) string {
 		switch {
 		case !g.ValueWithin(v):
 			color, past = colorFailed, " (past the bound)"
-		case i < len(g.Verdicts) && g.Verdicts[i] != Passed && g.Verdicts[i] != "":
+		case i < len(g.Verdicts) && verdict.Verdict(g.Verdicts[i]).Broken():
 			color, past = colorFailed, " (the trial: "+g.Verdicts[i]+")"
 		}
 		fmt.Fprintf(&b, `<circle cx="%.1f" cy="15" r="4" fill="%s" fill-opacity="0.7"><title>trial %d: %s%s</title></circle>`, x(v), color, i+1, esc(num(v)), past)

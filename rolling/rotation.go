@@ -25,17 +25,19 @@ const servingReadTimeout = 2 * time.Second
 // passed /readyz 7 s before it served again (35 failed requests through the LB,
 // v1.36.3 → v1.37.2) — and the wait ends when HAProxy has it UP. Whatever do returns,
 // the server is put back in rotation. Without hachaos' HAProxy (loadBalancer.type
-// kind) there is no runtime API, and do runs as it is.
+// kind, or no LB container) there is no runtime API, and with one control plane there
+// is no other server to send clients to: then do runs as it is.
 func (in Input) outOfRotation(ctx context.Context, node string, do func() error) error {
-	if in.Spec.LoadBalancer.Type != topology.LBHAProxy {
+	if in.Spec.LoadBalancer.Type != topology.LBHAProxy || in.Spec.ControlPlanes < 2 {
 		return do()
 	}
 	lbs, err := in.Provider.Nodes(ctx, topology.RoleLoadBalancer)
 	if err != nil {
 		return err
 	}
-	if len(lbs) != 1 {
-		return fmt.Errorf("take %s out of the load balancer: %d load balancer containers, want 1", node, len(lbs))
+	if len(lbs) == 0 {
+		in.Progress("  %s stays in rotation: no load balancer container to take it out of", node)
+		return do()
 	}
 	f, err := fault.NewLBServerMaint(in.Provider, lbs[0].Name, node)
 	if err != nil {

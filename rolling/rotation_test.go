@@ -145,3 +145,15 @@ func TestOutOfRotationAroundTheStepsAndBackOnceServing(t *testing.T) {
 		t.Errorf("never serving: err %v, state %s; want 'served no read' and the server back for its health checks to judge", err, p.state)
 	}
 }
+
+// With one control plane there is no other server to send clients to: it stays in
+// rotation and the steps run as they are.
+func TestOneControlPlaneStaysInRotation(t *testing.T) {
+	p := newLBProvider(t, true)
+	in := rotationInput(p)
+	in.Spec.ControlPlanes = 1
+	ran := false
+	if err := in.outOfRotation(context.Background(), "cp1", func() error { ran = true; return nil }); err != nil || !ran || len(p.commands) != 0 {
+		t.Errorf("err %v, ran %v, runtime commands %v: want the steps run and no command", err, ran, p.commands)
+	}
+}

@@ -98,16 +98,22 @@ func Stage(ctx context.Context, in Input, to string) error {
 
 // checkUpgrade refuses what kubeadm refuses: a downgrade, or more than one minor at once.
 func (in Input) checkUpgrade(ctx context.Context, to string) error {
+	return CheckUpgrade(in.Spec.Kubernetes.Version, to)
+}
+
+// CheckUpgrade is why kubeadm would refuse to upgrade from to to — not both versions,
+// a downgrade, another major, or more than one minor at once — or nil.
+func CheckUpgrade(from, to string) error {
 	target, err := version.ParseSemantic(to)
 	if err != nil {
 		return fmt.Errorf("--to: %q is not a Kubernetes version like v1.37.2", to)
 	}
-	from, err := version.ParseSemantic(in.Spec.Kubernetes.Version)
+	current, err := version.ParseSemantic(from)
 	if err != nil {
-		return fmt.Errorf("kubernetes.version %q: %w", in.Spec.Kubernetes.Version, err)
+		return fmt.Errorf("kubernetes.version %q: %w", from, err)
 	}
-	if !from.LessThan(target) || target.Minor() > from.Minor()+1 {
-		return fmt.Errorf("--to %s: kubeadm upgrades one minor version at a time, forward only: from %s to %s is not one", to, in.Spec.Kubernetes.Version, to)
+	if !current.LessThan(target) || target.Major() != current.Major() || target.Minor() > current.Minor()+1 {
+		return fmt.Errorf("--to %s: kubeadm upgrades one minor version at a time, forward only: from %s to %s is not one", to, from, to)
 	}
 	return nil
 }

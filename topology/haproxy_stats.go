@@ -13,11 +13,14 @@ import (
 )
 
 // What hachaos' haproxy.cfg names and opens (topology/kind writes it): the backend of
-// the API servers, and the port of the stats socket in the load balancer's container
-// (level admin: the upgrade takes a server out of rotation through it).
+// the API servers; the stats socket (level user: read by the harness through the port
+// published on the host's loopback); and the admin socket, on the container's own
+// loopback only, through which the upgrade takes a server out of rotation (nothing on
+// the cluster's network can).
 const (
 	HAProxyAPIBackend = "kube-apiservers"
 	HAProxyStatsPort  = 8404
+	HAProxyAdminPort  = 8405
 )
 
 // BackendState is one HAProxy server's state as the stats socket reports it.

@@ -13,9 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	kversion "k8s.io/apimachinery/pkg/util/version"
 
-	"github.com/hachaos/hachaos/reports"
 	"github.com/hachaos/hachaos/rolling"
 	"github.com/hachaos/hachaos/topology"
 	"github.com/hachaos/hachaos/topology/cluster"
@@ -123,7 +121,9 @@ func (o certifyOptions) plan() (certifyPlan, error) {
 		patches, err := rolling.LoadPatches(o.patches)
 		if err != nil {
 			problems = append(problems, err.Error()) // it names --patches
-		} else if p.patches, err = filepath.Abs(o.patches); err == nil {
+		} else if p.patches, err = filepath.Abs(o.patches); err != nil {
+			problems = append(problems, "--patches: "+err.Error())
+		} else {
 			p.patchNames = patches.Names()
 		}
 	}
@@ -134,8 +134,8 @@ func (o certifyOptions) plan() (certifyPlan, error) {
 		if p.fromSpec, err = deriveSpec(spec, spec.Name+"-cert", o.from); err != nil {
 			problems = append(problems, "--from: "+err.Error())
 		} else if o.to != "" && toVersion.MatchString(o.to) {
-			if msg := upgradeRule(p.fromSpec.Kubernetes.Version, o.to); msg != "" {
-				problems = append(problems, msg)
+			if err := rolling.CheckUpgrade(p.fromSpec.Kubernetes.Version, o.to); err != nil {
+				problems = append(problems, err.Error())
 			}
 		}
 	}
@@ -156,20 +156,6 @@ func (o certifyOptions) plan() (certifyPlan, error) {
 	p.fromDir, p.upgradeDir, p.toDir = filepath.Join(abs, "from"), filepath.Join(abs, "upgrade"), filepath.Join(abs, "to")
 	p.comparisonFile = filepath.Join(abs, "comparison.txt")
 	return p, nil
-}
-
-// upgradeRule is why kubeadm would refuse to upgrade from to to (a downgrade, or more
-// than one minor at once); "" when it would not.
-func upgradeRule(from, to string) string {
-	f, err1 := kversion.ParseSemantic(from)
-	t, err2 := kversion.ParseSemantic(to)
-	if err1 != nil || err2 != nil {
-		return fmt.Sprintf("--from %s, --to %s: not both Kubernetes versions", from, to)
-	}
-	if !f.LessThan(t) || t.Major() != f.Major() || t.Minor() > f.Minor()+1 {
-		return fmt.Sprintf("--to %s: kubeadm upgrades one minor version at a time, forward only: from %s to %s is not one", to, from, to)
-	}
-	return ""
 }
 
 // run is the certification: FROM suites → TO staged → the upgrade under the monitor →
@@ -193,21 +179,16 @@ func (p certifyPlan) run() error {
 		return fmt.Errorf("FROM side: %w", err)
 	}
 	progress("certification 2/3: rolling upgrade %s → %s%s under the disruption monitor", from, p.to, p.patchedSuffix())
-	upgradeErr := p.upgrade(ctx)
-	if ctx.Err() != nil {
-		return fmt.Errorf("certify interrupted during the upgrade: %w", ctx.Err())
-	}
-	if upgradeErr != nil {
-		// the certification has failed; the suites still run on what the upgrade left,
-		// so one report shows what else changed (a slower TO's regression, named)
-		progress("the upgrade did not pass (%v; %s): the certification fails; the suites run on the upgraded cluster all the same", upgradeErr, filepath.Join(p.upgradeDir, "report.html"))
+	upgrade, err := p.stageAndUpgrade(ctx)
+	if err != nil {
+		return err
 	}
 	progress("certification 3/3: the suites on the upgraded cluster (%d trials)", p.trials)
 	toStatus, err := p.suites(ctx, p.toDir)
 	if err != nil {
 		return fmt.Errorf("TO side: %w", err)
 	}
-	return p.verdict(fromStatus, toStatus, upgradeErr)
+	return p.verdict(fromStatus, toStatus, upgrade)
 }
 
 // prepare writes the FROM Spec — for external etcd its members at the etcd FROM's
@@ -278,13 +259,32 @@ func (p certifyPlan) suites(ctx context.Context, dir string) (int, error) {
 	return status, nil
 }
 
-// upgrade stages TO in every node, then runs `hachaos upgrade --staged` under the
-// disruption monitor. Staging comes first, outside the monitor: it is what an operator
-// pre-pulls and kinder bakes into its node image, not a step of the upgrade.
-func (p certifyPlan) upgrade(ctx context.Context) error {
+// stageAndUpgrade stages TO in every node, then upgrades under the monitor; it returns
+// the monitor's exit status (0, 1 or 3), or an error when the harness failed or Ctrl-C
+// interrupted. A failed upgrade is not an error here: the suites still run on what it
+// left, so one report shows what else changed (a slower TO's regression, named).
+func (p certifyPlan) stageAndUpgrade(ctx context.Context) (int, error) {
+	// staging first, outside the monitor: what an operator pre-pulls and kinder bakes
+	// into its node image, not a step of the upgrade; a failure is the harness's
 	if err := upgradeCmd(p.fromConfig, p.to, "", true, false); err != nil {
-		return fmt.Errorf("staging %s in the nodes: %w", p.to, err)
+		return 0, fmt.Errorf("staging %s in the nodes: %w", p.to, err)
 	}
+	upgrade := statusOf(p.upgrade())
+	switch {
+	case ctx.Err() != nil:
+		return upgrade, fmt.Errorf("certify interrupted during the upgrade: %w", ctx.Err())
+	case upgrade == exitHarness:
+		return upgrade, fmt.Errorf("the upgrade's monitor could not judge it (above; %s)", p.upgradeDir)
+	case upgrade != exitOK:
+		progress("the upgrade did not pass (exit %d; %s): the certification cannot pass; the suites run on the upgraded cluster all the same", upgrade, filepath.Join(p.upgradeDir, "report.html"))
+	}
+	return upgrade, nil
+}
+
+// upgrade runs `hachaos upgrade --staged` under the disruption monitor: the monitor's
+// exit status by its verdict (0 passed, 1 a budget or guarantee broken, 3 the upgrade
+// did not complete or proved nothing), or its harness error.
+func (p certifyPlan) upgrade() error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -298,44 +298,38 @@ func (p certifyPlan) upgrade(ctx context.Context) error {
 }
 
 // verdict compares TO's results with FROM's (comparison.txt, and at the top of TO's
-// report) and gives the certification's exit: 1 when the upgrade or the comparison
-// failed, 3 when no promise was broken but a side proved nothing for some spec, else 0.
-func (p certifyPlan) verdict(fromStatus, toStatus int, upgradeErr error) error {
+// report) and gives the certification's exit: 1 when the upgrade broke a budget or a
+// guarantee or the comparison failed; 2 when the reports could not be written or
+// checked; 3 when nothing failed but the upgrade or a side proved nothing; else 0.
+func (p certifyPlan) verdict(fromStatus, toStatus, upgrade int) error {
 	progress("comparing %s → %s", p.fromSpec.Kubernetes.Version, p.to)
-	cmpErr := report(reportOptions{config: p.config, baseline: filepath.Join(p.fromDir, "results.json"), browser: p.browser}, p.toDir)
-	if err := p.writeComparison(); err != nil {
-		return err
+	cmp, reportErr := buildReports(reportOptions{config: p.config, baseline: filepath.Join(p.fromDir, "results.json"), browser: p.browser}, p.toDir)
+	if cmp != nil {
+		if err := os.WriteFile(p.comparisonFile, []byte(cmp.Text()), 0o644); err != nil {
+			reportErr = errors.Join(reportErr, err)
+		}
 	}
 	progress("certification reports: the upgrade %s (each step's disruption beside its budget), the suites after it %s (comparison at the top), %s",
 		filepath.Join(p.upgradeDir, "report.html"), filepath.Join(p.toDir, "report.html"), p.comparisonFile)
 	var failed []string
-	if upgradeErr != nil {
+	if upgrade == exitFailed {
 		failed = append(failed, "the upgrade broke its budgets or guarantees ("+filepath.Join(p.upgradeDir, "report.html")+")")
 	}
-	if cmpErr != nil {
-		failed = append(failed, "the comparison: "+cmpErr.Error())
+	if cmp != nil && !cmp.Passed() {
+		failed = append(failed, "the comparison ("+p.comparisonFile+")")
 	}
-	if len(failed) > 0 {
-		return checkFailed{errors.New("certification FAILED: " + strings.Join(failed, "; "))}
-	}
-	if fromStatus == exitNotReady || toStatus == exitNotReady {
+	switch {
+	case len(failed) > 0:
+		return checkFailed{errors.Join(errors.New("certification FAILED: "+strings.Join(failed, "; ")), reportErr)}
+	case reportErr != nil:
+		return fmt.Errorf("certification not judged: TO's reports: %w", reportErr)
+	case upgrade == exitNotReady:
+		return notReady{errors.New("certification not proven: the upgrade did not complete or proved nothing (" + filepath.Join(p.upgradeDir, "report.html") + ")")}
+	case fromStatus == exitNotReady || toStatus == exitNotReady:
 		return notReady{errors.New("certification not proven: some spec's fault was not in effect or its environment not ready (see the reports)")}
 	}
 	progress("certification PASSED: %s → %s", p.fromSpec.Kubernetes.Version, p.to)
 	return nil
-}
-
-// writeComparison writes the comparison's text, as report printed it, to comparison.txt.
-func (p certifyPlan) writeComparison() error {
-	to, err := reports.ReadResults(filepath.Join(p.toDir, "results.json"))
-	if err != nil {
-		return err
-	}
-	cmp, err := compareWith(filepath.Join(p.fromDir, "results.json"), to, p.config)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(p.comparisonFile, []byte(cmp.Text()), 0o644)
 }
 
 func (p certifyPlan) patchedSuffix() string {

@@ -42,60 +42,67 @@ func newReportCommand() *cobra.Command {
 
 // report builds a run's results.json, junit.xml, report.html and summary.md from the
 // Ginkgo JSON report(s) in an artifacts folder: DIR/report.json for one trial, or
-// DIR/trial-N/report.json for several (TRIALS=N).
+// DIR/trial-N/report.json for several (TRIALS=N). With a baseline it prints the
+// comparison and fails when the comparison does.
 func report(o reportOptions, dir string) error {
+	cmp, err := buildReports(o, dir)
+	if cmp != nil && !cmp.Passed() {
+		return errors.Join(errors.New("comparison failed"), err)
+	}
+	return err
+}
+
+// buildReports is report without the comparison's verdict: the comparison (nil without
+// a baseline), and what kept the reports from being written or checked.
+func buildReports(o reportOptions, dir string) (*reports.Comparison, error) {
 	trialDirs, err := findTrials(dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var trials []types.Report
 	for _, td := range trialDirs {
 		r, err := reports.ReadGinkgoJSON(filepath.Join(td, "report.json"))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		trials = append(trials, r...)
 	}
 	info, err := runInfo(trialDirs[0])
 	if err != nil {
-		return err
+		return nil, err
 	}
 	res, err := reports.FromGinkgo(trials, info, dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var cmp *reports.Comparison
 	if o.baseline != "" {
 		c, err := compareWith(o.baseline, res, o.config)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		cmp = &c
 	}
 	if err := writeReports(dir, res, cmp); err != nil {
-		return err
+		return cmp, err
 	}
-	var problems []error
 	if cmp != nil {
 		fmt.Print(cmp.Text())
-		if !cmp.Passed() {
-			problems = append(problems, errors.New("comparison failed"))
-		}
 	}
-	if o.browser {
-		abs, err := filepath.Abs(dir)
-		if err != nil {
-			return err
-		}
-		check, err := reports.CheckInBrowser(context.Background(), filepath.Join(abs, "report.html"), filepath.Join(abs, "screenshot.png"), res)
-		if err != nil {
-			problems = append(problems, err)
-		} else {
-			fmt.Printf("Chromium shows the summary (%d rows) and %d of %d timelines painted; screenshot %s\n",
-				check.SummaryRows, check.PaintedTimelines, check.Timelines, check.Screenshot)
-		}
+	if !o.browser {
+		return cmp, nil
 	}
-	return errors.Join(problems...)
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return cmp, err
+	}
+	check, err := reports.CheckInBrowser(context.Background(), filepath.Join(abs, "report.html"), filepath.Join(abs, "screenshot.png"), res)
+	if err != nil {
+		return cmp, err
+	}
+	fmt.Printf("Chromium shows the summary (%d rows) and %d of %d timelines painted; screenshot %s\n",
+		check.SummaryRows, check.PaintedTimelines, check.Timelines, check.Screenshot)
+	return cmp, nil
 }
 
 func writeReports(dir string, res reports.Results, cmp *reports.Comparison) error {

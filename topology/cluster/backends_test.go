@@ -27,6 +27,7 @@ func TestBackendsUpButThoseInMaintenance(t *testing.T) {
 		{"one DOWN", state("DOWN", "UP", "UP"), false},
 		{"one missing", state("UP", "UP"), false},
 		{"all in maintenance", state("MAINT", "MAINT", "MAINT"), false},
+		{"out because its name does not resolve", state("MAINT (resolution)", "UP", "UP"), false},
 	} {
 		if err := backendsProblem(c.states, 3); (err == nil) != c.ok {
 			t.Errorf("%s: %v, want ok %v", c.name, err, c.ok)

@@ -32,10 +32,11 @@ const (
 var haproxyTemplate = template.Must(template.New("haproxy.cfg").Funcs(template.FuncMap{"ms": ms}).Parse(`# Written by hachaos from the topology Spec; do not edit.
 global
   master-worker
-  # read by the harness: which backends are UP is evidence for the rerouting verdicts;
-  # level admin: the upgrade takes a control plane out of rotation around its steps
-  # (published on the host's loopback only)
-  stats socket ipv4@0.0.0.0:{{.StatsPort}} level admin
+  # read by the harness: which backends are UP is evidence for the rerouting verdicts
+  stats socket ipv4@0.0.0.0:{{.StatsPort}} level user
+  # the upgrade takes a control plane out of rotation through this one, from inside
+  # this container only
+  stats socket ipv4@127.0.0.1:{{.AdminPort}} level admin
 
 defaults
   mode tcp
@@ -75,8 +76,9 @@ func renderHAProxy(lb topology.LoadBalancerSpec, servers []string) ([]byte, erro
 		LB              topology.LoadBalancerSpec
 		Servers         []string
 		Port, StatsPort int
+		AdminPort       int
 		Backend         string
-	}{lb, servers, apiServerPort, haproxyStatPort, topology.HAProxyAPIBackend})
+	}{lb, servers, apiServerPort, haproxyStatPort, topology.HAProxyAdminPort, topology.HAProxyAPIBackend})
 	if err != nil {
 		return nil, fmt.Errorf("render haproxy.cfg: %w", err)
 	}
